@@ -1,0 +1,91 @@
+use crate::{AudioError, Metadata};
+use std::time::Duration;
+
+/// Sample layout of interleaved signed 16-bit PCM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PcmFormat {
+    pub sample_rate: u32,
+    pub channels: u16,
+}
+
+impl PcmFormat {
+    /// What every RAOP receiver takes.
+    pub const RAOP: PcmFormat = PcmFormat {
+        sample_rate: 44_100,
+        channels: 2,
+    };
+}
+
+/// A pull source of interleaved i16 PCM in its [`PcmSource::format`], already converted.
+pub trait PcmSource: Send {
+    fn format(&self) -> PcmFormat;
+
+    /// Fills the front of `buf` with whole frames; returns the number of frames written.
+    /// `Ok(0)` means end of input. May block (file or network I/O).
+    fn read(&mut self, buf: &mut [i16]) -> Result<usize, AudioError>;
+
+    /// Tags known so far (from the container headers).
+    fn metadata(&self) -> Metadata {
+        Metadata::default()
+    }
+
+    /// A change discovered while reading (an ICY `StreamTitle`, the next chained track).
+    fn take_metadata_update(&mut self) -> Option<Metadata> {
+        None
+    }
+
+    /// Length of the input, when the headers tell or it can be estimated.
+    fn duration(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// In-memory PCM, for generated audio and tests.
+pub struct VecSource {
+    format: PcmFormat,
+    samples: Vec<i16>,
+    position: usize,
+    metadata: Metadata,
+}
+
+impl VecSource {
+    pub fn new(format: PcmFormat, samples: Vec<i16>) -> Self {
+        Self {
+            format,
+            samples,
+            position: 0,
+            metadata: Metadata::default(),
+        }
+    }
+
+    pub fn with_metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+}
+
+impl PcmSource for VecSource {
+    fn format(&self) -> PcmFormat {
+        self.format
+    }
+
+    fn read(&mut self, buf: &mut [i16]) -> Result<usize, AudioError> {
+        let channels = usize::from(self.format.channels.max(1));
+        let frames = (buf.len() / channels).min((self.samples.len() - self.position) / channels);
+        let n = frames * channels;
+        buf[..n].copy_from_slice(&self.samples[self.position..self.position + n]);
+        self.position += n;
+        Ok(frames)
+    }
+
+    fn metadata(&self) -> Metadata {
+        self.metadata.clone()
+    }
+
+    fn duration(&self) -> Option<Duration> {
+        let frames = self.samples.len() / usize::from(self.format.channels.max(1));
+        Some(Duration::from_secs_f64(
+            frames as f64 / f64::from(self.format.sample_rate),
+        ))
+    }
+}

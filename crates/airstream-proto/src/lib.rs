@@ -1,0 +1,6 @@
+//! Sans-IO core of airstream: every AirPlay/RAOP wire format and session state machine,
+//! with no sockets and no clock reads. Callers pass bytes and `now` in and poll bytes out,
+//! so everything here is testable with known-answer vectors and virtual time.
+#![forbid(unsafe_code)]
+
+pub mod rtsp;

@@ -1,0 +1,137 @@
+//! One persistent TCP connection carrying RTSP/1.0 or HTTP/1.1 requests, answered in order.
+//! AirPlay receivers need the same socket for a whole session (an Apple TV stops playback
+//! when the connection that sent `/play` closes), so requests are never spread over several.
+
+use crate::error::{Error, Result};
+use airstream_proto::rtsp::{self, Request, Response};
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long a receiver may take to answer one request.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting may take before the receiver counts as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    read_buf: BytesMut,
+    request_timeout: Duration,
+}
+
+impl Connection {
+    pub async fn connect(peer: SocketAddr) -> Result<Self> {
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer))
+            .await
+            .map_err(|_| Error::Timeout(format!("connecting to {peer}")))?
+            .map_err(|e| Error::network(format!("cannot connect to {peer}"), e))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| Error::network(format!("socket option for {peer}"), e))?;
+        let local = stream
+            .local_addr()
+            .map_err(|e| Error::network(format!("local address for {peer}"), e))?;
+        Ok(Self {
+            stream,
+            peer,
+            local,
+            read_buf: BytesMut::with_capacity(4096),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        })
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The local address the receiver sees us on (it goes into RTSP URIs and the SDP).
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub fn set_request_timeout(&mut self, timeout: Duration) {
+        self.request_timeout = timeout;
+    }
+
+    /// Sends one request and waits for its response.
+    pub async fn request(&mut self, request: &Request) -> Result<Response> {
+        tracing::debug!(method = %request.method, uri = %request.uri, "request");
+        tracing::trace!(?request, "request headers");
+        self.send(request).await?;
+        let response = tokio::time::timeout(self.request_timeout, self.read_response())
+            .await
+            .map_err(|_| {
+                Error::Timeout(format!(
+                    "{} did not answer {} within {:?}",
+                    self.peer, request.method, self.request_timeout
+                ))
+            })??;
+        tracing::debug!(status = response.status, method = %request.method, "response");
+        tracing::trace!(?response, "response headers");
+        Ok(response)
+    }
+
+    pub async fn send(&mut self, request: &Request) -> Result<()> {
+        let bytes = request.to_bytes();
+        self.stream
+            .write_all(&bytes)
+            .await
+            .map_err(|e| self.lost(&format!("sending {}", request.method), e))
+    }
+
+    /// Reads the next response; a closed connection is an error naming the peer.
+    pub async fn read_response(&mut self) -> Result<Response> {
+        loop {
+            match rtsp::parse_response(&mut self.read_buf) {
+                Ok(Some(response)) => return Ok(response),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(Error::BadMessage {
+                        peer: self.peer.to_string(),
+                        detail: e.to_string(),
+                    });
+                }
+            }
+            let n = self
+                .stream
+                .read_buf(&mut self.read_buf)
+                .await
+                .map_err(|e| self.lost("reading a response", e))?;
+            if n == 0 {
+                return Err(Error::ConnectionLost(format!(
+                    "{} closed the connection",
+                    self.peer
+                )));
+            }
+        }
+    }
+
+    /// Waits until the peer closes the connection or sends something unexpected; used
+    /// while streaming to notice a receiver that went away between requests.
+    pub async fn closed(&mut self) -> Result<()> {
+        let n = self
+            .stream
+            .read_buf(&mut self.read_buf)
+            .await
+            .map_err(|e| self.lost("waiting on the connection", e))?;
+        if n == 0 {
+            return Err(Error::ConnectionLost(format!(
+                "{} closed the connection",
+                self.peer
+            )));
+        }
+        Ok(())
+    }
+
+    fn lost(&self, what: &str, e: std::io::Error) -> Error {
+        Error::ConnectionLost(format!("connection to {} lost while {what}: {e}", self.peer))
+    }
+
+    pub async fn shutdown(mut self) {
+        let _ = self.stream.shutdown().await;
+    }
+}

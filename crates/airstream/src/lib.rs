@@ -1,0 +1,9 @@
+//! Stream audio to AirPlay receivers over RAOP, and play URLs on Apple TVs.
+//!
+//! This crate is the tokio shell around the sans-IO [`airstream_proto`] core: it owns the
+//! sockets, the real-time pacer, discovery, the file server, pairing and the credential store.
+
+pub mod connection;
+mod error;
+
+pub use error::{Error, ErrorKind, Result};

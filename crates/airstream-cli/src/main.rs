@@ -1,12 +1,22 @@
 //! `airstream`: stream audio to AirPlay receivers, play URLs on Apple TVs, and receive.
 
+mod demo;
 mod exit;
+mod input;
+mod receive;
+mod report;
+mod stream;
+mod target;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "airstream", version, about = "Stream audio to AirPlay receivers")]
+#[command(
+    name = "airstream",
+    version,
+    about = "Stream audio to AirPlay receivers"
+)]
 struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -17,7 +27,14 @@ struct Cli {
 
 /// Each subcommand lives in its own module with `Args` and `async fn run(args) -> anyhow::Result<()>`.
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Stream the bundled sample to an embedded receiver and report what arrived.
+    Demo(demo::Args),
+    /// Stream audio to a RAOP (AirPlay 1 audio) receiver.
+    Stream(stream::Args),
+    /// Run the embedded RAOP receiver and write what arrives to a WAV file.
+    Receive(receive::Args),
+}
 
 fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
@@ -47,7 +64,13 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::INTERNAL);
         }
     };
-    let result: anyhow::Result<()> = runtime.block_on(async move { match cli.command {} });
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Demo(args) => demo::run(args).await,
+            Command::Stream(args) => stream::run(args).await,
+            Command::Receive(args) => receive::run(args).await,
+        }
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

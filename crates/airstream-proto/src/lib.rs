@@ -3,4 +3,10 @@
 //! so everything here is testable with known-answer vectors and virtual time.
 #![forbid(unsafe_code)]
 
+pub mod alac;
+pub mod digest;
+pub mod ntp;
+pub mod raop;
+pub mod rtp;
 pub mod rtsp;
+pub mod sdp;

@@ -447,14 +447,20 @@ mod tests {
 
     #[test]
     fn parses_response_with_body_and_case_insensitive_headers() {
-        let mut b = buf("RTSP/1.0 200 OK\r\ncseq: 3\r\nCONTENT-length: 4\r\nAudio-Latency: 11025\r\n\r\nabcdRTSP");
+        let mut b = buf(
+            "RTSP/1.0 200 OK\r\ncseq: 3\r\nCONTENT-length: 4\r\nAudio-Latency: 11025\r\n\r\nabcdRTSP",
+        );
         let r = parse_response(&mut b).unwrap().unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(r.reason, "OK");
         assert_eq!(r.cseq(), Some(3));
         assert_eq!(r.headers.get("audio-latency"), Some("11025"));
         assert_eq!(&r.body[..], b"abcd");
-        assert_eq!(&b[..], b"RTSP", "the next message's bytes stay in the buffer");
+        assert_eq!(
+            &b[..],
+            b"RTSP",
+            "the next message's bytes stay in the buffer"
+        );
     }
 
     #[test]
@@ -474,9 +480,17 @@ mod tests {
     fn odd_status_lines_are_accepted() {
         for (line, status, reason) in [
             ("RTSP/1.0 200\r\n\r\n", 200, ""),
-            ("RTSP/1.0  453   Not Enough Bandwidth\r\n\r\n", 453, "Not Enough Bandwidth"),
+            (
+                "RTSP/1.0  453   Not Enough Bandwidth\r\n\r\n",
+                453,
+                "Not Enough Bandwidth",
+            ),
             ("rtsp/1.0 401 Unauthorized\n\n", 401, "Unauthorized"),
-            ("HTTP/1.1 500 Internal Server Error\r\n\r\n", 500, "Internal Server Error"),
+            (
+                "HTTP/1.1 500 Internal Server Error\r\n\r\n",
+                500,
+                "Internal Server Error",
+            ),
         ] {
             let r = parse_response(&mut buf(line)).unwrap().unwrap();
             assert_eq!((r.status, r.reason.as_str()), (status, reason), "{line:?}");
@@ -496,7 +510,10 @@ mod tests {
             assert!(parse_response(&mut buf(bad)).is_err(), "{bad:?}");
         }
         let huge = "x".repeat(MAX_HEADER_BYTES + 10);
-        assert_eq!(parse_response(&mut buf(&huge)), Err(ParseError::HeadersTooLarge));
+        assert_eq!(
+            parse_response(&mut buf(&huge)),
+            Err(ParseError::HeadersTooLarge)
+        );
     }
 
     #[test]

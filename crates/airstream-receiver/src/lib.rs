@@ -1,3 +1,198 @@
-//! An embedded RAOP receiver: the server side of an AirPlay 1 audio session, writing the
-//! samples it receives (by RTP timestamp, gaps as silence) to a WAV file. It backs
-//! `airstream receive`, the README demo, and the test suite's fake receiver (behaviour flags).
+//! An embedded RAOP receiver: the server side of an AirPlay 1 audio session, keeping the
+//! samples it receives (placed by RTP timestamp, gaps as silence). It backs
+//! `airstream receive`, the README demo, and the test suite's fake receiver, whose
+//! [`Behaviour`] flags make it ask for a password, be busy, drop packets or die mid-stream.
+
+mod assembler;
+mod decode;
+mod server;
+mod udp;
+
+pub use assembler::Assembler;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+/// How the fake receiver misbehaves; the default is a well-behaved receiver.
+#[derive(Clone, Default)]
+pub struct Behaviour {
+    /// Require RTSP Digest authentication with this password.
+    pub password: Option<String>,
+    /// Answer ANNOUNCE with 453 (another sender holds the device).
+    pub busy: bool,
+    /// Close every connection right after accepting it (how some busy receivers refuse).
+    pub close_on_connect: bool,
+    /// Drop these audio packets (0-based arrival order) the first time they arrive, so the
+    /// sender must retransmit them.
+    pub drop_packets: Vec<u64>,
+    /// Vanish after this many audio packets: close the RTSP connection and UDP sockets.
+    pub die_after_packets: Option<u64>,
+    /// Stop all traffic after this many audio packets but keep the sockets open (a
+    /// receiver that hangs or a network that silently drops everything).
+    pub hang_after_packets: Option<u64>,
+    /// Answer volume changes with 500 (Samsung Q70 does).
+    pub reject_volume: bool,
+    /// Answer metadata (DMAP, artwork, progress) with 400.
+    pub reject_metadata: bool,
+    /// Never send timing requests (tests the sender's timeout path).
+    pub no_timing: bool,
+    /// `Audio-Latency` to put in the RECORD reply.
+    pub audio_latency: Option<u32>,
+}
+
+/// Never shows the password.
+impl fmt::Debug for Behaviour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Behaviour")
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("busy", &self.busy)
+            .field("close_on_connect", &self.close_on_connect)
+            .field("drop_packets", &self.drop_packets)
+            .field("die_after_packets", &self.die_after_packets)
+            .field("hang_after_packets", &self.hang_after_packets)
+            .field("reject_volume", &self.reject_volume)
+            .field("reject_metadata", &self.reject_metadata)
+            .field("no_timing", &self.no_timing)
+            .field("audio_latency", &self.audio_latency)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReceiverConfig {
+    pub bind: IpAddr,
+    /// 0 picks a free port.
+    pub port: u16,
+    pub behaviour: Behaviour,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            behaviour: Behaviour::default(),
+        }
+    }
+}
+
+/// What one session delivered.
+#[derive(Debug, Clone, Default)]
+pub struct SessionRecord {
+    /// Interleaved 16-bit samples from the RECORD position on, by RTP timestamp.
+    pub samples: Vec<i16>,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// RTSP methods in the order received (`POST /x` for posts).
+    pub requests: Vec<String>,
+    pub user_agent: Option<String>,
+    /// "AppleLossless" or "L16".
+    pub codec: String,
+    pub packets: u64,
+    pub duplicates: u64,
+    /// Packets deliberately dropped on arrival (behaviour flag).
+    pub dropped: u64,
+    pub retransmit_requests: u64,
+    pub resent_packets: u64,
+    /// Packets still missing when the session ended.
+    pub missing_at_end: usize,
+    pub sync_packets: u64,
+    pub first_sync_flagged: bool,
+    /// Latency in sync packets (frames), as the receiver reads it.
+    pub sync_latency: Option<u32>,
+    pub timing_exchanges: u64,
+    /// Whether the first sync packet arrived after a timing exchange had completed.
+    pub timing_before_first_sync: bool,
+    pub volumes: Vec<f32>,
+    /// `SET_PARAMETER` bodies by content type, in order.
+    pub parameters: Vec<(String, Vec<u8>)>,
+    pub flushes: u64,
+    pub teardown: bool,
+    /// Audio packets with a payload we could not decode.
+    pub bad_packets: u64,
+}
+
+impl SessionRecord {
+    pub fn frames(&self) -> usize {
+        self.samples.len() / usize::from(self.channels.max(1))
+    }
+
+    pub fn write_wav(&self, path: &Path) -> Result<(), hound::Error> {
+        let spec = hound::WavSpec {
+            channels: self.channels.max(1),
+            sample_rate: self.sample_rate.max(1),
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut writer = hound::WavWriter::create(path, spec)?;
+        let mut samples = writer.get_i16_writer(self.samples.len() as u32);
+        for &s in &self.samples {
+            samples.write_sample(s);
+        }
+        samples.flush()?;
+        writer.finalize()
+    }
+}
+
+/// A running receiver. Dropping it shuts it down.
+pub struct Receiver {
+    addr: SocketAddr,
+    sessions: mpsc::UnboundedReceiver<SessionRecord>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Receiver {
+    pub async fn start(config: ReceiverConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(SocketAddr::new(config.bind, config.port)).await?;
+        let addr = listener.local_addr()?;
+        let (sessions_tx, sessions) = mpsc::unbounded_channel();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        tokio::spawn(server::serve(
+            listener,
+            config.behaviour,
+            sessions_tx,
+            shutdown_rx,
+        ));
+        Ok(Self {
+            addr,
+            sessions,
+            shutdown,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Waits for the next session to end (TEARDOWN or connection closed).
+    pub async fn next_session(&mut self) -> Option<SessionRecord> {
+        self.sessions.recv().await
+    }
+
+    /// Like [`next_session`](Self::next_session) with a bound.
+    pub async fn next_session_within(&mut self, limit: Duration) -> Option<SessionRecord> {
+        tokio::time::timeout(limit, self.sessions.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -128,7 +128,10 @@ impl Connection {
     }
 
     fn lost(&self, what: &str, e: std::io::Error) -> Error {
-        Error::ConnectionLost(format!("connection to {} lost while {what}: {e}", self.peer))
+        Error::ConnectionLost(format!(
+            "connection to {} lost while {what}: {e}",
+            self.peer
+        ))
     }
 
     pub async fn shutdown(mut self) {

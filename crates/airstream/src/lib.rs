@@ -5,5 +5,6 @@
 
 pub mod connection;
 mod error;
+pub mod raop;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,932 @@
+//! The RAOP client's RTSP state machine: OPTIONS → [auth-setup] → ANNOUNCE → SETUP → RECORD →
+//! [volume] → streaming (SET_PARAMETER, OPTIONS keep-alive, FLUSH) → TEARDOWN.
+//!
+//! Sans-IO: [`RaopSession::poll_request`] hands out the next request to write (one in
+//! flight at a time, as receivers expect), [`RaopSession::handle_response`] takes the reply,
+//! and [`RaopSession::poll_event`] reports what happened. Digest authentication is handled
+//! here: a 401 is answered by resending the request with `Authorization`, and every later
+//! request carries it too.
+
+use crate::digest::{Challenge, DigestCredentials};
+use crate::rtsp::{Request, Response, Version, header_param};
+use crate::sdp::{Announce, Codec, SdpEncryption};
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::net::IpAddr;
+
+/// Body of `POST /auth-setup`: 0x01 (no encryption) and a fixed Curve25519 public key; the
+/// reply is ignored. MFi receivers (AirPort Express 2, Sonos) refuse ANNOUNCE without it.
+pub const AUTH_SETUP_BODY: [u8; 33] = [
+    0x01, 0x59, 0x02, 0xed, 0xe9, 0x0d, 0x4e, 0xf2, 0xbd, 0x4c, 0xb6, 0x8a, 0x63, 0x30, 0x03, 0x82,
+    0x07, 0xa9, 0x4d, 0xbd, 0x50, 0xd8, 0xaa, 0x46, 0x5b, 0x5d, 0x8c, 0x01, 0x2a, 0x0c, 0x7e, 0x1d,
+    0x4e,
+];
+
+pub const USER_AGENT: &str = "AirPlay/550.10";
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Our address as the receiver sees it (goes into the URI and the SDP).
+    pub local_ip: IpAddr,
+    pub remote_ip: IpAddr,
+    pub session_id: u32,
+    pub dacp_id: u64,
+    pub active_remote: u32,
+    pub codec: Codec,
+    pub encryption: Option<SdpEncryption>,
+    pub password: Option<DigestCredentials>,
+    pub control_port: u16,
+    pub timing_port: u16,
+    pub first_seq: u16,
+    pub first_rtptime: u32,
+    /// Initial volume in AirPlay dB (−30..0, −144 mute), set before any audio.
+    pub initial_volume_db: Option<f32>,
+    pub auth_setup: bool,
+    pub min_latency: Option<u32>,
+    pub max_latency: Option<u32>,
+}
+
+/// Ports and latency the receiver gave us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transport {
+    pub server_port: u16,
+    pub control_port: u16,
+    /// 0 when the receiver does not say; it then asks from whatever port it likes.
+    pub timing_port: u16,
+    pub session: String,
+    /// `Audio-Latency` from RECORD, in frames.
+    pub audio_latency: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// SETUP done: bind the audio path to these ports.
+    TransportReady(Transport),
+    /// RECORD (and the initial volume) done: audio may flow.
+    Recording,
+    /// A non-fatal request (volume, metadata, keep-alive, flush) was refused.
+    Warning {
+        request: String,
+        status: u16,
+        reason: String,
+    },
+    Flushed,
+    /// TEARDOWN answered (any status): the session is over.
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    #[error("the receiver requires a password")]
+    PasswordRequired,
+    #[error("the receiver rejected the password")]
+    BadPassword,
+    #[error("the receiver is busy (453)")]
+    Busy,
+    #[error("{method} failed: {status} {reason}")]
+    Status {
+        method: String,
+        status: u16,
+        reason: String,
+    },
+    #[error("bad {header} in {method} reply: {value:?}")]
+    BadReply {
+        method: String,
+        header: &'static str,
+        value: String,
+    },
+    #[error("a response arrived with no request outstanding")]
+    Unexpected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Connecting,
+    Announcing,
+    SettingUp,
+    Recording,
+    Streaming,
+    TearingDown,
+    Closed,
+}
+
+/// Why a request was sent: decides what its response means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Options,
+    AuthSetup,
+    Announce,
+    Setup,
+    Record,
+    InitialVolume,
+    Parameter,
+    KeepAlive,
+    Flush,
+    Teardown,
+}
+
+impl Purpose {
+    /// Failures of these requests end the session; others are warnings.
+    fn is_fatal(self) -> bool {
+        matches!(
+            self,
+            Purpose::Options
+                | Purpose::AuthSetup
+                | Purpose::Announce
+                | Purpose::Setup
+                | Purpose::Record
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    purpose: Purpose,
+    method: &'static str,
+    uri: String,
+    headers: Vec<(&'static str, String)>,
+    content_type: Option<&'static str>,
+    body: Bytes,
+    /// Already resent with credentials after a 401.
+    authorised_retry: bool,
+}
+
+pub struct RaopSession {
+    config: SessionConfig,
+    state: State,
+    cseq: u32,
+    queue: VecDeque<Pending>,
+    in_flight: Option<(u32, Pending)>,
+    challenge: Option<Challenge>,
+    session: Option<String>,
+    transport: Option<Transport>,
+    events: VecDeque<SessionEvent>,
+}
+
+impl RaopSession {
+    pub fn new(config: SessionConfig) -> Self {
+        let mut session = Self {
+            config,
+            state: State::Connecting,
+            cseq: 0,
+            queue: VecDeque::new(),
+            in_flight: None,
+            challenge: None,
+            session: None,
+            transport: None,
+            events: VecDeque::new(),
+        };
+        session.enqueue(
+            Purpose::Options,
+            "OPTIONS",
+            "*".into(),
+            vec![],
+            None,
+            Bytes::new(),
+        );
+        if session.config.auth_setup {
+            session.enqueue(
+                Purpose::AuthSetup,
+                "POST",
+                "/auth-setup".into(),
+                vec![],
+                Some("application/octet-stream"),
+                Bytes::from_static(&AUTH_SETUP_BODY),
+            );
+        }
+        let sdp = Announce {
+            session_id: session.config.session_id,
+            sender: session.config.local_ip,
+            receiver: session.config.remote_ip,
+            codec: session.config.codec,
+            encryption: session.config.encryption.clone(),
+            min_latency: session.config.min_latency,
+            max_latency: session.config.max_latency,
+        }
+        .to_sdp();
+        let uri = session.uri();
+        session.enqueue(
+            Purpose::Announce,
+            "ANNOUNCE",
+            uri.clone(),
+            vec![],
+            Some("application/sdp"),
+            Bytes::from(sdp),
+        );
+        let transport = format!(
+            "RTP/AVP/UDP;unicast;interleaved=0-1;mode=record;control_port={};timing_port={}",
+            session.config.control_port, session.config.timing_port
+        );
+        session.enqueue(
+            Purpose::Setup,
+            "SETUP",
+            uri,
+            vec![("Transport", transport)],
+            None,
+            Bytes::new(),
+        );
+        session
+    }
+
+    /// `rtsp://<our address>/<session id>`, brackets around IPv6.
+    pub fn uri(&self) -> String {
+        match self.config.local_ip {
+            IpAddr::V4(ip) => format!("rtsp://{ip}/{}", self.config.session_id),
+            IpAddr::V6(ip) => format!("rtsp://[{ip}]/{}", self.config.session_id),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn transport(&self) -> Option<&Transport> {
+        self.transport.as_ref()
+    }
+
+    /// True while a request waits for its response.
+    pub fn is_waiting(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    fn enqueue(
+        &mut self,
+        purpose: Purpose,
+        method: &'static str,
+        uri: String,
+        headers: Vec<(&'static str, String)>,
+        content_type: Option<&'static str>,
+        body: Bytes,
+    ) {
+        self.queue.push_back(Pending {
+            purpose,
+            method,
+            uri,
+            headers,
+            content_type,
+            body,
+            authorised_retry: false,
+        });
+    }
+
+    /// The next request to write, if none is in flight.
+    pub fn poll_request(&mut self) -> Option<Request> {
+        if self.in_flight.is_some() || self.state == State::Closed {
+            return None;
+        }
+        let pending = self.queue.pop_front()?;
+        self.state = match pending.purpose {
+            Purpose::Announce => State::Announcing,
+            Purpose::Setup => State::SettingUp,
+            Purpose::Record => State::Recording,
+            Purpose::Teardown => State::TearingDown,
+            _ => self.state,
+        };
+        self.cseq += 1;
+        let request = self.build(&pending, self.cseq);
+        self.in_flight = Some((self.cseq, pending));
+        Some(request)
+    }
+
+    fn build(&self, pending: &Pending, cseq: u32) -> Request {
+        let mut req = Request::new(pending.method, &pending.uri, Version::Rtsp10)
+            .with_header("CSeq", cseq.to_string())
+            .with_header("User-Agent", USER_AGENT)
+            .with_header("DACP-ID", format!("{:016X}", self.config.dacp_id))
+            .with_header("Active-Remote", self.config.active_remote.to_string())
+            .with_header("Client-Instance", format!("{:016X}", self.config.dacp_id));
+        if let Some(session) = &self.session {
+            req = req.with_header("Session", session.clone());
+        }
+        for (name, value) in &pending.headers {
+            req = req.with_header(name, value.clone());
+        }
+        if let (Some(challenge), Some(creds)) = (&self.challenge, &self.config.password) {
+            req = req.with_header(
+                "Authorization",
+                challenge.authorization(creds, pending.method, &pending.uri),
+            );
+        }
+        if let Some(content_type) = pending.content_type {
+            req = req.with_body(content_type, pending.body.clone());
+        }
+        req
+    }
+
+    /// Feeds the response to the request in flight.
+    pub fn handle_response(&mut self, response: &Response) -> Result<(), SessionError> {
+        let Some((_cseq, pending)) = self.in_flight.take() else {
+            return Err(SessionError::Unexpected);
+        };
+        // Some receivers echo CSeq wrongly; the single in-flight request is what this answers.
+        if response.status == 401 && pending.purpose != Purpose::Teardown {
+            return self.handle_unauthorised(response, pending);
+        }
+        if response.status == 453 && pending.purpose.is_fatal() {
+            self.state = State::Closed;
+            return Err(SessionError::Busy);
+        }
+        if !response.is_success() {
+            // Receivers that do not implement OPTIONS still stream (libraop ignores 501).
+            let tolerated = pending.purpose == Purpose::Options && response.status == 501;
+            if pending.purpose.is_fatal() && !tolerated {
+                self.state = State::Closed;
+                return Err(SessionError::Status {
+                    method: pending.method.to_string(),
+                    status: response.status,
+                    reason: response.reason.clone(),
+                });
+            }
+            if pending.purpose == Purpose::Teardown {
+                self.close();
+                return Ok(());
+            }
+            if !tolerated {
+                self.events.push_back(SessionEvent::Warning {
+                    request: describe(&pending),
+                    status: response.status,
+                    reason: response.reason.clone(),
+                });
+            }
+            if pending.purpose == Purpose::InitialVolume {
+                self.start_streaming();
+            }
+            return Ok(());
+        }
+        match pending.purpose {
+            Purpose::Setup => self.handle_setup(response)?,
+            Purpose::Record => {
+                if let Some(t) = self.transport.as_mut() {
+                    t.audio_latency = response
+                        .headers
+                        .get("Audio-Latency")
+                        .and_then(|v| v.trim().parse().ok());
+                }
+                match self.config.initial_volume_db {
+                    Some(db) => self.queue.push_front(volume_request(
+                        db,
+                        self.uri(),
+                        Purpose::InitialVolume,
+                    )),
+                    None => self.start_streaming(),
+                }
+            }
+            Purpose::InitialVolume => self.start_streaming(),
+            Purpose::Flush => self.events.push_back(SessionEvent::Flushed),
+            Purpose::Teardown => self.close(),
+            Purpose::Options
+            | Purpose::AuthSetup
+            | Purpose::Announce
+            | Purpose::Parameter
+            | Purpose::KeepAlive => {}
+        }
+        Ok(())
+    }
+
+    fn handle_unauthorised(
+        &mut self,
+        response: &Response,
+        mut pending: Pending,
+    ) -> Result<(), SessionError> {
+        if self.config.password.is_none() {
+            self.state = State::Closed;
+            return Err(SessionError::PasswordRequired);
+        }
+        if pending.authorised_retry {
+            self.state = State::Closed;
+            return Err(SessionError::BadPassword);
+        }
+        let challenge = response
+            .headers
+            .get("WWW-Authenticate")
+            .and_then(Challenge::parse)
+            .ok_or_else(|| SessionError::BadReply {
+                method: pending.method.to_string(),
+                header: "WWW-Authenticate",
+                value: response
+                    .headers
+                    .get("WWW-Authenticate")
+                    .unwrap_or_default()
+                    .to_string(),
+            })?;
+        self.challenge = Some(challenge);
+        pending.authorised_retry = true;
+        self.queue.push_front(pending);
+        Ok(())
+    }
+
+    fn handle_setup(&mut self, response: &Response) -> Result<(), SessionError> {
+        let header = response.headers.get("Transport").unwrap_or_default();
+        let port = |key: &'static str| -> Result<Option<u16>, SessionError> {
+            match header_param(header, key) {
+                None => Ok(None),
+                Some(v) => v.parse().map(Some).map_err(|_| SessionError::BadReply {
+                    method: "SETUP".into(),
+                    header: "Transport",
+                    value: header.to_string(),
+                }),
+            }
+        };
+        let missing = || SessionError::BadReply {
+            method: "SETUP".into(),
+            header: "Transport",
+            value: header.to_string(),
+        };
+        let server_port = port("server_port")?.ok_or_else(missing)?;
+        let control_port = port("control_port")?.ok_or_else(missing)?;
+        let timing_port = port("timing_port")?.unwrap_or(0);
+        // Opaque: some receivers send non-numeric ids and `;timeout=` suffixes.
+        let session = response
+            .headers
+            .get("Session")
+            .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
+            .unwrap_or_default();
+        if !session.is_empty() {
+            self.session = Some(session.clone());
+        }
+        let transport = Transport {
+            server_port,
+            control_port,
+            timing_port,
+            session,
+            audio_latency: None,
+        };
+        self.transport = Some(transport.clone());
+        self.events
+            .push_back(SessionEvent::TransportReady(transport));
+        Ok(())
+    }
+
+    /// Call after [`SessionEvent::TransportReady`] once the audio path is bound:
+    /// queues RECORD announcing where the stream starts.
+    pub fn record(&mut self) {
+        let rtp_info = format!(
+            "seq={};rtptime={}",
+            self.config.first_seq, self.config.first_rtptime
+        );
+        let uri = self.uri();
+        self.enqueue(
+            Purpose::Record,
+            "RECORD",
+            uri,
+            vec![("Range", "npt=0-".into()), ("RTP-Info", rtp_info)],
+            None,
+            Bytes::new(),
+        );
+    }
+
+    fn start_streaming(&mut self) {
+        self.state = State::Streaming;
+        self.events.push_back(SessionEvent::Recording);
+    }
+
+    fn close(&mut self) {
+        self.state = State::Closed;
+        self.queue.clear();
+        self.events.push_back(SessionEvent::Closed);
+    }
+
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// Volume in AirPlay dB (see [`crate::volume`]).
+    pub fn set_volume(&mut self, db: f32) {
+        let req = volume_request(db, self.uri(), Purpose::Parameter);
+        self.queue.push_back(req);
+    }
+
+    /// A SET_PARAMETER with any body (DMAP, artwork, progress), optionally tied to an RTP time.
+    pub fn set_parameter(&mut self, content_type: &'static str, body: Bytes, rtptime: Option<u32>) {
+        let headers = rtptime
+            .map(|t| vec![("RTP-Info", format!("rtptime={t}"))])
+            .unwrap_or_default();
+        let uri = self.uri();
+        self.enqueue(
+            Purpose::Parameter,
+            "SET_PARAMETER",
+            uri,
+            headers,
+            Some(content_type),
+            body,
+        );
+    }
+
+    /// `OPTIONS *`: keeps receivers that drop idle sessions (~30 s) from doing so.
+    pub fn keep_alive(&mut self) {
+        if !self.queue.iter().any(|p| p.purpose == Purpose::KeepAlive) {
+            self.enqueue(
+                Purpose::KeepAlive,
+                "OPTIONS",
+                "*".into(),
+                vec![],
+                None,
+                Bytes::new(),
+            );
+        }
+    }
+
+    /// Drops everything the receiver buffered from `seq`/`rtptime` on (pause, seek).
+    pub fn flush(&mut self, next_seq: u16, next_rtptime: u32) {
+        let uri = self.uri();
+        self.enqueue(
+            Purpose::Flush,
+            "FLUSH",
+            uri,
+            vec![("RTP-Info", format!("seq={next_seq};rtptime={next_rtptime}"))],
+            None,
+            Bytes::new(),
+        );
+    }
+
+    /// Ends the session after what is queued; a no-op before SETUP (nothing to tear down).
+    pub fn teardown(&mut self) {
+        if self.session.is_none() && self.transport.is_none() {
+            self.close();
+            return;
+        }
+        if self.state == State::TearingDown || self.state == State::Closed {
+            return;
+        }
+        // Metadata still queued is pointless once we are leaving.
+        self.queue.retain(|p| p.purpose.is_fatal());
+        let uri = self.uri();
+        self.enqueue(
+            Purpose::Teardown,
+            "TEARDOWN",
+            uri,
+            vec![],
+            None,
+            Bytes::new(),
+        );
+    }
+}
+
+fn volume_request(db: f32, uri: String, purpose: Purpose) -> Pending {
+    Pending {
+        purpose,
+        method: "SET_PARAMETER",
+        uri,
+        headers: vec![],
+        content_type: Some("text/parameters"),
+        body: Bytes::from(format!("volume: {db:.6}\r\n")),
+        authorised_retry: false,
+    }
+}
+
+fn describe(pending: &Pending) -> String {
+    match pending.purpose {
+        Purpose::InitialVolume => "SET_PARAMETER volume".to_string(),
+        Purpose::Parameter => match pending.content_type {
+            Some("text/parameters") => {
+                let body = String::from_utf8_lossy(&pending.body);
+                let key = body
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                format!("SET_PARAMETER {key}")
+            }
+            Some(other) => format!("SET_PARAMETER {other}"),
+            None => "SET_PARAMETER".to_string(),
+        },
+        _ => pending.method.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> SessionConfig {
+        SessionConfig {
+            local_ip: "127.0.0.1".parse().unwrap(),
+            remote_ip: "127.0.0.1".parse().unwrap(),
+            session_id: 42,
+            dacp_id: 0x0123_4567_89AB_CDEF,
+            active_remote: 7,
+            codec: Codec::AlacRaw,
+            encryption: None,
+            password: None,
+            control_port: 6001,
+            timing_port: 6002,
+            first_seq: 100,
+            first_rtptime: 5000,
+            initial_volume_db: None,
+            auth_setup: false,
+            min_latency: None,
+            max_latency: None,
+        }
+    }
+
+    fn ok() -> Response {
+        Response::new(Version::Rtsp10, 200, "OK")
+    }
+
+    fn setup_reply() -> Response {
+        ok().with_header(
+            "Transport",
+            "RTP/AVP/UDP;unicast;mode=record;server_port=6010;control_port=6011;timing_port=6012",
+        )
+        .with_header("Session", "DEADBEEF;timeout=60")
+    }
+
+    /// Drives the session to Streaming and returns the methods it sent, in order.
+    fn establish(session: &mut RaopSession) -> Vec<String> {
+        let mut methods = vec![];
+        loop {
+            if let Some(req) = session.poll_request() {
+                methods.push(req.method.clone());
+                let reply = if req.method == "SETUP" {
+                    setup_reply()
+                } else {
+                    ok()
+                };
+                session.handle_response(&reply).unwrap();
+            }
+            match session.poll_event() {
+                Some(SessionEvent::TransportReady(_)) => session.record(),
+                Some(SessionEvent::Recording) => return methods,
+                Some(other) => panic!("unexpected {other:?}"),
+                None => {}
+            }
+        }
+    }
+
+    #[test]
+    fn happy_path_order_and_headers() {
+        let mut s = RaopSession::new(config());
+        let options = s.poll_request().unwrap();
+        assert_eq!(options.method, "OPTIONS");
+        assert_eq!(options.uri, "*");
+        assert_eq!(options.cseq(), Some(1));
+        assert_eq!(options.headers.get("DACP-ID"), Some("0123456789ABCDEF"));
+        assert_eq!(options.headers.get("Active-Remote"), Some("7"));
+        assert!(
+            s.poll_request().is_none(),
+            "one request in flight at a time"
+        );
+        s.handle_response(&ok()).unwrap();
+
+        let announce = s.poll_request().unwrap();
+        assert_eq!(announce.method, "ANNOUNCE");
+        assert_eq!(announce.uri, "rtsp://127.0.0.1/42");
+        assert_eq!(
+            announce.headers.get("Content-Type"),
+            Some("application/sdp")
+        );
+        assert!(
+            std::str::from_utf8(&announce.body)
+                .unwrap()
+                .contains("AppleLossless")
+        );
+        s.handle_response(&ok()).unwrap();
+
+        let setup = s.poll_request().unwrap();
+        assert_eq!(
+            setup.headers.get("Transport"),
+            Some(
+                "RTP/AVP/UDP;unicast;interleaved=0-1;mode=record;control_port=6001;timing_port=6002"
+            )
+        );
+        s.handle_response(&setup_reply()).unwrap();
+        let Some(SessionEvent::TransportReady(t)) = s.poll_event() else {
+            panic!("no transport");
+        };
+        assert_eq!(
+            (t.server_port, t.control_port, t.timing_port),
+            (6010, 6011, 6012)
+        );
+        assert_eq!(t.session, "DEADBEEF");
+        assert!(
+            s.poll_request().is_none(),
+            "RECORD waits until the caller bound its sockets"
+        );
+        s.record();
+        let record = s.poll_request().unwrap();
+        assert_eq!(record.method, "RECORD");
+        assert_eq!(record.headers.get("Session"), Some("DEADBEEF"));
+        assert_eq!(record.headers.get("RTP-Info"), Some("seq=100;rtptime=5000"));
+        assert_eq!(record.headers.get("Range"), Some("npt=0-"));
+        s.handle_response(&ok().with_header("Audio-Latency", "11025"))
+            .unwrap();
+        assert_eq!(s.poll_event(), Some(SessionEvent::Recording));
+        assert_eq!(s.transport().unwrap().audio_latency, Some(11025));
+        assert_eq!(s.state(), State::Streaming);
+
+        s.teardown();
+        let teardown = s.poll_request().unwrap();
+        assert_eq!(teardown.method, "TEARDOWN");
+        assert_eq!(teardown.cseq(), Some(5));
+        s.handle_response(&ok().with_header("Connection", "close"))
+            .unwrap();
+        assert_eq!(s.poll_event(), Some(SessionEvent::Closed));
+        assert!(s.poll_request().is_none());
+    }
+
+    #[test]
+    fn initial_volume_goes_before_audio_and_a_refusal_is_a_warning() {
+        let mut s = RaopSession::new(SessionConfig {
+            initial_volume_db: Some(-15.0),
+            ..config()
+        });
+        let mut methods = vec![];
+        loop {
+            if let Some(req) = s.poll_request() {
+                methods.push(req.method.clone());
+                let reply = match req.method.as_str() {
+                    "SETUP" => setup_reply(),
+                    "SET_PARAMETER" => {
+                        assert_eq!(&req.body[..], b"volume: -15.000000\r\n");
+                        Response::new(Version::Rtsp10, 500, "Internal Server Error")
+                    }
+                    _ => ok(),
+                };
+                s.handle_response(&reply).unwrap();
+            }
+            match s.poll_event() {
+                Some(SessionEvent::TransportReady(_)) => s.record(),
+                Some(SessionEvent::Warning {
+                    request, status, ..
+                }) => {
+                    assert_eq!((request.as_str(), status), ("SET_PARAMETER volume", 500));
+                }
+                Some(SessionEvent::Recording) => break,
+                Some(other) => panic!("{other:?}"),
+                None => {}
+            }
+        }
+        assert_eq!(
+            methods,
+            ["OPTIONS", "ANNOUNCE", "SETUP", "RECORD", "SET_PARAMETER"]
+        );
+    }
+
+    #[test]
+    fn auth_setup_comes_before_announce() {
+        let mut s = RaopSession::new(SessionConfig {
+            auth_setup: true,
+            ..config()
+        });
+        s.poll_request().unwrap();
+        s.handle_response(&ok()).unwrap();
+        let post = s.poll_request().unwrap();
+        assert_eq!(
+            (post.method.as_str(), post.uri.as_str()),
+            ("POST", "/auth-setup")
+        );
+        assert_eq!(&post.body[..], &AUTH_SETUP_BODY);
+        assert_eq!(
+            post.headers.get("Content-Type"),
+            Some("application/octet-stream")
+        );
+    }
+
+    fn challenge() -> Response {
+        Response::new(Version::Rtsp10, 401, "Unauthorized")
+            .with_header("WWW-Authenticate", r#"Digest realm="raop", nonce="abc""#)
+    }
+
+    #[test]
+    fn digest_retry_then_every_request_is_authorised() {
+        let mut s = RaopSession::new(SessionConfig {
+            password: Some(DigestCredentials::new("secret")),
+            ..config()
+        });
+        let first = s.poll_request().unwrap();
+        assert!(first.headers.get("Authorization").is_none());
+        s.handle_response(&challenge()).unwrap();
+        let retry = s.poll_request().unwrap();
+        assert_eq!(retry.method, "OPTIONS");
+        assert_eq!(retry.cseq(), Some(2));
+        let auth = retry.headers.get("Authorization").unwrap();
+        assert!(crate::digest::verify(
+            auth, "OPTIONS", "raop", "abc", "secret"
+        ));
+        assert!(auth.contains("uri=\"*\""));
+        s.handle_response(&ok()).unwrap();
+        let announce = s.poll_request().unwrap();
+        let auth = announce.headers.get("Authorization").unwrap();
+        assert!(crate::digest::verify(
+            auth, "ANNOUNCE", "raop", "abc", "secret"
+        ));
+    }
+
+    #[test]
+    fn wrong_password_fails_once_without_looping() {
+        let mut s = RaopSession::new(SessionConfig {
+            password: Some(DigestCredentials::new("wrong")),
+            ..config()
+        });
+        s.poll_request().unwrap();
+        s.handle_response(&challenge()).unwrap();
+        s.poll_request().unwrap();
+        assert_eq!(
+            s.handle_response(&challenge()),
+            Err(SessionError::BadPassword)
+        );
+        assert!(s.poll_request().is_none());
+    }
+
+    #[test]
+    fn no_password_given_is_password_required() {
+        let mut s = RaopSession::new(config());
+        s.poll_request().unwrap();
+        assert_eq!(
+            s.handle_response(&challenge()),
+            Err(SessionError::PasswordRequired)
+        );
+    }
+
+    #[test]
+    fn busy_and_other_fatal_statuses() {
+        let mut s = RaopSession::new(config());
+        s.poll_request().unwrap();
+        s.handle_response(&ok()).unwrap();
+        s.poll_request().unwrap();
+        assert_eq!(
+            s.handle_response(&Response::new(Version::Rtsp10, 453, "Not Enough Bandwidth")),
+            Err(SessionError::Busy)
+        );
+        let mut s = RaopSession::new(config());
+        s.poll_request().unwrap();
+        s.handle_response(&ok()).unwrap();
+        s.poll_request().unwrap();
+        assert!(matches!(
+            s.handle_response(&Response::new(
+                Version::Rtsp10,
+                456,
+                "Header Field Not Valid"
+            )),
+            Err(SessionError::Status { status: 456, .. })
+        ));
+    }
+
+    #[test]
+    fn setup_without_ports_is_an_error() {
+        let mut s = RaopSession::new(config());
+        for _ in 0..2 {
+            s.poll_request().unwrap();
+            s.handle_response(&ok()).unwrap();
+        }
+        s.poll_request().unwrap();
+        let reply = ok().with_header("Transport", "RTP/AVP/UDP;unicast;server_port=x");
+        assert!(matches!(
+            s.handle_response(&reply),
+            Err(SessionError::BadReply { .. })
+        ));
+    }
+
+    #[test]
+    fn options_501_is_tolerated() {
+        let mut s = RaopSession::new(config());
+        s.poll_request().unwrap();
+        s.handle_response(&Response::new(Version::Rtsp10, 501, "Not Implemented"))
+            .unwrap();
+        assert_eq!(s.poll_request().unwrap().method, "ANNOUNCE");
+        assert_eq!(s.poll_event(), None);
+    }
+
+    #[test]
+    fn parameters_keepalive_flush_while_streaming() {
+        let mut s = RaopSession::new(config());
+        establish(&mut s);
+        s.set_parameter(
+            "application/x-dmap-tagged",
+            Bytes::from_static(b"mlit"),
+            Some(5000),
+        );
+        s.keep_alive();
+        s.keep_alive();
+        s.flush(200, 40000);
+        let meta = s.poll_request().unwrap();
+        assert_eq!(meta.headers.get("RTP-Info"), Some("rtptime=5000"));
+        s.handle_response(&Response::new(Version::Rtsp10, 400, "Bad Request"))
+            .unwrap();
+        assert!(matches!(
+            s.poll_event(),
+            Some(SessionEvent::Warning { status: 400, .. })
+        ));
+        assert_eq!(s.poll_request().unwrap().method, "OPTIONS");
+        s.handle_response(&ok()).unwrap();
+        let flush = s.poll_request().unwrap();
+        assert_eq!(
+            flush.method, "FLUSH",
+            "duplicate keep-alives collapse into one"
+        );
+        assert_eq!(flush.headers.get("RTP-Info"), Some("seq=200;rtptime=40000"));
+        s.handle_response(&ok()).unwrap();
+        assert_eq!(s.poll_event(), Some(SessionEvent::Flushed));
+    }
+
+    #[test]
+    fn ipv6_uri_has_brackets() {
+        let s = RaopSession::new(SessionConfig {
+            local_ip: "::1".parse().unwrap(),
+            ..config()
+        });
+        assert_eq!(s.uri(), "rtsp://[::1]/42");
+    }
+}

@@ -1,0 +1,52 @@
+//! Payload → samples, for what the ANNOUNCE said the packets carry.
+
+use airstream_proto::alac::{AlacError, read_escape_frame};
+use airstream_proto::sdp::AnnouncedFormat;
+
+pub(crate) enum PayloadDecoder {
+    /// ALAC; only escape (uncompressed) frames can be read so far.
+    Alac {
+        frames_per_packet: usize,
+    },
+    L16,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DecodeError {
+    #[error(transparent)]
+    Alac(#[from] AlacError),
+    #[error("L16 payload of {0} bytes is not whole frames")]
+    OddLength(usize),
+}
+
+impl PayloadDecoder {
+    pub(crate) fn new(format: &AnnouncedFormat) -> Self {
+        match format {
+            AnnouncedFormat::Alac {
+                frames_per_packet, ..
+            } => PayloadDecoder::Alac {
+                frames_per_packet: *frames_per_packet as usize,
+            },
+            AnnouncedFormat::L16 { .. } => PayloadDecoder::L16,
+        }
+    }
+
+    pub(crate) fn decode(&mut self, payload: &[u8]) -> Result<Vec<i16>, DecodeError> {
+        match self {
+            PayloadDecoder::Alac { frames_per_packet } => {
+                let mut out = Vec::with_capacity(*frames_per_packet * 2);
+                read_escape_frame(payload, *frames_per_packet, &mut out)?;
+                Ok(out)
+            }
+            PayloadDecoder::L16 => {
+                if payload.len() % 4 != 0 {
+                    return Err(DecodeError::OddLength(payload.len()));
+                }
+                Ok(payload
+                    .chunks_exact(2)
+                    .map(|b| i16::from_be_bytes([b[0], b[1]]))
+                    .collect())
+            }
+        }
+    }
+}

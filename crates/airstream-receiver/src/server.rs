@@ -1,0 +1,359 @@
+//! The receiver's RTSP side: accepts connections and answers OPTIONS, ANNOUNCE, SETUP,
+//! RECORD, SET_PARAMETER, GET_PARAMETER, FLUSH, TEARDOWN and the POSTs senders make.
+
+use crate::decode::PayloadDecoder;
+use crate::udp::{self, Fate, Sockets, UdpSession};
+use crate::{Behaviour, SessionRecord, Summary};
+use airstream_proto::digest;
+use airstream_proto::rtsp::{self, Request, Response, header_param};
+use airstream_proto::sdp::{AnnouncedFormat, AnnouncedStream, parse_announce};
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot, watch};
+
+const REALM: &str = "raop";
+const PUBLIC: &str = "ANNOUNCE, SETUP, RECORD, PAUSE, FLUSH, TEARDOWN, OPTIONS, GET_PARAMETER, SET_PARAMETER, POST, GET";
+/// A sender that goes quiet this long without TEARDOWN has gone away.
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    behaviour: Behaviour,
+    sessions: mpsc::UnboundedSender<SessionRecord>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    if behaviour.close_on_connect {
+                        drop(stream);
+                        continue;
+                    }
+                    let behaviour = behaviour.clone();
+                    let sessions = sessions.clone();
+                    let shutdown = shutdown.clone();
+                    tokio::spawn(async move {
+                        let record = Connection::new(stream, peer, behaviour).run(shutdown).await;
+                        if let Some(record) = record {
+                            let _ = sessions.send(record);
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+struct UdpHandle {
+    commands: mpsc::Sender<udp::Command>,
+    fate: watch::Receiver<Fate>,
+    format: AnnouncedFormat,
+}
+
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    behaviour: Behaviour,
+    nonce: String,
+    announced: Option<AnnouncedStream>,
+    udp: Option<UdpHandle>,
+    summary: Summary,
+    volume: f32,
+}
+
+impl Connection {
+    fn new(stream: TcpStream, peer: SocketAddr, behaviour: Behaviour) -> Self {
+        Self {
+            stream,
+            peer,
+            behaviour,
+            nonce: format!("{:016x}", rand::random::<u64>()),
+            announced: None,
+            udp: None,
+            summary: Summary::default(),
+            volume: -15.0,
+        }
+    }
+
+    /// Serves the connection; returns the session record if audio was set up.
+    async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Option<SessionRecord> {
+        let mut buf = BytesMut::with_capacity(4096);
+        // Kept alive so `changed()` only fires once the UDP side reports something.
+        let (_alive, mut fate) = watch::channel(Fate::Alive);
+        'serve: loop {
+            loop {
+                let request = match rtsp::parse_request(&mut buf) {
+                    Ok(Some(request)) => request,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!("{}: unparseable request ({e}), closing", self.peer);
+                        break 'serve;
+                    }
+                };
+                let (response, done) = self.handle(&request).await;
+                if let Some(udp) = &self.udp {
+                    fate = udp.fate.clone();
+                }
+                if *fate.borrow() == Fate::Hung {
+                    continue;
+                }
+                if self.stream.write_all(&response.to_bytes()).await.is_err() || done {
+                    break 'serve;
+                }
+            }
+            tokio::select! {
+                read = tokio::time::timeout(IDLE_LIMIT, self.stream.read_buf(&mut buf)) => match read {
+                    Ok(Ok(n)) if n > 0 => {}
+                    _ => break,
+                },
+                changed = fate.changed() => {
+                    if changed.is_err() || *fate.borrow() == Fate::Dead {
+                        break;
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+        self.finish().await
+    }
+
+    async fn finish(mut self) -> Option<SessionRecord> {
+        let udp = self.udp.take()?;
+        let (tx, rx) = oneshot::channel();
+        udp.commands.send(udp::Command::Finish(tx)).await.ok()?;
+        let outcome = rx.await.ok()?;
+        let mut summary = outcome.summary;
+        summary.requests = std::mem::take(&mut self.summary.requests);
+        summary.user_agent = self.summary.user_agent.take();
+        summary.volumes = std::mem::take(&mut self.summary.volumes);
+        summary.parameters = std::mem::take(&mut self.summary.parameters);
+        summary.teardown = self.summary.teardown;
+        let (sample_rate, channels, codec) = match udp.format {
+            AnnouncedFormat::Alac {
+                sample_rate,
+                channels,
+                ..
+            } => (sample_rate, channels, "AppleLossless"),
+            AnnouncedFormat::L16 {
+                sample_rate,
+                channels,
+            } => (sample_rate, channels, "L16"),
+        };
+        summary.codec = codec.to_string();
+        Some(SessionRecord {
+            samples: outcome.samples,
+            sample_rate,
+            channels: channels as u16,
+            summary,
+        })
+    }
+
+    fn reply(request: &Request, status: u16, reason: &str) -> Response {
+        let mut response =
+            Response::new(request.version, status, reason).with_header("Server", "AirTunes/105.1");
+        if let Some(cseq) = request.headers.get("CSeq") {
+            response = response.with_header("CSeq", cseq);
+        }
+        response
+    }
+
+    fn authorised(&self, request: &Request) -> bool {
+        let Some(password) = &self.behaviour.password else {
+            return true;
+        };
+        request
+            .headers
+            .get("Authorization")
+            .is_some_and(|auth| digest::verify(auth, &request.method, REALM, &self.nonce, password))
+    }
+
+    /// Answers one request; `true` = close the connection afterwards.
+    async fn handle(&mut self, request: &Request) -> (Response, bool) {
+        let label = if request.method == "POST" || request.method == "GET" {
+            format!("{} {}", request.method, request.uri)
+        } else {
+            request.method.clone()
+        };
+        self.summary.requests.push(label);
+        if let Some(ua) = request.headers.get("User-Agent") {
+            self.summary.user_agent = Some(ua.to_string());
+        }
+        if !self.authorised(request) {
+            let challenge = format!("Digest realm=\"{REALM}\", nonce=\"{}\"", self.nonce);
+            return (
+                Self::reply(request, 401, "Unauthorized")
+                    .with_header("WWW-Authenticate", challenge),
+                false,
+            );
+        }
+        match request.method.as_str() {
+            "OPTIONS" => (
+                Self::reply(request, 200, "OK").with_header("Public", PUBLIC),
+                false,
+            ),
+            "ANNOUNCE" => (self.announce(request), false),
+            "SETUP" => (self.setup(request).await, false),
+            "RECORD" => (self.record(request).await, false),
+            "SET_PARAMETER" => (self.set_parameter(request), false),
+            "GET_PARAMETER" => (
+                Self::reply(request, 200, "OK")
+                    .with_body("text/parameters", format!("volume: {:.6}\r\n", self.volume)),
+                false,
+            ),
+            "FLUSH" => (self.flush(request).await, false),
+            "TEARDOWN" => {
+                self.summary.teardown = true;
+                (
+                    Self::reply(request, 200, "OK").with_header("Connection", "close"),
+                    true,
+                )
+            }
+            "POST" => (Self::reply(request, 200, "OK"), false),
+            _ => (Self::reply(request, 501, "Not Implemented"), false),
+        }
+    }
+
+    fn announce(&mut self, request: &Request) -> Response {
+        if self.behaviour.busy {
+            return Self::reply(request, 453, "Not Enough Bandwidth");
+        }
+        let Ok(sdp) = std::str::from_utf8(&request.body) else {
+            return Self::reply(request, 400, "Bad Request");
+        };
+        match parse_announce(sdp) {
+            Ok(stream) => {
+                self.announced = Some(stream);
+                Self::reply(request, 200, "OK")
+            }
+            Err(e) => {
+                tracing::warn!("{}: bad ANNOUNCE: {e}", self.peer);
+                Self::reply(request, 415, "Unsupported Media Type")
+            }
+        }
+    }
+
+    async fn setup(&mut self, request: &Request) -> Response {
+        let Some(announced) = self.announced.clone() else {
+            return Self::reply(request, 451, "Method Not Valid In This State");
+        };
+        let transport = request.headers.get("Transport").unwrap_or_default();
+        let port = |key| header_param(transport, key).and_then(|v| v.parse::<u16>().ok());
+        let (Some(control_port), Some(timing_port)) = (port("control_port"), port("timing_port"))
+        else {
+            return Self::reply(request, 451, "Parameter Not Understood");
+        };
+        let local_ip = match self.stream.local_addr() {
+            Ok(addr) => addr.ip(),
+            Err(_) => return Self::reply(request, 500, "Internal Server Error"),
+        };
+        let bind = || UdpSocket::bind(SocketAddr::new(local_ip, 0));
+        let (Ok(audio), Ok(control), Ok(timing)) = (bind().await, bind().await, bind().await)
+        else {
+            return Self::reply(request, 500, "Internal Server Error");
+        };
+        let ports: Vec<u16> = [&audio, &control, &timing]
+            .iter()
+            .map(|s| s.local_addr().map(|a| a.port()).unwrap_or(0))
+            .collect();
+        let (fate_tx, fate_rx) = watch::channel(Fate::Alive);
+        let (commands_tx, commands_rx) = mpsc::channel(16);
+        let session = UdpSession {
+            sockets: Sockets {
+                audio,
+                control,
+                timing,
+            },
+            sender_control: SocketAddr::new(self.peer.ip(), control_port),
+            sender_timing: (timing_port != 0).then(|| SocketAddr::new(self.peer.ip(), timing_port)),
+            decoder: PayloadDecoder::new(&announced.format),
+            behaviour: self.behaviour.clone(),
+            fate: fate_tx,
+        };
+        tokio::spawn(session.run(commands_rx));
+        self.udp = Some(UdpHandle {
+            commands: commands_tx,
+            fate: fate_rx,
+            format: announced.format,
+        });
+        Self::reply(request, 200, "OK")
+            .with_header(
+                "Transport",
+                format!(
+                    "RTP/AVP/UDP;unicast;mode=record;server_port={};control_port={};timing_port={}",
+                    ports[0], ports[1], ports[2]
+                ),
+            )
+            .with_header("Session", "1")
+            .with_header("Audio-Jack-Status", "connected; type=analog")
+    }
+
+    async fn record(&mut self, request: &Request) -> Response {
+        let Some(udp) = &self.udp else {
+            return Self::reply(request, 451, "Method Not Valid In This State");
+        };
+        let info = request.headers.get("RTP-Info").unwrap_or_default();
+        let seq = header_param(info, "seq").and_then(|v| v.parse().ok());
+        let rtptime = header_param(info, "rtptime").and_then(|v| v.parse().ok());
+        if let (Some(seq), Some(rtptime)) = (seq, rtptime) {
+            let _ = udp
+                .commands
+                .send(udp::Command::Anchor { seq, rtptime })
+                .await;
+        }
+        let mut response = Self::reply(request, 200, "OK");
+        if let Some(latency) = self.behaviour.audio_latency {
+            response = response.with_header("Audio-Latency", latency.to_string());
+        }
+        response
+    }
+
+    fn set_parameter(&mut self, request: &Request) -> Response {
+        let content_type = request
+            .headers
+            .get("Content-Type")
+            .unwrap_or_default()
+            .to_string();
+        if content_type.eq_ignore_ascii_case("text/parameters") {
+            let text = String::from_utf8_lossy(&request.body).to_string();
+            if let Some(value) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("volume:"))
+                .and_then(|v| v.trim().parse::<f32>().ok())
+            {
+                if self.behaviour.reject_volume {
+                    return Self::reply(request, 500, "Internal Server Error");
+                }
+                self.volume = value;
+                self.summary.volumes.push(value);
+                return Self::reply(request, 200, "OK");
+            }
+        }
+        if self.behaviour.reject_metadata {
+            return Self::reply(request, 400, "Bad Request");
+        }
+        self.summary
+            .parameters
+            .push((content_type, request.body.to_vec()));
+        Self::reply(request, 200, "OK")
+    }
+
+    async fn flush(&mut self, request: &Request) -> Response {
+        let info = request.headers.get("RTP-Info").unwrap_or_default();
+        if let (Some(udp), Some(rtptime)) = (
+            &self.udp,
+            header_param(info, "rtptime").and_then(|v| v.parse().ok()),
+        ) {
+            let _ = udp.commands.send(udp::Command::Flush { rtptime }).await;
+        }
+        Self::reply(request, 200, "OK")
+    }
+}

@@ -1,0 +1,219 @@
+//! The receiver's UDP side of one session: audio in, sync and resent packets in, retransmit
+//! requests out, and timing requests out to the sender (3 quick ones, then every 3 s, as
+//! shairport-sync does).
+
+use crate::assembler::Assembler;
+use crate::decode::PayloadDecoder;
+use crate::{Behaviour, Summary};
+use airstream_proto::ntp::{NtpClock, NtpTime};
+use airstream_proto::rtp::{AudioPacket, ControlDatagram, RetransmitRequest, TimingPacket};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+
+const RETRANSMIT_REPEAT: Duration = Duration::from_millis(250);
+
+pub(crate) enum Command {
+    Anchor { seq: u16, rtptime: u32 },
+    Flush { rtptime: u32 },
+    Finish(oneshot::Sender<Outcome>),
+}
+
+pub(crate) struct Outcome {
+    pub(crate) samples: Vec<i16>,
+    pub(crate) summary: Summary,
+}
+
+/// Whether the session should go silent or vanish (behaviour flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fate {
+    Alive,
+    Hung,
+    Dead,
+}
+
+pub(crate) struct Sockets {
+    pub(crate) audio: UdpSocket,
+    pub(crate) control: UdpSocket,
+    pub(crate) timing: UdpSocket,
+}
+
+pub(crate) struct UdpSession {
+    pub(crate) sockets: Sockets,
+    pub(crate) sender_control: SocketAddr,
+    pub(crate) sender_timing: Option<SocketAddr>,
+    pub(crate) decoder: PayloadDecoder,
+    pub(crate) behaviour: Behaviour,
+    pub(crate) fate: watch::Sender<Fate>,
+}
+
+struct State {
+    assembler: Assembler,
+    summary: Summary,
+    arrivals: u64,
+    request_seq: u16,
+    clock: NtpClock,
+    timing_sent: u32,
+}
+
+impl UdpSession {
+    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut state = State {
+            assembler: Assembler::new(2),
+            summary: Summary::default(),
+            arrivals: 0,
+            request_seq: 0,
+            clock: NtpClock::new(Instant::now(), NtpTime::from_parts(0x83AA_7E80, 0)),
+            timing_sent: 0,
+        };
+        let mut audio_buf = vec![0u8; 4096];
+        let mut control_buf = vec![0u8; 4096];
+        let mut timing_buf = vec![0u8; 256];
+        let mut next_timing = tokio::time::Instant::now();
+        let mut retransmit_tick = tokio::time::interval(RETRANSMIT_REPEAT);
+        loop {
+            let silent = *self.fate.borrow() != Fate::Alive;
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Anchor { seq, rtptime }) => state.assembler.anchor(seq, rtptime),
+                    Some(Command::Flush { rtptime }) => {
+                        state.assembler.flush_from(rtptime);
+                        state.summary.flushes += 1;
+                    }
+                    Some(Command::Finish(reply)) => {
+                        state.summary.packets = state.assembler.packets_received;
+                        state.summary.duplicates = state.assembler.duplicates;
+                        state.summary.missing_at_end = state.assembler.missing_count();
+                        let _ = reply.send(Outcome {
+                            samples: state.assembler.assemble(),
+                            summary: state.summary,
+                        });
+                        return;
+                    }
+                    None => return,
+                },
+                received = self.sockets.audio.recv_from(&mut audio_buf), if !silent => {
+                    if let Ok((n, _)) = received {
+                        self.on_audio(&audio_buf[..n], &mut state, false).await;
+                    }
+                }
+                received = self.sockets.control.recv_from(&mut control_buf), if !silent => {
+                    if let Ok((n, _)) = received {
+                        self.on_control(&control_buf[..n], &mut state).await;
+                    }
+                }
+                received = self.sockets.timing.recv_from(&mut timing_buf), if !silent => {
+                    if let Ok((n, _)) = received
+                        && TimingPacket::parse(&timing_buf[..n]).is_ok_and(|p| p.reply)
+                    {
+                        state.summary.timing_exchanges += 1;
+                    }
+                }
+                () = tokio::time::sleep_until(next_timing), if !silent && !self.behaviour.no_timing => {
+                    self.send_timing_request(&mut state).await;
+                    let gap = if state.timing_sent < 3 { 300 } else { 3000 };
+                    next_timing = tokio::time::Instant::now() + Duration::from_millis(gap);
+                }
+                _ = retransmit_tick.tick(), if !silent => {
+                    for (first_seq, count) in state.assembler.missing_ranges() {
+                        self.request_resend(first_seq, count, &mut state).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_audio(&mut self, datagram: &[u8], state: &mut State, resent: bool) {
+        let Ok(packet) = AudioPacket::parse(datagram) else {
+            state.summary.bad_packets += 1;
+            return;
+        };
+        if !resent {
+            let index = state.arrivals;
+            state.arrivals += 1;
+            if let Some(limit) = self.behaviour.die_after_packets
+                && index >= limit
+            {
+                let _ = self.fate.send(Fate::Dead);
+                return;
+            }
+            if let Some(limit) = self.behaviour.hang_after_packets
+                && index >= limit
+            {
+                let _ = self.fate.send(Fate::Hung);
+                return;
+            }
+            if self.behaviour.drop_packets.contains(&index) {
+                state.summary.dropped += 1;
+                return;
+            }
+        } else {
+            state.summary.resent_packets += 1;
+        }
+        match self.decoder.decode(packet.payload) {
+            Ok(samples) => {
+                let gaps =
+                    state
+                        .assembler
+                        .insert(packet.header.seq, packet.header.timestamp, samples);
+                for (first_seq, count) in gaps {
+                    self.request_resend(first_seq, count, state).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!("undecodable audio packet {}: {e}", packet.header.seq);
+                state.summary.bad_packets += 1;
+            }
+        }
+    }
+
+    async fn on_control(&mut self, datagram: &[u8], state: &mut State) {
+        match ControlDatagram::parse(datagram) {
+            Ok(ControlDatagram::Sync(sync)) => {
+                if state.summary.sync_packets == 0 {
+                    state.summary.first_sync_flagged = sync.first;
+                    state.summary.timing_before_first_sync = state.summary.timing_exchanges > 0;
+                }
+                state.summary.sync_packets += 1;
+                state.summary.sync_latency = Some(sync.latency_frames());
+            }
+            Ok(ControlDatagram::Resent(packet)) => {
+                self.on_audio(packet, state, true).await;
+            }
+            Ok(ControlDatagram::RetransmitRequest(_)) | Err(_) => {}
+        }
+    }
+
+    async fn request_resend(&mut self, first_seq: u16, count: u16, state: &mut State) {
+        let request = RetransmitRequest { first_seq, count }.encode(state.request_seq);
+        state.request_seq = state.request_seq.wrapping_add(1);
+        state.summary.retransmit_requests += 1;
+        if let Err(e) = self
+            .sockets
+            .control
+            .send_to(&request, self.sender_control)
+            .await
+        {
+            tracing::debug!("retransmit request not sent: {e}");
+        }
+    }
+
+    async fn send_timing_request(&mut self, state: &mut State) {
+        let Some(target) = self.sender_timing else {
+            return;
+        };
+        let now = state.clock.ntp_at(Instant::now());
+        let request = TimingPacket {
+            reply: false,
+            reference: NtpTime(0),
+            received: NtpTime(0),
+            sent: now,
+        }
+        .encode();
+        state.timing_sent += 1;
+        if let Err(e) = self.sockets.timing.send_to(&request, target).await {
+            tracing::debug!("timing request not sent: {e}");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The RTSP side of a running stream: a task that owns the connection and the session state
+//! machine, sends what the session queues (metadata, volume, keep-alives, TEARDOWN) one at a
+//! time, and reports warnings or a lost connection. Running it apart from the pacer means a
+//! slow RTSP reply never delays an audio packet.
+
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use airstream_proto::raop::{RaopSession, SessionError, SessionEvent};
+use bytes::Bytes;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Receivers such as Apple TV 4 and HomePod drop sessions after ~30 s without RTSP traffic.
+pub(crate) const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(25);
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    Volume(f32),
+    Parameter {
+        content_type: &'static str,
+        body: Bytes,
+        rtptime: Option<u32>,
+    },
+    Flush {
+        next_seq: u16,
+        next_rtptime: u32,
+    },
+    Teardown,
+}
+
+#[derive(Debug)]
+pub(crate) enum Report {
+    Warning(String),
+    /// The session ended: TEARDOWN answered (`Ok`) or the connection failed.
+    Ended(Result<()>),
+}
+
+/// Drives the RTSP session for the rest of the stream.
+pub(crate) async fn run(
+    mut conn: Connection,
+    mut session: RaopSession,
+    mut commands: mpsc::Receiver<Command>,
+    reports: mpsc::UnboundedSender<Report>,
+    keep_alive: Duration,
+) {
+    let result = pump(&mut conn, &mut session, &mut commands, &reports, keep_alive).await;
+    conn.shutdown().await;
+    let _ = reports.send(Report::Ended(result));
+}
+
+async fn pump(
+    conn: &mut Connection,
+    session: &mut RaopSession,
+    commands: &mut mpsc::Receiver<Command>,
+    reports: &mpsc::UnboundedSender<Report>,
+    keep_alive: Duration,
+) -> Result<()> {
+    let peer = conn.peer().to_string();
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
+    loop {
+        while let Some(request) = session.poll_request() {
+            let response = conn.request(&request).await?;
+            session
+                .handle_response(&response)
+                .map_err(|e| session_error(&peer, e))?;
+            while let Some(event) = session.poll_event() {
+                match event {
+                    SessionEvent::Warning {
+                        request,
+                        status,
+                        reason,
+                    } => {
+                        let text = format!("{peer} refused {request}: {status} {reason}");
+                        tracing::warn!("{text}");
+                        let _ = reports.send(Report::Warning(text));
+                    }
+                    SessionEvent::Closed => return Ok(()),
+                    SessionEvent::TransportReady(_)
+                    | SessionEvent::Recording
+                    | SessionEvent::Flushed => {}
+                }
+            }
+        }
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Command::Volume(db)) => session.set_volume(db),
+                Some(Command::Parameter { content_type, body, rtptime }) => {
+                    session.set_parameter(content_type, body, rtptime);
+                }
+                Some(Command::Flush { next_seq, next_rtptime }) => session.flush(next_seq, next_rtptime),
+                Some(Command::Teardown) | None => session.teardown(),
+            },
+            _ = ticker.tick() => session.keep_alive(),
+            closed = conn.closed() => {
+                closed?;
+                // The receiver spoke without being asked; nothing we expect, ignore it.
+            }
+        }
+    }
+}
+
+/// Maps a session failure to the public error, naming the receiver.
+pub(crate) fn session_error(peer: &str, e: SessionError) -> Error {
+    match e {
+        SessionError::PasswordRequired => Error::PasswordRequired {
+            receiver: peer.to_string(),
+        },
+        SessionError::BadPassword => Error::BadPassword {
+            receiver: peer.to_string(),
+        },
+        SessionError::Busy => Error::DeviceBusy {
+            receiver: peer.to_string(),
+        },
+        SessionError::Status {
+            method,
+            status,
+            reason,
+        } => Error::Protocol {
+            peer: peer.to_string(),
+            request: method,
+            status,
+            reason,
+        },
+        other => Error::BadMessage {
+            peer: peer.to_string(),
+            detail: other.to_string(),
+        },
+    }
+}

@@ -1,0 +1,226 @@
+//! Streaming audio to a RAOP (AirPlay 1 audio) receiver.
+//!
+//! [`start`] connects, runs the RTSP handshake and returns a [`StreamHandle`] plus a
+//! [`StreamDriver`] future that must be spawned or awaited: the driver paces packets on
+//! absolute deadlines, answers timing and retransmit requests, and at the end keeps the
+//! session open until the receiver has played everything before it sends TEARDOWN.
+
+mod control;
+mod driver;
+mod payload;
+mod pipeline;
+mod setup;
+
+pub use driver::StreamDriver;
+
+use crate::error::{ErrorKind, Result};
+use airstream_audio::{Metadata, PcmSource};
+use airstream_proto::raop::StreamerStats;
+pub use airstream_proto::sdp::Codec;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// See [`StreamOptions::lead_in_packets`].
+pub const DEFAULT_LEAD_IN_PACKETS: u32 = 9;
+
+/// Default end-to-end latency (Apple's AirPlay 1 figure).
+pub const DEFAULT_LATENCY: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+pub struct StreamOptions {
+    pub codec: Codec,
+    /// Time from a packet leaving to it being audible; receivers add their own 11025 frames
+    /// of this, so it cannot go below 0.25 s.
+    pub latency: Duration,
+    /// 0–100; `None` leaves the receiver's volume alone.
+    pub volume: Option<u8>,
+    pub password: Option<String>,
+    /// Tags to show; when `None` the source's own tags are used.
+    pub metadata: Option<Metadata>,
+    /// How long to wait for the receiver's first timing request before starting anyway.
+    pub timing_wait: Duration,
+    pub keep_alive: Duration,
+    /// Silent packets sent before the audio. shairport-sync (3.3.x) mutes the first 9
+    /// packets it plays after every flush, and RECORD counts as one; without this lead-in
+    /// the first 72 ms of every stream are lost there (pyatv 0.13 loses them).
+    pub lead_in_packets: u32,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        Self {
+            codec: Codec::AlacRaw,
+            latency: DEFAULT_LATENCY,
+            volume: None,
+            password: None,
+            metadata: None,
+            timing_wait: Duration::from_secs(2),
+            keep_alive: control::KEEP_ALIVE_INTERVAL,
+            lead_in_packets: DEFAULT_LEAD_IN_PACKETS,
+        }
+    }
+}
+
+/// Never shows the password.
+impl fmt::Debug for StreamOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamOptions")
+            .field("codec", &self.codec)
+            .field("latency", &self.latency)
+            .field("volume", &self.volume)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamState {
+    /// Pre-roll: waiting for the receiver's clock and the first decoded audio.
+    Starting,
+    Streaming,
+    /// All audio sent; waiting for the receiver to play its buffer.
+    Draining,
+    Finished,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub state: StreamState,
+    /// Real audio frames sent so far (padding and silence excluded).
+    pub frames_sent: u64,
+    pub sample_rate: u32,
+    pub duration: Option<Duration>,
+    pub underruns: u64,
+    pub retransmitted: u64,
+}
+
+impl Progress {
+    pub fn position(&self) -> Duration {
+        Duration::from_secs_f64(self.frames_sent as f64 / f64::from(self.sample_rate))
+    }
+}
+
+/// What a finished stream did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamReport {
+    pub receiver: SocketAddr,
+    pub codec: Codec,
+    /// Real audio frames sent.
+    pub frames_sent: u64,
+    pub packets_sent: u64,
+    /// Packets of silence sent because the source had nothing ready.
+    pub underruns: u64,
+    /// From [`start`] being called to the first RTP audio packet leaving.
+    pub time_to_first_packet: Option<Duration>,
+    pub stats: StreamerStats,
+    pub latency: Duration,
+    /// Frames of silence sent before the first audio frame (the lead-in).
+    pub lead_in_frames: u64,
+    /// Refused non-fatal requests (volume, metadata).
+    pub warnings: Vec<String>,
+    /// Stopped through the handle before the end of the input.
+    pub stopped: bool,
+}
+
+/// A clonable summary of how the stream ended, for watchers of the handle.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Finished(Arc<StreamReport>),
+    Failed { kind: ErrorKind, message: String },
+}
+
+/// Controls a running stream. Dropping it does not stop the stream; [`StreamHandle::stop`] does.
+#[derive(Clone)]
+pub struct StreamHandle {
+    stop: Arc<watch::Sender<bool>>,
+    progress: watch::Receiver<Progress>,
+    outcome: watch::Receiver<Option<Outcome>>,
+    volume: mpsc::UnboundedSender<u8>,
+}
+
+impl StreamHandle {
+    /// Asks the driver to stop: it sends TEARDOWN and finishes. Returns at once.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.clone()
+    }
+
+    /// Changes the receiver's volume (0–100) on the live session.
+    pub fn set_volume(&self, percent: u8) {
+        let _ = self.volume.send(percent.min(100));
+    }
+
+    /// Waits for the end of the stream and tells how it went.
+    pub async fn finished(&self) -> Outcome {
+        let mut rx = self.outcome.clone();
+        loop {
+            if let Some(outcome) = rx.borrow_and_update().clone() {
+                return outcome;
+            }
+            if rx.changed().await.is_err() {
+                return Outcome::Failed {
+                    kind: ErrorKind::Network,
+                    message: "the stream driver was dropped before it finished".into(),
+                };
+            }
+        }
+    }
+}
+
+/// Connects to `receiver`, sets the session up and returns the handle and the driver.
+pub async fn start(
+    receiver: SocketAddr,
+    source: Box<dyn PcmSource>,
+    options: StreamOptions,
+) -> Result<(StreamHandle, StreamDriver)> {
+    let started = Instant::now();
+    setup::establish(receiver, source, options, started).await
+}
+
+/// Streams `source` to the end (or until the receiver fails) and reports.
+pub async fn stream_to_end(
+    receiver: SocketAddr,
+    source: Box<dyn PcmSource>,
+    options: StreamOptions,
+) -> Result<StreamReport> {
+    let (_handle, driver) = start(receiver, source, options).await?;
+    driver.await
+}
+
+/// AirPlay volume in dB for a 0–100 scale: linear over −30..0 dB, 0 is mute (−144).
+pub fn volume_db(percent: u8) -> f32 {
+    match percent.min(100) {
+        0 => -144.0,
+        p => -30.0 + 30.0 * f32::from(p) / 100.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_mapping() {
+        assert!((volume_db(0) - -144.0).abs() < f32::EPSILON);
+        assert!((volume_db(1) - -29.7).abs() < 1e-4);
+        assert!((volume_db(50) - -15.0).abs() < 1e-4);
+        assert!(volume_db(100).abs() < f32::EPSILON);
+        assert!(volume_db(200).abs() < f32::EPSILON);
+    }
+
+    #[test]
+    fn options_debug_hides_password() {
+        let options = StreamOptions {
+            password: Some("hunter2".into()),
+            ..StreamOptions::default()
+        };
+        assert!(!format!("{options:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,284 @@
+//! The sender against the in-repo receiver on loopback: what arrives must equal what was
+//! sent, sample for sample, and every failure must map to its typed error.
+
+use airstream::ErrorKind;
+use airstream::raop::{self, Codec, StreamOptions};
+use airstream_audio::{PcmFormat, VecSource};
+use airstream_receiver::{Behaviour, Receiver, ReceiverConfig};
+use airstream_testkit::signal::music;
+use std::time::Duration;
+
+fn options(codec: Codec) -> StreamOptions {
+    StreamOptions {
+        codec,
+        latency: Duration::from_millis(300),
+        ..StreamOptions::default()
+    }
+}
+
+async fn receiver(behaviour: Behaviour) -> Receiver {
+    Receiver::start(ReceiverConfig {
+        behaviour,
+        ..ReceiverConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// The receiver keeps everything from RECORD on: the silent lead-in, the audio, then the
+/// padding and drain silence.
+fn assert_received(received: &[i16], samples: &[i16], lead_in_frames: u64) {
+    let lead = lead_in_frames as usize * 2;
+    assert!(
+        received.len() >= lead + samples.len(),
+        "received {} samples",
+        received.len()
+    );
+    assert!(
+        received[..lead].iter().all(|s| *s == 0),
+        "lead-in is silence"
+    );
+    assert_eq!(
+        &received[lead..lead + samples.len()],
+        samples,
+        "every sample arrives unchanged"
+    );
+    assert!(received[lead + samples.len()..].iter().all(|s| *s == 0));
+}
+
+fn source(samples: &[i16]) -> Box<VecSource> {
+    Box::new(VecSource::new(PcmFormat::RAOP, samples.to_vec()))
+}
+
+async fn stream_and_compare(
+    codec: Codec,
+    behaviour: Behaviour,
+) -> (raop::StreamReport, airstream_receiver::SessionRecord) {
+    let mut rx = receiver(behaviour).await;
+    let samples = music(44_100 + 1234, 44_100);
+    let report = raop::stream_to_end(rx.local_addr(), source(&samples), options(codec))
+        .await
+        .unwrap();
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(record.summary.teardown, "session ended with TEARDOWN");
+    assert_eq!(report.frames_sent, (44_100 + 1234) as u64);
+    assert_received(&record.samples, &samples, report.lead_in_frames);
+    (report, record)
+}
+
+#[tokio::test]
+async fn alac_raw_arrives_bit_exact() {
+    let (report, record) = stream_and_compare(Codec::AlacRaw, Behaviour::default()).await;
+    assert_eq!(record.summary.codec, "AppleLossless");
+    assert_eq!(
+        record.summary.requests,
+        ["OPTIONS", "ANNOUNCE", "SETUP", "RECORD", "TEARDOWN"]
+    );
+    assert!(record.summary.first_sync_flagged);
+    assert!(
+        record.summary.timing_before_first_sync,
+        "sync only after the clock exchange"
+    );
+    assert_eq!(record.summary.missing_at_end, 0);
+    assert!(report.time_to_first_packet.is_some());
+}
+
+#[tokio::test]
+async fn pcm_arrives_bit_exact() {
+    let (_, record) = stream_and_compare(Codec::Pcm, Behaviour::default()).await;
+    assert_eq!(record.summary.codec, "L16");
+}
+
+#[tokio::test]
+async fn dropped_packets_are_retransmitted() {
+    let behaviour = Behaviour {
+        drop_packets: vec![0, 1, 5, 50, 51, 52, 100],
+        ..Behaviour::default()
+    };
+    let (report, record) = stream_and_compare(Codec::AlacRaw, behaviour).await;
+    assert_eq!(record.summary.dropped, 7);
+    assert_eq!(record.summary.resent_packets, 7);
+    assert_eq!(report.stats.retransmitted, 7);
+    assert_eq!(report.stats.retransmit_missed, 0);
+}
+
+#[tokio::test]
+async fn password_right_and_wrong() {
+    let behaviour = Behaviour {
+        password: Some("secret".into()),
+        ..Behaviour::default()
+    };
+    let mut rx = receiver(behaviour.clone()).await;
+    let samples = music(5000, 44_100);
+    let mut opts = options(Codec::AlacRaw);
+    opts.password = Some("secret".into());
+    let report = raop::stream_to_end(rx.local_addr(), source(&samples), opts.clone())
+        .await
+        .unwrap();
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_received(&record.samples, &samples, report.lead_in_frames);
+
+    opts.password = Some("wrong".into());
+    let err = raop::stream_to_end(rx.local_addr(), source(&samples), opts.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BadPassword);
+    assert_eq!(
+        err.to_string(),
+        format!("wrong password for {}", rx.local_addr())
+    );
+
+    opts.password = None;
+    let err = raop::stream_to_end(rx.local_addr(), source(&samples), opts)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BadPassword);
+}
+
+#[tokio::test]
+async fn busy_receivers() {
+    for behaviour in [
+        Behaviour {
+            busy: true,
+            ..Behaviour::default()
+        },
+        Behaviour {
+            close_on_connect: true,
+            ..Behaviour::default()
+        },
+    ] {
+        let rx = receiver(behaviour).await;
+        let err = raop::stream_to_end(
+            rx.local_addr(),
+            source(&music(1000, 44_100)),
+            options(Codec::AlacRaw),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::DeviceBusy, "{err}");
+    }
+}
+
+#[tokio::test]
+async fn nothing_listening_is_a_network_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let err = raop::stream_to_end(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        source(&music(1000, 44_100)),
+        options(Codec::AlacRaw),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+}
+
+#[tokio::test]
+async fn receiver_dying_mid_stream_ends_the_stream_with_an_error() {
+    let rx = receiver(Behaviour {
+        die_after_packets: Some(100),
+        ..Behaviour::default()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let err = raop::stream_to_end(
+        rx.local_addr(),
+        source(&music(44_100 * 10, 44_100)),
+        options(Codec::AlacRaw),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+    // Not a timing assertion on speed: a hang would run the whole 10 s input.
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "no hang: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn stop_sends_teardown_early() {
+    let mut rx = receiver(Behaviour::default()).await;
+    let (handle, driver) = raop::start(
+        rx.local_addr(),
+        source(&music(44_100 * 30, 44_100)),
+        options(Codec::AlacRaw),
+    )
+    .await
+    .unwrap();
+    let task = tokio::spawn(driver);
+    let mut progress = handle.progress();
+    while progress.borrow_and_update().frames_sent < 44_100 / 2 {
+        progress.changed().await.unwrap();
+    }
+    handle.stop();
+    let report = task.await.unwrap().unwrap();
+    assert!(report.stopped);
+    assert!(report.frames_sent < 44_100 * 30);
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(record.summary.teardown);
+    assert!(matches!(
+        handle.finished().await,
+        raop::Outcome::Finished(_)
+    ));
+}
+
+#[tokio::test]
+async fn rejected_volume_is_a_warning_not_a_failure() {
+    let mut rx = receiver(Behaviour {
+        reject_volume: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let samples = music(3000, 44_100);
+    let mut opts = options(Codec::AlacRaw);
+    opts.volume = Some(50);
+    let report = raop::stream_to_end(rx.local_addr(), source(&samples), opts)
+        .await
+        .unwrap();
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert!(report.warnings[0].contains("volume"));
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_received(&record.samples, &samples, report.lead_in_frames);
+}
+
+#[tokio::test]
+async fn volume_is_set_before_audio() {
+    let mut rx = receiver(Behaviour::default()).await;
+    let mut opts = options(Codec::Pcm);
+    opts.volume = Some(0);
+    raop::stream_to_end(rx.local_addr(), source(&music(3000, 44_100)), opts)
+        .await
+        .unwrap();
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(record.summary.volumes, vec![-144.0]);
+    assert_eq!(
+        record.summary.requests,
+        [
+            "OPTIONS",
+            "ANNOUNCE",
+            "SETUP",
+            "RECORD",
+            "SET_PARAMETER",
+            "TEARDOWN"
+        ]
+    );
+}

@@ -58,6 +58,7 @@ impl VecSource {
         }
     }
 
+    #[must_use]
     pub fn with_metadata(mut self, metadata: Metadata) -> Self {
         self.metadata = metadata;
         self

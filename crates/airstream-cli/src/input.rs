@@ -25,14 +25,14 @@ impl PcmSource for WavSource {
                     buf[n + 1] = r;
                     n += 2;
                 }
-                (None, _) => break,
                 (Some(Err(e)), _) | (_, Some(Err(e))) => {
                     return Err(AudioError::Invalid {
                         input: self.name.clone(),
                         detail: e.to_string(),
                     });
                 }
-                (Some(Ok(_)), None) => break,
+                // End of input (a dangling half frame is dropped).
+                (None, _) | (Some(Ok(_)), None) => break,
             }
         }
         Ok(n / 2)

@@ -5,6 +5,7 @@
 
 pub mod alac;
 pub mod digest;
+pub mod dmap;
 pub mod ntp;
 pub mod raop;
 pub mod rtp;

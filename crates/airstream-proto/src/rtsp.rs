@@ -161,12 +161,14 @@ impl Request {
     }
 
     /// Sets the body and its `Content-Type`; `Content-Length` is written by `encode`.
+    #[must_use]
     pub fn with_body(mut self, content_type: &str, body: impl Into<Bytes>) -> Self {
         self.headers.set("Content-Type", content_type);
         self.body = body.into();
         self
     }
 
+    #[must_use]
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.set(name, value);
         self
@@ -202,7 +204,7 @@ impl fmt::Debug for Request {
             .field("uri", &self.uri)
             .field("headers", &self.headers)
             .field("body_len", &self.body.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -226,11 +228,13 @@ impl Response {
         }
     }
 
+    #[must_use]
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.set(name, value);
         self
     }
 
+    #[must_use]
     pub fn with_body(mut self, content_type: &str, body: impl Into<Bytes>) -> Self {
         self.headers.set("Content-Type", content_type);
         self.body = body.into();
@@ -267,7 +271,7 @@ impl fmt::Debug for Response {
             .field("reason", &self.reason)
             .field("headers", &self.headers)
             .field("body_len", &self.body.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

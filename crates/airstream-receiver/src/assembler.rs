@@ -36,7 +36,7 @@ impl Unwrapper {
 }
 
 /// Gaps to ask the sender for: `(first_seq, count)` in wire numbering.
-pub type GapRequest = (u16, u16);
+pub(crate) type GapRequest = (u16, u16);
 
 pub struct Assembler {
     channels: usize,

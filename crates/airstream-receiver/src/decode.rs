@@ -39,7 +39,7 @@ impl PayloadDecoder {
                 Ok(out)
             }
             PayloadDecoder::L16 => {
-                if payload.len() % 4 != 0 {
+                if !payload.len().is_multiple_of(4) {
                     return Err(DecodeError::OddLength(payload.len()));
                 }
                 Ok(payload

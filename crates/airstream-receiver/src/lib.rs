@@ -18,6 +18,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 /// How the fake receiver misbehaves; the default is a well-behaved receiver.
+// Each flag is an independent misbehaviour a test switches on.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Clone, Default)]
 pub struct Behaviour {
     /// Require RTSP Digest authentication with this password.
@@ -116,6 +118,9 @@ pub struct Summary {
     /// `SET_PARAMETER` bodies by content type, in order.
     pub parameters: Vec<(String, Vec<u8>)>,
     pub flushes: u64,
+    /// `RTP-Info` of RECORD: where the stream starts.
+    pub record_seq: Option<u16>,
+    pub record_rtptime: Option<u32>,
     pub teardown: bool,
     /// Audio packets with a payload we could not decode.
     pub bad_packets: u64,

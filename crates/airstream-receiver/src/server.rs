@@ -137,6 +137,8 @@ impl Connection {
         summary.volumes = std::mem::take(&mut self.summary.volumes);
         summary.parameters = std::mem::take(&mut self.summary.parameters);
         summary.teardown = self.summary.teardown;
+        summary.record_seq = self.summary.record_seq;
+        summary.record_rtptime = self.summary.record_rtptime;
         let (sample_rate, channels, codec) = match udp.format {
             AnnouncedFormat::Alac {
                 sample_rate,
@@ -262,7 +264,7 @@ impl Connection {
         };
         let ports: Vec<u16> = [&audio, &control, &timing]
             .iter()
-            .map(|s| s.local_addr().map(|a| a.port()).unwrap_or(0))
+            .map(|s| s.local_addr().map_or(0, |a| a.port()))
             .collect();
         let (fate_tx, fate_rx) = watch::channel(Fate::Alive);
         let (commands_tx, commands_rx) = mpsc::channel(16);
@@ -309,6 +311,8 @@ impl Connection {
                 .send(udp::Command::Anchor { seq, rtptime })
                 .await;
         }
+        self.summary.record_seq = seq;
+        self.summary.record_rtptime = rtptime;
         let mut response = Self::reply(request, 200, "OK");
         if let Some(latency) = self.behaviour.audio_latency {
             response = response.with_header("Audio-Latency", latency.to_string());

@@ -129,7 +129,9 @@ impl UdpSession {
             state.summary.bad_packets += 1;
             return;
         };
-        if !resent {
+        if resent {
+            state.summary.resent_packets += 1;
+        } else {
             let index = state.arrivals;
             state.arrivals += 1;
             if let Some(limit) = self.behaviour.die_after_packets
@@ -148,8 +150,6 @@ impl UdpSession {
                 state.summary.dropped += 1;
                 return;
             }
-        } else {
-            state.summary.resent_packets += 1;
         }
         match self.decoder.decode(packet.payload) {
             Ok(samples) => {

@@ -80,7 +80,7 @@ impl Connection {
         self.stream
             .write_all(&bytes)
             .await
-            .map_err(|e| self.lost(&format!("sending {}", request.method), e))
+            .map_err(|e| self.lost(&format!("sending {}", request.method), &e))
     }
 
     /// Reads the next response; a closed connection is an error naming the peer.
@@ -100,7 +100,7 @@ impl Connection {
                 .stream
                 .read_buf(&mut self.read_buf)
                 .await
-                .map_err(|e| self.lost("reading a response", e))?;
+                .map_err(|e| self.lost("reading a response", &e))?;
             if n == 0 {
                 return Err(Error::ConnectionLost(format!(
                     "{} closed the connection",
@@ -117,7 +117,7 @@ impl Connection {
             .stream
             .read_buf(&mut self.read_buf)
             .await
-            .map_err(|e| self.lost("waiting on the connection", e))?;
+            .map_err(|e| self.lost("waiting on the connection", &e))?;
         if n == 0 {
             return Err(Error::ConnectionLost(format!(
                 "{} closed the connection",
@@ -127,7 +127,7 @@ impl Connection {
         Ok(())
     }
 
-    fn lost(&self, what: &str, e: std::io::Error) -> Error {
+    fn lost(&self, what: &str, e: &std::io::Error) -> Error {
         Error::ConnectionLost(format!(
             "connection to {} lost while {what}: {e}",
             self.peer

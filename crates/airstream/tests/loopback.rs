@@ -1,6 +1,9 @@
 //! The sender against the in-repo receiver on loopback: what arrives must equal what was
 //! sent, sample for sample, and every failure must map to its typed error.
 
+// Test helpers may unwrap: a panic is a test failure with a message.
+#![allow(clippy::unwrap_used)]
+
 use airstream::ErrorKind;
 use airstream::raop::{self, Codec, StreamOptions};
 use airstream_audio::{PcmFormat, VecSource};
@@ -75,7 +78,24 @@ async fn alac_raw_arrives_bit_exact() {
     assert_eq!(record.summary.codec, "AppleLossless");
     assert_eq!(
         record.summary.requests,
-        ["OPTIONS", "ANNOUNCE", "SETUP", "RECORD", "TEARDOWN"]
+        [
+            "OPTIONS",
+            "ANNOUNCE",
+            "SETUP",
+            "RECORD",
+            "SET_PARAMETER",
+            "TEARDOWN"
+        ]
+    );
+    // The one SET_PARAMETER is the progress of the track: start/current/end in RTP time.
+    let start = record.summary.record_rtptime.unwrap() + report.lead_in_frames as u32;
+    let end = start + 44_100 + 1234;
+    assert_eq!(
+        record.summary.parameters,
+        vec![(
+            "text/parameters".to_string(),
+            format!("progress: {start}/{start}/{end}\r\n").into_bytes()
+        )]
     );
     assert!(record.summary.first_sync_flagged);
     assert!(
@@ -278,7 +298,132 @@ async fn volume_is_set_before_audio() {
             "SETUP",
             "RECORD",
             "SET_PARAMETER",
+            "SET_PARAMETER",
             "TEARDOWN"
         ]
     );
+    let volume_at = record
+        .summary
+        .requests
+        .iter()
+        .position(|r| r == "SET_PARAMETER");
+    assert_eq!(
+        volume_at,
+        Some(4),
+        "volume right after RECORD, before the metadata"
+    );
+}
+
+fn tagged_source(samples: &[i16]) -> Box<VecSource> {
+    use airstream_audio::{Artwork, ArtworkKind, Metadata};
+    Box::new(
+        VecSource::new(PcmFormat::RAOP, samples.to_vec()).with_metadata(Metadata {
+            title: Some("Title".into()),
+            artist: Some("Artist".into()),
+            album: Some("Album".into()),
+            artwork: Some(Artwork {
+                kind: ArtworkKind::Png,
+                data: b"\x89PNG\r\n\x1a\nfake".to_vec(),
+            }),
+            duration: None,
+        }),
+    )
+}
+
+#[tokio::test]
+async fn metadata_is_sent_as_dmap_artwork_and_progress() {
+    use airstream_proto::dmap::TrackText;
+    let mut rx = receiver(Behaviour::default()).await;
+    let samples = music(8000, 44_100);
+    let report = raop::stream_to_end(
+        rx.local_addr(),
+        tagged_source(&samples),
+        options(Codec::Pcm),
+    )
+    .await
+    .unwrap();
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    let params = &record.summary.parameters;
+    assert_eq!(params.len(), 3, "{params:?}");
+    assert_eq!(params[0].0, "application/x-dmap-tagged");
+    assert_eq!(
+        TrackText::decode(&params[0].1).unwrap(),
+        TrackText {
+            title: Some("Title".into()),
+            artist: Some("Artist".into()),
+            album: Some("Album".into()),
+        }
+    );
+    assert_eq!(
+        params[1],
+        ("image/png".to_string(), b"\x89PNG\r\n\x1a\nfake".to_vec())
+    );
+    let start = record.summary.record_rtptime.unwrap() + report.lead_in_frames as u32;
+    assert_eq!(
+        params[2].1,
+        format!("progress: {start}/{start}/{}\r\n", start + 8000).into_bytes(),
+        "duration of the source"
+    );
+}
+
+#[tokio::test]
+async fn metadata_kinds_gate_what_is_sent() {
+    let mut rx = receiver(Behaviour::default()).await;
+    let mut opts = options(Codec::Pcm);
+    opts.metadata_kinds = raop::MetadataKinds {
+        text: false,
+        artwork: true,
+        progress: false,
+    };
+    raop::stream_to_end(rx.local_addr(), tagged_source(&music(3000, 44_100)), opts)
+        .await
+        .unwrap();
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    let types: Vec<&str> = record
+        .summary
+        .parameters
+        .iter()
+        .map(|(t, _)| t.as_str())
+        .collect();
+    assert_eq!(types, ["image/png"]);
+
+    let mut opts = options(Codec::Pcm);
+    opts.metadata_kinds = raop::MetadataKinds::NONE;
+    raop::stream_to_end(rx.local_addr(), tagged_source(&music(3000, 44_100)), opts)
+        .await
+        .unwrap();
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(record.summary.parameters.is_empty());
+}
+
+#[tokio::test]
+async fn rejected_metadata_is_a_warning_not_a_failure() {
+    let mut rx = receiver(Behaviour {
+        reject_metadata: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let samples = music(5000, 44_100);
+    let report = raop::stream_to_end(
+        rx.local_addr(),
+        tagged_source(&samples),
+        options(Codec::AlacRaw),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.warnings.len(), 3, "{:?}", report.warnings);
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_received(&record.samples, &samples, report.lead_in_frames);
 }

@@ -289,7 +289,7 @@ mod tests {
         assert_eq!(sync.ntp, NtpTime::from_parts(1000, 0x8000_0000));
         assert!(s.poll_sync(t0).is_none(), "not again within a second");
         s.packet(&[]);
-        let later = s.poll_sync(t0 + Duration::from_millis(1000)).unwrap();
+        let later = s.poll_sync(t0 + Duration::from_secs(1)).unwrap();
         let later = SyncPacket::parse(&later).unwrap();
         assert!(!later.first);
         assert_eq!(later.rtp_now, 5352);

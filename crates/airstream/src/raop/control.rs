@@ -21,10 +21,6 @@ pub(crate) enum Command {
         body: Bytes,
         rtptime: Option<u32>,
     },
-    Flush {
-        next_seq: u16,
-        next_rtptime: u32,
-    },
     Teardown,
 }
 
@@ -87,7 +83,6 @@ async fn pump(
                 Some(Command::Parameter { content_type, body, rtptime }) => {
                     session.set_parameter(content_type, body, rtptime);
                 }
-                Some(Command::Flush { next_seq, next_rtptime }) => session.flush(next_seq, next_rtptime),
                 Some(Command::Teardown) | None => session.teardown(),
             },
             _ = ticker.tick() => session.keep_alive(),

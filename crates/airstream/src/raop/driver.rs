@@ -8,7 +8,11 @@ use super::pipeline::{Item, Pipeline, SAMPLES_PER_PACKET};
 use super::setup::Sockets;
 use super::{Codec, Outcome, Progress, StreamOptions, StreamReport, StreamState, volume_db};
 use crate::error::{Error, Result};
+use airstream_audio::Metadata;
+use airstream_proto::dmap::{TrackText, progress_body};
 use airstream_proto::raop::AudioStreamer;
+use airstream_proto::rtp::FRAMES_PER_PACKET;
+use bytes::Bytes;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -58,6 +62,8 @@ pub(super) struct Driver {
     pub(super) outcome: watch::Sender<Option<Outcome>>,
     pub(super) warnings: Vec<String>,
     pub(super) latency_frames: u32,
+    /// What the receiver shows now (the source's tags merged with the caller's).
+    pub(super) metadata: Metadata,
 }
 
 /// What the pacer does at the next deadline.
@@ -113,6 +119,13 @@ impl Driver {
         let mut stopped = false;
         let mut control_buf = [0u8; 2048];
         let mut timing_buf = [0u8; 128];
+        // Tagged with the RTP time of the first audio frame, right after the lead-in.
+        let (_, first_rtptime) = self.streamer.next_position();
+        self.send_metadata(
+            first_rtptime.wrapping_add(lead_in * FRAMES_PER_PACKET),
+            true,
+        )
+        .await;
         self.streamer.start(Instant::now());
         self.progress
             .send_modify(|p| p.state = StreamState::Streaming);
@@ -152,8 +165,13 @@ impl Driver {
                                 counters.frames_sent += frames as u64;
                                 Some(samples)
                             }
-                            Some(Item::Metadata(metadata)) => {
-                                tracing::debug!(?metadata, "metadata update from the source");
+                            Some(Item::Metadata(update)) => {
+                                tracing::debug!(?update, "metadata update from the source");
+                                let (_, rtptime) = self.streamer.next_position();
+                                let mut merged = update;
+                                merged.fill_missing_from(&self.metadata);
+                                self.metadata = merged;
+                                self.send_metadata(rtptime, false).await;
                                 continue;
                             }
                             Some(Item::End) => {
@@ -177,7 +195,7 @@ impl Driver {
                     encoder.encode(samples.as_deref().unwrap_or(&silence), &mut payload);
                     self.send_packet(&payload, now).await?;
                     counters.first_packet.get_or_insert(now);
-                    if self.streamer.stats().packets_sent % PROGRESS_EVERY == 0 {
+                    if self.streamer.stats().packets_sent.is_multiple_of(PROGRESS_EVERY) {
                         self.publish(&counters);
                     }
                 }
@@ -277,6 +295,55 @@ impl Driver {
             }
             // ICMP errors from earlier sends surface here; they are not fatal by themselves.
             Err(e) => tracing::debug!("control socket: {e}"),
+        }
+    }
+
+    /// Sends the current metadata, tied to `rtptime` (the first frame it describes), as far
+    /// as the receiver takes each kind. `with_progress` marks a track start.
+    async fn send_metadata(&mut self, rtptime: u32, with_progress: bool) {
+        let kinds = self.options.metadata_kinds;
+        let m = &self.metadata;
+        let mut commands = Vec::new();
+        if kinds.text && (m.title.is_some() || m.artist.is_some() || m.album.is_some()) {
+            let text = TrackText {
+                title: m.title.clone(),
+                artist: m.artist.clone(),
+                album: m.album.clone(),
+            };
+            commands.push(Command::Parameter {
+                content_type: "application/x-dmap-tagged",
+                body: Bytes::from(text.encode()),
+                rtptime: Some(rtptime),
+            });
+        }
+        if kinds.artwork
+            && let Some(art) = &m.artwork
+        {
+            commands.push(Command::Parameter {
+                content_type: art.kind.mime(),
+                body: Bytes::from(art.data.clone()),
+                rtptime: Some(rtptime),
+            });
+        }
+        if kinds.progress
+            && with_progress
+            && let Some(duration) = m.duration
+        {
+            let frames = (duration.as_secs_f64() * 44_100.0).round() as u32;
+            commands.push(Command::Parameter {
+                content_type: "text/parameters",
+                body: Bytes::from(progress_body(
+                    rtptime,
+                    rtptime,
+                    rtptime.wrapping_add(frames),
+                )),
+                rtptime: None,
+            });
+        }
+        for command in commands {
+            if self.commands.send(command).await.is_err() {
+                return;
+            }
         }
     }
 

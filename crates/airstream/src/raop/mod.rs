@@ -38,8 +38,10 @@ pub struct StreamOptions {
     /// 0–100; `None` leaves the receiver's volume alone.
     pub volume: Option<u8>,
     pub password: Option<String>,
-    /// Tags to show; when `None` the source's own tags are used.
+    /// Tags to show; fields left empty are filled from the source's own tags.
     pub metadata: Option<Metadata>,
+    /// Which kinds of metadata the receiver takes (its TXT `md`); all by default.
+    pub metadata_kinds: MetadataKinds,
     /// How long to wait for the receiver's first timing request before starting anyway.
     pub timing_wait: Duration,
     pub keep_alive: Duration,
@@ -57,6 +59,7 @@ impl Default for StreamOptions {
             volume: None,
             password: None,
             metadata: None,
+            metadata_kinds: MetadataKinds::ALL,
             timing_wait: Duration::from_secs(2),
             keep_alive: control::KEEP_ALIVE_INTERVAL,
             lead_in_packets: DEFAULT_LEAD_IN_PACKETS,
@@ -75,6 +78,27 @@ impl fmt::Debug for StreamOptions {
             .field("metadata", &self.metadata)
             .finish_non_exhaustive()
     }
+}
+
+/// Kinds of metadata a receiver accepts (TXT `md`: 0 text, 1 artwork, 2 progress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetadataKinds {
+    pub text: bool,
+    pub artwork: bool,
+    pub progress: bool,
+}
+
+impl MetadataKinds {
+    pub const ALL: MetadataKinds = MetadataKinds {
+        text: true,
+        artwork: true,
+        progress: true,
+    };
+    pub const NONE: MetadataKinds = MetadataKinds {
+        text: false,
+        artwork: false,
+        progress: false,
+    };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

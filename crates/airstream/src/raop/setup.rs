@@ -41,11 +41,12 @@ pub(super) async fn establish(
     options: StreamOptions,
     started: Instant,
 ) -> Result<(StreamHandle, StreamDriver)> {
-    let duration = options
-        .metadata
-        .as_ref()
-        .and_then(|m| m.duration)
-        .or_else(|| source.duration());
+    let mut metadata = options.metadata.clone().unwrap_or_default();
+    metadata.fill_missing_from(&source.metadata());
+    if metadata.duration.is_none() {
+        metadata.duration = source.duration();
+    }
+    let duration = metadata.duration;
     let pipeline = Pipeline::spawn(source, PIPELINE_PACKETS)
         .map_err(|e| Error::network("cannot start the decode thread", e))?;
 
@@ -59,7 +60,7 @@ pub(super) async fn establish(
     let control = bind("control").await?;
     let timing = bind("timing").await?;
     let audio = bind("audio").await?;
-    let port = |s: &UdpSocket| s.local_addr().map(|a| a.port()).unwrap_or(0);
+    let port = |s: &UdpSocket| s.local_addr().map_or(0, |a| a.port());
 
     let first_seq: u16 = rand::random();
     let first_rtptime: u32 = rand::random();
@@ -156,6 +157,7 @@ pub(super) async fn establish(
         outcome: outcome_tx,
         warnings,
         latency_frames,
+        metadata,
     };
     Ok((handle, StreamDriver::new(driver)))
 }

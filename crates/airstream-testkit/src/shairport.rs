@@ -1,0 +1,305 @@
+//! The real receiver, shairport-sync (Debian's 3.3.8), run by a test inside its own network
+//! namespace with avahi, its stdout backend writing the PCM it plays to a file, and its
+//! metadata pipe read into [`MetadataItem`]s. Everything stops when the handle drops.
+
+use crate::avahi::Avahi;
+use crate::netns::NetNs;
+use crate::process::{Guarded, wait_until};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// RTSP port inside the namespace (each test has its own namespace, so it never clashes).
+pub const PORT: u16 = 5000;
+
+#[derive(Debug, Clone)]
+pub struct ShairportConfig {
+    pub name: String,
+    pub password: Option<String>,
+    /// shairport-sync drops this fraction of received audio packets (its resend requests
+    /// still work): receiver-side loss with no network tricks.
+    pub drop_fraction: Option<f64>,
+    pub metadata: bool,
+}
+
+impl Default for ShairportConfig {
+    fn default() -> Self {
+        Self {
+            name: "airstream-test".into(),
+            password: None,
+            drop_fraction: None,
+            metadata: false,
+        }
+    }
+}
+
+/// One item from the metadata pipe: 4-character type and code, and the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataItem {
+    pub kind: String,
+    pub code: String,
+    pub data: Vec<u8>,
+}
+
+pub struct Shairport {
+    process: Guarded,
+    metadata: Option<MetadataReader>,
+    // Kept so the receiver can advertise itself; dropped after shairport-sync.
+    _avahi: Avahi,
+    pub capture: PathBuf,
+    pub log: PathBuf,
+    pub dir: PathBuf,
+}
+
+fn config_text(config: &ShairportConfig, pipe: &Path) -> String {
+    let password = config
+        .password
+        .as_ref()
+        .map(|p| format!("password = \"{p}\";"))
+        .unwrap_or_default();
+    let drop = config
+        .drop_fraction
+        .map(|f| format!("drop_this_fraction_of_audio_packets = {f:.3};"))
+        .unwrap_or_default();
+    let metadata = if config.metadata {
+        format!(
+            "metadata = {{ enabled = \"yes\"; include_cover_art = \"yes\"; pipe_name = \"{}\"; pipe_timeout = 5000; }};",
+            pipe.display()
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        r#"general = {{ name = "{name}"; port = {PORT}; udp_port_base = 6001; udp_port_range = 10;
+  output_backend = "stdout"; mdns_backend = "avahi"; interpolation = "basic";
+  ignore_volume_control = "yes"; playback_mode = "stereo"; alac_decoder = "hammerton";
+  dbus_service_bus = "session"; mpris_service_bus = "session"; {password} }};
+sessioncontrol = {{ session_timeout = 20; allow_session_interruption = "yes"; }};
+{metadata}
+diagnostics = {{ log_output_to = "stderr"; statistics = "yes"; log_verbosity = 2; {drop} }};
+"#,
+        name = config.name
+    )
+}
+
+impl Shairport {
+    /// Starts avahi and shairport-sync in `ns`, with files under `dir`; returns once the
+    /// RTSP port accepts connections.
+    pub fn start(ns: &NetNs, dir: &Path, config: &ShairportConfig) -> io::Result<Self> {
+        let avahi = Avahi::start(ns, dir)?;
+        let pipe = dir.join("metadata.pipe");
+        let conf = dir.join("shairport-sync.conf");
+        std::fs::write(&conf, config_text(config, &pipe))?;
+        if config.metadata {
+            // Made before shairport-sync starts so our reader holds it open from the start.
+            let status = std::process::Command::new("mkfifo").arg(&pipe).status()?;
+            if !status.success() {
+                return Err(io::Error::other("mkfifo failed"));
+            }
+        }
+        let metadata = if config.metadata {
+            Some(MetadataReader::start(&pipe)?)
+        } else {
+            None
+        };
+        let capture = dir.join("capture.raw");
+        let log = dir.join("shairport-sync.log");
+        let mut cmd = ns.command("shairport-sync");
+        cmd.arg("-c")
+            .arg(&conf)
+            .arg("-u")
+            .env("DBUS_SYSTEM_BUS_ADDRESS", avahi.bus_address())
+            .stdout(File::create(&capture)?)
+            .stderr(File::create(&log)?);
+        let mut process = Guarded::spawn("shairport-sync", cmd)?;
+        if !wait_until(Duration::from_secs(10), || ns.tcp_port_open(PORT)) {
+            process.check_running()?;
+            return Err(io::Error::other(format!(
+                "shairport-sync did not listen: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )));
+        }
+        Ok(Self {
+            process,
+            metadata,
+            _avahi: avahi,
+            capture,
+            log,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The PCM played so far (signed 16-bit little-endian stereo).
+    pub fn captured(&self) -> io::Result<Vec<i16>> {
+        Ok(crate::compare::read_s16le(&std::fs::read(&self.capture)?))
+    }
+
+    /// Log lines that report trouble. Its D-Bus/MPRIS warnings on a private bus, and the
+    /// configuration it echoes at start, are not.
+    pub fn log_errors(&self) -> Vec<String> {
+        const TROUBLE: [&str; 7] = [
+            "error:",
+            "fatal",
+            "unrecoverable",
+            "bad audio packet",
+            "segmentation",
+            "sync packet received before",
+            "inconsistent sequence",
+        ];
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                let lower = l.to_ascii_lowercase();
+                TROUBLE.iter().any(|t| lower.contains(t))
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Metadata items received so far.
+    pub fn metadata(&self) -> Vec<MetadataItem> {
+        self.metadata
+            .as_ref()
+            .map(|m| m.items.lock().map(|i| i.clone()).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Whether the process is still running (it must survive every test stream).
+    pub fn is_running(&mut self) -> bool {
+        self.process.check_running().is_ok()
+    }
+
+    pub fn stop(mut self) {
+        self.process.terminate(Duration::from_secs(2));
+    }
+}
+
+/// Reads the metadata FIFO on a thread. The FIFO is opened read-write, so the open never
+/// blocks and we can unblock our own read at the end by writing a sentinel.
+struct MetadataReader {
+    items: Arc<Mutex<Vec<MetadataItem>>>,
+    pipe: File,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+const SENTINEL: &[u8] = b"<airstream-stop/>";
+
+impl MetadataReader {
+    fn start(path: &Path) -> io::Result<Self> {
+        let mut reader = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)?;
+        let writer = reader.try_clone()?;
+        let items = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&items);
+        let thread = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                text.extend_from_slice(&buf[..n]);
+                let done = text.windows(SENTINEL.len()).any(|w| w == SENTINEL);
+                let (parsed, consumed) = parse_items(&text);
+                text.drain(..consumed);
+                if let Ok(mut items) = sink.lock() {
+                    items.extend(parsed);
+                }
+                if done {
+                    break;
+                }
+            }
+        });
+        Ok(Self {
+            items,
+            pipe: writer,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for MetadataReader {
+    fn drop(&mut self) {
+        let _ = self.pipe.write_all(SENTINEL);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn between<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let start = s.find(open)? + open.len();
+    let end = s[start..].find(close)? + start;
+    Some(&s[start..end])
+}
+
+fn hex_code(s: &str) -> String {
+    String::from_utf8_lossy(&hex::decode(s.trim()).unwrap_or_default()).to_string()
+}
+
+/// Parses whole `<item>…</item>` records; returns them and the bytes consumed.
+pub fn parse_items(text: &[u8]) -> (Vec<MetadataItem>, usize) {
+    let s = String::from_utf8_lossy(text);
+    let mut items = Vec::new();
+    let mut consumed = 0;
+    while let Some(end) = s[consumed..].find("</item>") {
+        let item = &s[consumed..consumed + end];
+        consumed += end + "</item>".len();
+        let (Some(kind), Some(code)) = (
+            between(item, "<type>", "</type>"),
+            between(item, "<code>", "</code>"),
+        ) else {
+            continue;
+        };
+        let data = between(item, "<data encoding=\"base64\">", "</data>")
+            .and_then(|b64| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.split_whitespace().collect::<String>())
+                    .ok()
+            })
+            .unwrap_or_default();
+        items.push(MetadataItem {
+            kind: hex_code(kind),
+            code: hex_code(code),
+            data,
+        });
+    }
+    (items, consumed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_metadata_items() {
+        let text = b"<item><type>636f7265</type><code>6d696e6d</code><length>5</length>\n<data encoding=\"base64\">\naGVsbG8=</data></item>\n<item><type>73736e63</type><code>70626567</code><length>0</length></item><item><type>";
+        let (items, consumed) = parse_items(text);
+        assert_eq!(
+            items,
+            vec![
+                MetadataItem {
+                    kind: "core".into(),
+                    code: "minm".into(),
+                    data: b"hello".to_vec()
+                },
+                MetadataItem {
+                    kind: "ssnc".into(),
+                    code: "pbeg".into(),
+                    data: vec![]
+                },
+            ]
+        );
+        assert_eq!(&text[consumed..], b"<item><type>");
+    }
+}

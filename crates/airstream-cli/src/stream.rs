@@ -1,7 +1,7 @@
 //! `airstream stream`: play a file or stdin on a RAOP receiver.
 
 use crate::{input, target};
-use airstream::raop::{self, Codec, StreamOptions, StreamState};
+use airstream::raop::{self, Codec, Encryption, StreamOptions, StreamState};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Duration;
@@ -40,6 +40,9 @@ pub(crate) struct Args {
     /// Password of a protected receiver.
     #[arg(long, env = "AIRSTREAM_PASSWORD", hide_env_values = true)]
     password: Option<String>,
+    /// Encrypt the audio (RSA-wrapped AES, for receivers announcing et=1).
+    #[arg(long)]
+    encrypt: bool,
     /// Print a JSON report on stdout when done.
     #[arg(long)]
     json: bool,
@@ -55,6 +58,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         latency: Duration::from_millis(args.latency),
         volume: args.volume,
         password: args.password,
+        encryption: if args.encrypt {
+            Encryption::AirPortRsa
+        } else {
+            Encryption::None
+        },
         ..StreamOptions::default()
     };
     let (handle, driver) = raop::start(receiver, source, options).await?;

@@ -59,19 +59,15 @@ fn assert_bit_exact(rig: &Rig, source: &[i16]) {
     assert_eq!(cmp.frames_compared, source.len() / 2);
 }
 
-fn stream_bit_exact(codec: &str) {
+fn stream_bit_exact(codec: &str, extra: &[&str]) {
     let mut rig = rig(codec, &ShairportConfig::default());
     let source = music(44_100 * 3, 44_100);
     let file = rig.write_wav(&source);
-    let out = rig.airstream(&[
-        "stream",
-        "--codec",
-        codec,
-        "--address",
-        &address(),
-        "--json",
-        &file,
-    ]);
+    let address = address();
+    let mut args = vec!["stream", "--codec", codec, "--address", &address, "--json"];
+    args.extend_from_slice(extra);
+    args.push(&file);
+    let out = rig.airstream(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -99,10 +95,15 @@ fn stream_bit_exact(codec: &str) {
 
 #[test]
 fn alac_raw_is_bit_exact_on_shairport_sync() {
-    stream_bit_exact("alac-raw");
+    stream_bit_exact("alac-raw", &[]);
+}
+
+#[test]
+fn rsa_aes_encrypted_stream_is_bit_exact_on_shairport_sync() {
+    stream_bit_exact("alac-raw", &["--encrypt"]);
 }
 
 #[test]
 fn pcm_is_bit_exact_on_shairport_sync() {
-    stream_bit_exact("pcm");
+    stream_bit_exact("pcm", &[]);
 }

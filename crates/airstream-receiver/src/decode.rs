@@ -1,9 +1,16 @@
-//! Payload → samples, for what the ANNOUNCE said the packets carry.
+//! Payload → samples, for what the ANNOUNCE said the packets carry (decrypting first when
+//! the stream is RSA/AES encrypted).
 
 use airstream_proto::alac::{AlacError, read_escape_frame};
+use airstream_proto::raop::crypto::AudioKey;
 use airstream_proto::sdp::AnnouncedFormat;
 
-pub(crate) enum PayloadDecoder {
+pub(crate) struct PayloadDecoder {
+    codec: Codec,
+    key: Option<AudioKey>,
+}
+
+enum Codec {
     /// ALAC; only escape (uncompressed) frames can be read so far.
     Alac {
         frames_per_packet: usize,
@@ -20,25 +27,36 @@ pub(crate) enum DecodeError {
 }
 
 impl PayloadDecoder {
-    pub(crate) fn new(format: &AnnouncedFormat) -> Self {
-        match format {
+    pub(crate) fn new(format: &AnnouncedFormat, key: Option<AudioKey>) -> Self {
+        let codec = match format {
             AnnouncedFormat::Alac {
                 frames_per_packet, ..
-            } => PayloadDecoder::Alac {
+            } => Codec::Alac {
                 frames_per_packet: *frames_per_packet as usize,
             },
-            AnnouncedFormat::L16 { .. } => PayloadDecoder::L16,
-        }
+            AnnouncedFormat::L16 { .. } => Codec::L16,
+        };
+        Self { codec, key }
     }
 
     pub(crate) fn decode(&mut self, payload: &[u8]) -> Result<Vec<i16>, DecodeError> {
-        match self {
-            PayloadDecoder::Alac { frames_per_packet } => {
-                let mut out = Vec::with_capacity(*frames_per_packet * 2);
+        let decrypted;
+        let payload = match &self.key {
+            Some(key) => {
+                let mut clear = payload.to_vec();
+                key.decrypt(&mut clear);
+                decrypted = clear;
+                &decrypted[..]
+            }
+            None => payload,
+        };
+        match &self.codec {
+            Codec::Alac { frames_per_packet } => {
+                let mut out = Vec::with_capacity(frames_per_packet * 2);
                 read_escape_frame(payload, *frames_per_packet, &mut out)?;
                 Ok(out)
             }
-            PayloadDecoder::L16 => {
+            Codec::L16 => {
                 if !payload.len().is_multiple_of(4) {
                     return Err(DecodeError::OddLength(payload.len()));
                 }

@@ -10,9 +10,11 @@ mod udp;
 
 pub use assembler::Assembler;
 
+use airstream_proto::raop::crypto::RsaPrivateKey;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -44,6 +46,8 @@ pub struct Behaviour {
     pub no_timing: bool,
     /// `Audio-Latency` to put in the RECORD reply.
     pub audio_latency: Option<u32>,
+    /// Private key for RSA-wrapped AES keys (et=1); without it encrypted streams get 456.
+    pub rsa_private_key: Option<Arc<RsaPrivateKey>>,
 }
 
 /// Never shows the password.
@@ -60,6 +64,10 @@ impl fmt::Debug for Behaviour {
             .field("reject_metadata", &self.reject_metadata)
             .field("no_timing", &self.no_timing)
             .field("audio_latency", &self.audio_latency)
+            .field(
+                "rsa_private_key",
+                &self.rsa_private_key.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -118,6 +126,8 @@ pub struct Summary {
     /// `SET_PARAMETER` bodies by content type, in order.
     pub parameters: Vec<(String, Vec<u8>)>,
     pub flushes: u64,
+    /// The ANNOUNCE carried an RSA-wrapped AES key (payloads were encrypted).
+    pub encrypted: bool,
     /// `RTP-Info` of RECORD: where the stream starts.
     pub record_seq: Option<u16>,
     pub record_rtptime: Option<u32>,

@@ -5,6 +5,7 @@ use crate::decode::PayloadDecoder;
 use crate::udp::{self, Fate, Sockets, UdpSession};
 use crate::{Behaviour, SessionRecord, Summary};
 use airstream_proto::digest;
+use airstream_proto::raop::crypto::AudioKey;
 use airstream_proto::rtsp::{self, Request, Response, header_param};
 use airstream_proto::sdp::{AnnouncedFormat, AnnouncedStream, parse_announce};
 use bytes::BytesMut;
@@ -65,6 +66,7 @@ struct Connection {
     behaviour: Behaviour,
     nonce: String,
     announced: Option<AnnouncedStream>,
+    audio_key: Option<AudioKey>,
     udp: Option<UdpHandle>,
     summary: Summary,
     volume: f32,
@@ -78,6 +80,7 @@ impl Connection {
             behaviour,
             nonce: format!("{:016x}", rand::random::<u64>()),
             announced: None,
+            audio_key: None,
             udp: None,
             summary: Summary::default(),
             volume: -15.0,
@@ -137,6 +140,7 @@ impl Connection {
         summary.volumes = std::mem::take(&mut self.summary.volumes);
         summary.parameters = std::mem::take(&mut self.summary.parameters);
         summary.teardown = self.summary.teardown;
+        summary.encrypted = self.summary.encrypted;
         summary.record_seq = self.summary.record_seq;
         summary.record_rtptime = self.summary.record_rtptime;
         let (sample_rate, channels, codec) = match udp.format {
@@ -233,6 +237,21 @@ impl Connection {
         };
         match parse_announce(sdp) {
             Ok(stream) => {
+                self.audio_key = None;
+                if let Some(encryption) = &stream.encryption {
+                    // Like shairport-sync: a key we cannot unwrap is 456.
+                    let Some(private_key) = &self.behaviour.rsa_private_key else {
+                        return Self::reply(request, 456, "Header Field Not Valid");
+                    };
+                    match AudioKey::from_sdp(encryption, private_key) {
+                        Ok(key) => self.audio_key = Some(key),
+                        Err(e) => {
+                            tracing::warn!("{}: {e}", self.peer);
+                            return Self::reply(request, 456, "Header Field Not Valid");
+                        }
+                    }
+                }
+                self.summary.encrypted = stream.encryption.is_some();
                 self.announced = Some(stream);
                 Self::reply(request, 200, "OK")
             }
@@ -276,7 +295,7 @@ impl Connection {
             },
             sender_control: SocketAddr::new(self.peer.ip(), control_port),
             sender_timing: (timing_port != 0).then(|| SocketAddr::new(self.peer.ip(), timing_port)),
-            decoder: PayloadDecoder::new(&announced.format),
+            decoder: PayloadDecoder::new(&announced.format, self.audio_key.clone()),
             behaviour: self.behaviour.clone(),
             fate: fate_tx,
         };

@@ -427,3 +427,49 @@ async fn rejected_metadata_is_a_warning_not_a_failure() {
         .unwrap();
     assert_received(&record.samples, &samples, report.lead_in_frames);
 }
+
+fn test_rsa_key() -> std::sync::Arc<airstream_proto::raop::crypto::RsaPrivateKey> {
+    use airstream_proto::raop::crypto::RsaPrivateKey;
+    // 1024 bits keeps debug-build key generation fast; OAEP-SHA1 of 16 bytes fits easily.
+    std::sync::Arc::new(RsaPrivateKey::new(&mut rand::rng(), 1024).unwrap())
+}
+
+#[tokio::test]
+async fn rsa_aes_encrypted_stream_arrives_bit_exact_with_retransmits() {
+    let private = test_rsa_key();
+    let behaviour = Behaviour {
+        rsa_private_key: Some(private.clone()),
+        drop_packets: vec![3, 4, 40],
+        ..Behaviour::default()
+    };
+    let mut opts = options(Codec::AlacRaw);
+    opts.encryption = raop::Encryption::Rsa(std::sync::Arc::new(private.to_public_key()));
+    let mut rx = receiver(behaviour).await;
+    let samples = music(20_000, 44_100);
+    let report = raop::stream_to_end(rx.local_addr(), source(&samples), opts)
+        .await
+        .unwrap();
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(record.summary.encrypted);
+    assert_eq!(
+        record.summary.resent_packets, 3,
+        "resent packets decrypt like the originals"
+    );
+    assert_eq!(report.stats.retransmitted, 3);
+    assert_received(&record.samples, &samples, report.lead_in_frames);
+}
+
+#[tokio::test]
+async fn encrypted_stream_to_a_receiver_without_the_key_is_refused() {
+    let rx = receiver(Behaviour::default()).await;
+    let mut opts = options(Codec::AlacRaw);
+    opts.encryption = raop::Encryption::Rsa(std::sync::Arc::new(test_rsa_key().to_public_key()));
+    let err = raop::stream_to_end(rx.local_addr(), source(&music(1000, 44_100)), opts)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol);
+    assert_eq!(err.status(), Some(456), "{err}");
+}

@@ -1,5 +1,6 @@
 //! RAOP (AirPlay 1 audio) sender core: the RTSP session and the RTP audio path.
 
+pub mod crypto;
 pub mod session;
 pub mod streamer;
 

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use airstream_audio::Metadata;
 use airstream_proto::dmap::{TrackText, progress_body};
 use airstream_proto::raop::AudioStreamer;
+use airstream_proto::raop::crypto::AudioKey;
 use airstream_proto::rtp::FRAMES_PER_PACKET;
 use bytes::Bytes;
 use std::future::Future;
@@ -64,6 +65,8 @@ pub(super) struct Driver {
     pub(super) latency_frames: u32,
     /// What the receiver shows now (the source's tags merged with the caller's).
     pub(super) metadata: Metadata,
+    /// Encrypts every payload when the session uses RSA/AES.
+    pub(super) audio_key: Option<AudioKey>,
 }
 
 /// What the pacer does at the next deadline.
@@ -106,7 +109,7 @@ impl Driver {
         )
         .await;
 
-        let mut encoder = PayloadEncoder::new(self.codec);
+        let mut encoder = PayloadEncoder::new(self.codec, self.audio_key.clone());
         let mut payload = Vec::with_capacity(1500);
         let silence = vec![0i16; SAMPLES_PER_PACKET];
         let mut counters = Counters {

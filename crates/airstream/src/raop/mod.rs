@@ -49,6 +49,29 @@ pub struct StreamOptions {
     /// packets it plays after every flush, and RECORD counts as one; without this lead-in
     /// the first 72 ms of every stream are lost there (pyatv 0.13 loses them).
     pub lead_in_packets: u32,
+    pub encryption: Encryption,
+}
+
+/// How audio payloads are protected.
+#[derive(Clone, Default)]
+pub enum Encryption {
+    /// In clear (receivers whose TXT `et` contains 0).
+    #[default]
+    None,
+    /// AES-128-CBC with the key RSA-wrapped for Apple's AirPort key (`et=1`).
+    AirPortRsa,
+    /// The same with another RSA public key (test receivers, custom builds).
+    Rsa(Arc<airstream_proto::raop::crypto::RsaPublicKey>),
+}
+
+impl fmt::Debug for Encryption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Encryption::None => "None",
+            Encryption::AirPortRsa => "AirPortRsa",
+            Encryption::Rsa(_) => "Rsa(custom key)",
+        })
+    }
 }
 
 impl Default for StreamOptions {
@@ -63,6 +86,7 @@ impl Default for StreamOptions {
             timing_wait: Duration::from_secs(2),
             keep_alive: control::KEEP_ALIVE_INTERVAL,
             lead_in_packets: DEFAULT_LEAD_IN_PACKETS,
+            encryption: Encryption::None,
         }
     }
 }
@@ -76,6 +100,7 @@ impl fmt::Debug for StreamOptions {
             .field("volume", &self.volume)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("metadata", &self.metadata)
+            .field("encryption", &self.encryption)
             .finish_non_exhaustive()
     }
 }

@@ -1,16 +1,18 @@
 //! Turns a packet of interleaved stereo samples into the RTP payload announced in the SDP.
 
 use airstream_proto::alac::write_escape_frame;
+use airstream_proto::raop::crypto::AudioKey;
 use airstream_proto::rtp::FRAMES_PER_PACKET;
 use airstream_proto::sdp::Codec;
 
 pub(crate) struct PayloadEncoder {
     codec: Codec,
+    key: Option<AudioKey>,
 }
 
 impl PayloadEncoder {
-    pub(crate) fn new(codec: Codec) -> Self {
-        Self { codec }
+    pub(crate) fn new(codec: Codec, key: Option<AudioKey>) -> Self {
+        Self { codec, key }
     }
 
     pub(crate) fn encode(&mut self, samples: &[i16], out: &mut Vec<u8>) {
@@ -27,6 +29,9 @@ impl PayloadEncoder {
                 write_escape_frame(samples, FRAMES_PER_PACKET as usize, out);
             }
         }
+        if let Some(key) = &self.key {
+            key.encrypt(out);
+        }
     }
 }
 
@@ -36,7 +41,7 @@ mod tests {
 
     #[test]
     fn pcm_is_big_endian_interleaved() {
-        let mut enc = PayloadEncoder::new(Codec::Pcm);
+        let mut enc = PayloadEncoder::new(Codec::Pcm, None);
         let mut out = Vec::new();
         enc.encode(&[0x0102, -2], &mut out);
         assert_eq!(out, [0x01, 0x02, 0xFF, 0xFE]);
@@ -44,7 +49,7 @@ mod tests {
 
     #[test]
     fn alac_raw_is_an_escape_frame() {
-        let mut enc = PayloadEncoder::new(Codec::AlacRaw);
+        let mut enc = PayloadEncoder::new(Codec::AlacRaw, None);
         let mut out = Vec::new();
         enc.encode(&[0; 704], &mut out);
         assert_eq!(out.len(), 1412);

@@ -4,16 +4,18 @@
 use super::control::{self, session_error};
 use super::driver::{Driver, StreamDriver};
 use super::pipeline::Pipeline;
-use super::{Progress, StreamHandle, StreamOptions, StreamState, volume_db};
+use super::{Encryption, Progress, StreamHandle, StreamOptions, StreamState, volume_db};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use airstream_audio::PcmSource;
 use airstream_proto::digest::DigestCredentials;
 use airstream_proto::ntp::{NtpClock, NtpTime, UNIX_EPOCH_OFFSET_SECS};
+use airstream_proto::raop::crypto::{AudioKey, airport_public_key};
 use airstream_proto::raop::streamer::RECEIVER_FIXED_LATENCY;
 use airstream_proto::raop::{
     AudioStreamer, RaopSession, SessionConfig, SessionEvent, StreamerConfig, Transport,
 };
+use airstream_proto::sdp::SdpEncryption;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -62,6 +64,7 @@ pub(super) async fn establish(
     let audio = bind("audio").await?;
     let port = |s: &UdpSocket| s.local_addr().map_or(0, |a| a.port());
 
+    let audio_key = audio_key(&options.encryption)?;
     let first_seq: u16 = rand::random();
     let first_rtptime: u32 = rand::random();
     let latency_frames = latency_frames(options.latency);
@@ -72,7 +75,7 @@ pub(super) async fn establish(
         dacp_id: rand::random(),
         active_remote: rand::random(),
         codec: options.codec,
-        encryption: None,
+        encryption: audio_key.as_ref().map(|(_, sdp)| sdp.clone()),
         password: options.password.clone().map(DigestCredentials::new),
         control_port: port(&control),
         timing_port: port(&timing),
@@ -158,6 +161,7 @@ pub(super) async fn establish(
         warnings,
         latency_frames,
         metadata,
+        audio_key: audio_key.map(|(key, _)| key),
     };
     Ok((handle, StreamDriver::new(driver)))
 }
@@ -234,4 +238,20 @@ fn wall_clock_anchor() -> NtpClock {
         .unwrap_or_default();
     let ntp = NtpTime::from_duration(since_unix + Duration::from_secs(UNIX_EPOCH_OFFSET_SECS));
     NtpClock::new(now, ntp)
+}
+
+/// A fresh AES key and IV for this session and its SDP lines, when encrypting.
+fn audio_key(encryption: &Encryption) -> Result<Option<(AudioKey, SdpEncryption)>> {
+    let public_key = match encryption {
+        Encryption::None => return Ok(None),
+        Encryption::AirPortRsa => {
+            airport_public_key().map_err(|e| Error::Unsupported(format!("RSA encryption: {e}")))?
+        }
+        Encryption::Rsa(key) => key.as_ref().clone(),
+    };
+    let key = AudioKey::new(rand::random(), rand::random());
+    let sdp = key
+        .sdp(&public_key, &mut rand::rng())
+        .map_err(|e| Error::Unsupported(format!("RSA encryption: {e}")))?;
+    Ok(Some((key, sdp)))
 }

@@ -2,6 +2,8 @@
 
 use crate::{input, target};
 use airstream::raop::{self, Codec, Encryption, StreamOptions, StreamState};
+use airstream_audio::{Artwork, ArtworkKind, Metadata};
+use anyhow::Context;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Duration;
@@ -43,6 +45,18 @@ pub(crate) struct Args {
     /// Encrypt the audio (RSA-wrapped AES, for receivers announcing et=1).
     #[arg(long)]
     encrypt: bool,
+    /// Title to show on the receiver (overrides the file's tag).
+    #[arg(long)]
+    title: Option<String>,
+    /// Artist to show (overrides the file's tag).
+    #[arg(long)]
+    artist: Option<String>,
+    /// Album to show (overrides the file's tag).
+    #[arg(long)]
+    album: Option<String>,
+    /// Cover art to show: a JPEG or PNG file (overrides the file's own).
+    #[arg(long)]
+    artwork: Option<std::path::PathBuf>,
     /// Print a JSON report on stdout when done.
     #[arg(long)]
     json: bool,
@@ -53,7 +67,15 @@ pub(crate) struct Args {
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let receiver = target::resolve_address(&args.address).await?;
     let source = input::open(&args.input).map_err(airstream::Error::from)?;
+    let metadata = Metadata {
+        title: args.title,
+        artist: args.artist,
+        album: args.album,
+        artwork: args.artwork.as_deref().map(read_artwork).transpose()?,
+        duration: None,
+    };
     let options = StreamOptions {
+        metadata: Some(metadata),
         codec: args.codec.into(),
         latency: Duration::from_millis(args.latency),
         volume: args.volume,
@@ -121,4 +143,16 @@ fn spawn_progress_bar(handle: &raop::StreamHandle) -> tokio::task::JoinHandle<()
         }
         bar.finish_and_clear();
     })
+}
+
+/// Reads a cover image; the kind comes from its bytes, not its name.
+fn read_artwork(path: &std::path::Path) -> anyhow::Result<Artwork> {
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let kind = ArtworkKind::sniff(&data).ok_or_else(|| {
+        airstream::Error::InvalidInput(format!(
+            "{}: artwork must be a JPEG or PNG image",
+            path.display()
+        ))
+    })?;
+    Ok(Artwork { kind, data })
 }

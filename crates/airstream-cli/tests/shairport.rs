@@ -107,3 +107,115 @@ fn rsa_aes_encrypted_stream_is_bit_exact_on_shairport_sync() {
 fn pcm_is_bit_exact_on_shairport_sync() {
     stream_bit_exact("pcm", &[]);
 }
+
+#[test]
+fn password_protected_shairport_sync() {
+    let config = ShairportConfig {
+        password: Some("s3cret".into()),
+        ..ShairportConfig::default()
+    };
+    let rig = rig("pw", &config);
+    let source = music(44_100 * 2, 44_100);
+    let file = rig.write_wav(&source);
+    let address = address();
+
+    let wrong = rig.airstream(&["stream", "--address", &address, "--password", "nope", &file]);
+    assert_eq!(wrong.status.code(), Some(14), "exit code for BadPassword");
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        stderr.contains(&format!("wrong password for {address}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("nope"), "the password is never printed");
+
+    let missing = rig.airstream(&["stream", "--address", &address, &file]);
+    assert_eq!(missing.status.code(), Some(14));
+
+    let right = rig
+        .ns
+        .command(env!("CARGO_BIN_EXE_airstream"))
+        .args(["stream", "-vvv", "--address", &address, &file])
+        .env("AIRSTREAM_PASSWORD", "s3cret")
+        .output()
+        .unwrap();
+    assert!(
+        right.status.success(),
+        "{}",
+        String::from_utf8_lossy(&right.stderr)
+    );
+    let logs = String::from_utf8_lossy(&right.stderr);
+    assert!(logs.contains("TRACE"), "trace logging was on");
+    assert!(
+        !logs.contains("s3cret"),
+        "the password never reaches the logs"
+    );
+    assert_bit_exact(&rig, &source);
+}
+
+#[test]
+fn metadata_and_volume_reach_shairport_syncs_metadata_pipe() {
+    let config = ShairportConfig {
+        metadata: true,
+        ..ShairportConfig::default()
+    };
+    let rig = rig("meta", &config);
+    let source = music(44_100 * 2, 44_100);
+    let file = rig.write_wav(&source);
+    let artwork = rig.dir.path().join("cover.png");
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR-not-a-real-image".to_vec();
+    std::fs::write(&artwork, &png).unwrap();
+    let out = rig.airstream(&[
+        "stream",
+        "--address",
+        &address(),
+        "--volume",
+        "50",
+        "--title",
+        "Tïtle",
+        "--artist",
+        "Artist",
+        "--album",
+        "Album",
+        "--artwork",
+        artwork.to_str().unwrap(),
+        &file,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Items are written as the receiver handles them; allow the pipe a moment to drain.
+    let mut items = Vec::new();
+    for _ in 0..50 {
+        items = rig.receiver.metadata();
+        if items.iter().any(|i| i.code == "pend") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let find = |kind: &str, code: &str| {
+        items
+            .iter()
+            .find(|i| i.kind == kind && i.code == code)
+            .map(|i| String::from_utf8_lossy(&i.data).to_string())
+    };
+    assert_eq!(find("core", "minm").as_deref(), Some("Tïtle"));
+    assert_eq!(find("core", "asar").as_deref(), Some("Artist"));
+    assert_eq!(find("core", "asal").as_deref(), Some("Album"));
+    let picture = items
+        .iter()
+        .find(|i| i.kind == "ssnc" && i.code == "PICT")
+        .expect("artwork item");
+    assert_eq!(picture.data, png, "artwork bytes arrive unchanged");
+    let volume = find("ssnc", "pvol").expect("volume item");
+    assert!(volume.starts_with("-15.00,"), "{volume}");
+    let progress = find("ssnc", "prgr").expect("progress item");
+    let parts: Vec<u32> = progress.split('/').map(|p| p.parse().unwrap()).collect();
+    assert_eq!(parts[0], parts[1], "start == current at the start");
+    assert_eq!(
+        parts[2].wrapping_sub(parts[0]),
+        44_100 * 2,
+        "end - start = duration in frames"
+    );
+}

@@ -100,6 +100,8 @@ pub struct SessionRecord {
     pub summary: Summary,
 }
 
+// Counters and flags a test inspects; each bool is an independent observation.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     /// RTSP methods in the order received (`POST /x` for posts).

@@ -49,6 +49,14 @@ fn assert_received(received: &[i16], samples: &[i16], lead_in_frames: u64) {
     assert!(received[lead + samples.len()..].iter().all(|s| *s == 0));
 }
 
+/// The requests without the `OPTIONS` probes and keep-alives sent while streaming (their
+/// number depends on how quiet the receiver was).
+fn without_probes(requests: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = requests.iter().take(1).cloned().collect();
+    out.extend(requests.iter().skip(1).filter(|r| *r != "OPTIONS").cloned());
+    out
+}
+
 fn source(samples: &[i16]) -> Box<VecSource> {
     Box::new(VecSource::new(PcmFormat::RAOP, samples.to_vec()))
 }
@@ -77,7 +85,7 @@ async fn alac_raw_arrives_bit_exact() {
     let (report, record) = stream_and_compare(Codec::AlacRaw, Behaviour::default()).await;
     assert_eq!(record.summary.codec, "AppleLossless");
     assert_eq!(
-        record.summary.requests,
+        without_probes(&record.summary.requests),
         [
             "OPTIONS",
             "ANNOUNCE",
@@ -291,7 +299,7 @@ async fn volume_is_set_before_audio() {
         .unwrap();
     assert_eq!(record.summary.volumes, vec![-144.0]);
     assert_eq!(
-        record.summary.requests,
+        without_probes(&record.summary.requests),
         [
             "OPTIONS",
             "ANNOUNCE",
@@ -302,9 +310,7 @@ async fn volume_is_set_before_audio() {
             "TEARDOWN"
         ]
     );
-    let volume_at = record
-        .summary
-        .requests
+    let volume_at = without_probes(&record.summary.requests)
         .iter()
         .position(|r| r == "SET_PARAMETER");
     assert_eq!(
@@ -472,4 +478,47 @@ async fn encrypted_stream_to_a_receiver_without_the_key_is_refused() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Protocol);
     assert_eq!(err.status(), Some(456), "{err}");
+}
+
+#[tokio::test]
+async fn receiver_that_goes_silent_is_noticed() {
+    // After 150 packets the receiver stops answering anything but keeps its sockets open,
+    // like a host that dropped off the network.
+    let rx = receiver(Behaviour {
+        hang_after_packets: Some(150),
+        ..Behaviour::default()
+    })
+    .await;
+    let input = source(&music(44_100 * 30, 44_100));
+    let started = std::time::Instant::now();
+    let err = raop::stream_to_end(rx.local_addr(), input, options(Codec::AlacRaw))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    // Not a speed test: a sender that never noticed would run the whole 30 s input.
+    let elapsed = started.elapsed();
+    eprintln!("silent receiver noticed {elapsed:?} after the start (it hangs after ~1.3 s)");
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn keep_alives_are_sent_on_long_streams() {
+    let mut rx = receiver(Behaviour::default()).await;
+    let mut opts = options(Codec::Pcm);
+    opts.keep_alive = Duration::from_millis(300);
+    raop::stream_to_end(rx.local_addr(), source(&music(44_100 * 2, 44_100)), opts)
+        .await
+        .unwrap();
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    let options_after_setup = record
+        .summary
+        .requests
+        .iter()
+        .skip(1)
+        .filter(|r| *r == "OPTIONS")
+        .count();
+    assert!(options_after_setup >= 3, "{:?}", record.summary.requests);
 }

@@ -12,6 +12,9 @@ use tokio::sync::mpsc;
 
 /// Receivers such as Apple TV 4 and HomePod drop sessions after ~30 s without RTSP traffic.
 pub(crate) const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(25);
+/// While streaming, a receiver that takes longer than this to answer counts as gone, so a
+/// vanished receiver is noticed within about three seconds (see the driver's probes).
+const STREAMING_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -21,12 +24,16 @@ pub(crate) enum Command {
         body: Bytes,
         rtptime: Option<u32>,
     },
+    /// Is the receiver still there? (An `OPTIONS` that must be answered promptly.)
+    Probe,
     Teardown,
 }
 
 #[derive(Debug)]
 pub(crate) enum Report {
     Warning(String),
+    /// The receiver answered a request.
+    Alive,
     /// The session ended: TEARDOWN answered (`Ok`) or the connection failed.
     Ended(Result<()>),
 }
@@ -39,6 +46,7 @@ pub(crate) async fn run(
     reports: mpsc::UnboundedSender<Report>,
     keep_alive: Duration,
 ) {
+    conn.set_request_timeout(STREAMING_REQUEST_TIMEOUT);
     let result = pump(&mut conn, &mut session, &mut commands, &reports, keep_alive).await;
     conn.shutdown().await;
     let _ = reports.send(Report::Ended(result));
@@ -59,6 +67,7 @@ async fn pump(
             session
                 .handle_response(&response)
                 .map_err(|e| session_error(&peer, e))?;
+            let _ = reports.send(Report::Alive);
             while let Some(event) = session.poll_event() {
                 match event {
                     SessionEvent::Warning {
@@ -83,6 +92,7 @@ async fn pump(
                 Some(Command::Parameter { content_type, body, rtptime }) => {
                     session.set_parameter(content_type, body, rtptime);
                 }
+                Some(Command::Probe) => session.keep_alive(),
                 Some(Command::Teardown) | None => session.teardown(),
             },
             _ = ticker.tick() => session.keep_alive(),

@@ -26,6 +26,8 @@ use tokio::sync::{mpsc, watch};
 const DRAIN_MARGIN: Duration = Duration::from_millis(250);
 /// How long TEARDOWN may take before we give up on a polite goodbye.
 const TEARDOWN_WAIT: Duration = Duration::from_secs(3);
+/// Silence from the receiver (no datagram, no RTSP answer) after which we probe it.
+const PROBE_AFTER: Duration = Duration::from_secs(1);
 /// Progress is published every this many packets (~80 ms).
 const PROGRESS_EVERY: u64 = 10;
 
@@ -62,6 +64,7 @@ pub(super) struct Driver {
     pub(super) progress: watch::Sender<Progress>,
     pub(super) outcome: watch::Sender<Option<Outcome>>,
     pub(super) warnings: Vec<String>,
+    pub(super) liveness: Liveness,
     pub(super) latency_frames: u32,
     /// What the receiver shows now (the source's tags merged with the caller's).
     pub(super) metadata: Metadata,
@@ -83,6 +86,41 @@ struct Counters {
     frames_sent: u64,
     underruns: u64,
     first_packet: Option<Instant>,
+}
+
+/// When the receiver last showed signs of life, and when we last asked. A receiver that
+/// goes silent is probed with an `OPTIONS` it must answer within the streaming request
+/// timeout, so one that vanished without closing anything is noticed in about 3 s.
+pub(super) struct Liveness {
+    last_heard: Instant,
+    last_probe: Option<Instant>,
+}
+
+impl Liveness {
+    pub(super) fn new(now: Instant) -> Self {
+        Self {
+            last_heard: now,
+            last_probe: None,
+        }
+    }
+
+    fn heard(&mut self) {
+        self.last_heard = Instant::now();
+        self.last_probe = None;
+    }
+
+    /// Whether to probe now: quiet for a while, and not asked during that while.
+    fn probe_due(&mut self, now: Instant) -> bool {
+        let quiet = now.saturating_duration_since(self.last_heard) >= PROBE_AFTER;
+        let asked_recently = self
+            .last_probe
+            .is_some_and(|t| now.saturating_duration_since(t) < PROBE_AFTER);
+        if quiet && !asked_recently {
+            self.last_probe = Some(now);
+            return true;
+        }
+        false
+    }
 }
 
 impl Driver {
@@ -153,6 +191,10 @@ impl Driver {
                 }
                 () = tokio::time::sleep_until(deadline.into()) => {
                     let now = Instant::now();
+                    if self.liveness.probe_due(now) {
+                        // Full queue: a request is already on its way, which probes as well.
+                        let _ = self.commands.try_send(Command::Probe);
+                    }
                     if let Phase::Draining { until } = phase
                         && deadline >= until
                     {
@@ -275,6 +317,7 @@ impl Driver {
         let arrived = Instant::now();
         match received {
             Ok((n, from)) => {
+                self.liveness.heard();
                 if let Some(reply) = self
                     .streamer
                     .handle_timing(&buf[..n], arrived, Instant::now())
@@ -290,6 +333,7 @@ impl Driver {
     async fn answer_control(&mut self, received: std::io::Result<(usize, SocketAddr)>, buf: &[u8]) {
         match received {
             Ok((n, from)) => {
+                self.liveness.heard();
                 for reply in self.streamer.handle_control(&buf[..n]) {
                     if let Err(e) = self.sockets.control.send_to(&reply, from).await {
                         tracing::debug!("retransmission to {from} not sent: {e}");
@@ -354,6 +398,10 @@ impl Driver {
         match report {
             Some(Report::Warning(text)) => {
                 self.warnings.push(text);
+                Ok(())
+            }
+            Some(Report::Alive) => {
+                self.liveness.heard();
                 Ok(())
             }
             Some(Report::Ended(Err(e))) => Err(e),

@@ -2,7 +2,7 @@
 //! answered), then the RTSP handshake up to RECORD, with decoding already under way.
 
 use super::control::{self, session_error};
-use super::driver::{Driver, StreamDriver};
+use super::driver::{Driver, Liveness, StreamDriver};
 use super::pipeline::Pipeline;
 use super::{Encryption, Progress, StreamHandle, StreamOptions, StreamState, volume_db};
 use crate::connection::Connection;
@@ -159,6 +159,7 @@ pub(super) async fn establish(
         progress: progress_tx,
         outcome: outcome_tx,
         warnings,
+        liveness: Liveness::new(Instant::now()),
         latency_frames,
         metadata,
         audio_key: audio_key.map(|(key, _)| key),

@@ -44,6 +44,10 @@ pub struct Behaviour {
     pub reject_metadata: bool,
     /// Never send timing requests (tests the sender's timeout path).
     pub no_timing: bool,
+    /// Answer ANNOUNCE with 403 until `POST /auth-setup` was sent (MFi devices); with
+    /// `require_pairing` also 403 afterwards (devices that need pairing).
+    pub require_auth_setup: bool,
+    pub require_pairing: bool,
     /// `Audio-Latency` to put in the RECORD reply.
     pub audio_latency: Option<u32>,
     /// Private key for RSA-wrapped AES keys (et=1); without it encrypted streams get 456.
@@ -63,6 +67,8 @@ impl fmt::Debug for Behaviour {
             .field("reject_volume", &self.reject_volume)
             .field("reject_metadata", &self.reject_metadata)
             .field("no_timing", &self.no_timing)
+            .field("require_auth_setup", &self.require_auth_setup)
+            .field("require_pairing", &self.require_pairing)
             .field("audio_latency", &self.audio_latency)
             .field(
                 "rsa_private_key",

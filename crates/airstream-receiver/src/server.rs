@@ -67,6 +67,7 @@ struct Connection {
     nonce: String,
     announced: Option<AnnouncedStream>,
     audio_key: Option<AudioKey>,
+    auth_setup_done: bool,
     udp: Option<UdpHandle>,
     summary: Summary,
     volume: f32,
@@ -81,6 +82,7 @@ impl Connection {
             nonce: format!("{:016x}", rand::random::<u64>()),
             announced: None,
             audio_key: None,
+            auth_setup_done: false,
             udp: None,
             summary: Summary::default(),
             volume: -15.0,
@@ -223,7 +225,12 @@ impl Connection {
                     true,
                 )
             }
-            "POST" => (Self::reply(request, 200, "OK"), false),
+            "POST" => {
+                if request.uri == "/auth-setup" {
+                    self.auth_setup_done = true;
+                }
+                (Self::reply(request, 200, "OK"), false)
+            }
             _ => (Self::reply(request, 501, "Not Implemented"), false),
         }
     }
@@ -231,6 +238,11 @@ impl Connection {
     fn announce(&mut self, request: &Request) -> Response {
         if self.behaviour.busy {
             return Self::reply(request, 453, "Not Enough Bandwidth");
+        }
+        let authorised_device = !self.behaviour.require_pairing
+            && (!self.behaviour.require_auth_setup || self.auth_setup_done);
+        if !authorised_device {
+            return Self::reply(request, 403, "Forbidden");
         }
         let Ok(sdp) = std::str::from_utf8(&request.body) else {
             return Self::reply(request, 400, "Bad Request");

@@ -522,3 +522,39 @@ async fn keep_alives_are_sent_on_long_streams() {
         .count();
     assert!(options_after_setup >= 3, "{:?}", record.summary.requests);
 }
+
+#[tokio::test]
+async fn forbidden_announce_is_retried_after_auth_setup() {
+    let mut rx = receiver(Behaviour {
+        require_auth_setup: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let samples = music(3000, 44_100);
+    let report = raop::stream_to_end(rx.local_addr(), source(&samples), options(Codec::AlacRaw))
+        .await
+        .unwrap();
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        &without_probes(&record.summary.requests)[..4],
+        ["OPTIONS", "ANNOUNCE", "POST /auth-setup", "ANNOUNCE"]
+    );
+    assert_received(&record.samples, &samples, report.lead_in_frames);
+
+    let rx = receiver(Behaviour {
+        require_pairing: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let err = raop::stream_to_end(rx.local_addr(), source(&samples), options(Codec::AlacRaw))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PairingRequired, "{err}");
+    assert!(
+        err.to_string().contains("airstream pair --address"),
+        "{err}"
+    );
+}

@@ -96,6 +96,8 @@ pub enum SessionError {
         header: &'static str,
         value: String,
     },
+    #[error("the receiver refused ANNOUNCE (403) even after auth-setup: it needs pairing")]
+    Forbidden,
     #[error("a response arrived with no request outstanding")]
     Unexpected,
 }
@@ -162,6 +164,8 @@ pub struct RaopSession {
     session: Option<String>,
     transport: Option<Transport>,
     events: VecDeque<SessionEvent>,
+    /// `/auth-setup` was sent (configured, or after a 403 on ANNOUNCE).
+    auth_setup_tried: bool,
 }
 
 impl RaopSession {
@@ -176,6 +180,7 @@ impl RaopSession {
             session: None,
             transport: None,
             events: VecDeque::new(),
+            auth_setup_tried: false,
         };
         session.enqueue(
             Purpose::Options,
@@ -186,14 +191,8 @@ impl RaopSession {
             Bytes::new(),
         );
         if session.config.auth_setup {
-            session.enqueue(
-                Purpose::AuthSetup,
-                "POST",
-                "/auth-setup".into(),
-                vec![],
-                Some("application/octet-stream"),
-                Bytes::from_static(&AUTH_SETUP_BODY),
-            );
+            session.auth_setup_tried = true;
+            session.queue.push_back(auth_setup_request());
         }
         let sdp = Announce {
             session_id: session.config.session_id,
@@ -326,6 +325,18 @@ impl RaopSession {
         if response.status == 453 && pending.purpose.is_fatal() {
             self.state = State::Closed;
             return Err(SessionError::Busy);
+        }
+        // MFi receivers (AirPort Express 2, Sonos) refuse ANNOUNCE until /auth-setup ran:
+        // run it once and try again. A second 403 means the device wants pairing.
+        if response.status == 403 && pending.purpose == Purpose::Announce {
+            if self.auth_setup_tried {
+                self.state = State::Closed;
+                return Err(SessionError::Forbidden);
+            }
+            self.auth_setup_tried = true;
+            self.queue.push_front(pending);
+            self.queue.push_front(auth_setup_request());
+            return Ok(());
         }
         if !response.is_success() {
             // Receivers that do not implement OPTIONS still stream (libraop ignores 501).
@@ -563,6 +574,18 @@ impl RaopSession {
     }
 }
 
+fn auth_setup_request() -> Pending {
+    Pending {
+        purpose: Purpose::AuthSetup,
+        method: "POST",
+        uri: "/auth-setup".into(),
+        headers: vec![],
+        content_type: Some("application/octet-stream"),
+        body: Bytes::from_static(&AUTH_SETUP_BODY),
+        authorised_retry: false,
+    }
+}
+
 fn volume_request(db: f32, uri: String, purpose: Purpose) -> Pending {
     Pending {
         purpose,
@@ -761,6 +784,38 @@ mod tests {
         assert_eq!(
             methods,
             ["OPTIONS", "ANNOUNCE", "SETUP", "RECORD", "SET_PARAMETER"]
+        );
+    }
+
+    #[test]
+    fn forbidden_announce_runs_auth_setup_once_then_gives_up() {
+        let forbidden = || Response::new(Version::Rtsp10, 403, "Forbidden");
+        let mut s = RaopSession::new(config());
+        s.poll_request().unwrap();
+        s.handle_response(&ok()).unwrap();
+        assert_eq!(s.poll_request().unwrap().method, "ANNOUNCE");
+        s.handle_response(&forbidden()).unwrap();
+        let post = s.poll_request().unwrap();
+        assert_eq!(
+            (post.method.as_str(), post.uri.as_str()),
+            ("POST", "/auth-setup")
+        );
+        s.handle_response(&ok()).unwrap();
+        assert_eq!(s.poll_request().unwrap().method, "ANNOUNCE");
+        s.handle_response(&ok()).unwrap();
+        assert_eq!(s.poll_request().unwrap().method, "SETUP");
+
+        let mut s = RaopSession::new(config());
+        s.poll_request().unwrap();
+        s.handle_response(&ok()).unwrap();
+        s.poll_request().unwrap();
+        s.handle_response(&forbidden()).unwrap();
+        s.poll_request().unwrap();
+        s.handle_response(&ok()).unwrap();
+        s.poll_request().unwrap();
+        assert_eq!(
+            s.handle_response(&forbidden()),
+            Err(SessionError::Forbidden)
         );
     }
 

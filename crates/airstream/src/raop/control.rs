@@ -116,6 +116,10 @@ pub(crate) fn session_error(peer: &str, e: SessionError) -> Error {
         SessionError::Busy => Error::DeviceBusy {
             receiver: peer.to_string(),
         },
+        SessionError::Forbidden => Error::PairingRequired {
+            device: peer.to_string(),
+            command: format!("airstream pair --address {peer}"),
+        },
         SessionError::Status {
             method,
             status,

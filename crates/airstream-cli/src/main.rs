@@ -3,10 +3,12 @@
 mod demo;
 mod exit;
 mod input;
+mod ipc;
 mod receive;
 mod report;
 mod stream;
 mod target;
+mod volume;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -34,6 +36,8 @@ enum Command {
     Stream(stream::Args),
     /// Run the embedded RAOP receiver and write what arrives to a WAV file.
     Receive(receive::Args),
+    /// Change the volume of a running stream.
+    Volume(volume::Args),
 }
 
 fn init_logging(verbose: u8) {
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Stream(args) => stream::run(args).await,
             Command::Receive(args) => receive::run(args).await,
+            Command::Volume(args) => volume::run(args).await,
         }
     });
     match result {

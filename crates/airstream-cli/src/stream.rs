@@ -1,6 +1,6 @@
 //! `airstream stream`: play a file or stdin on a RAOP receiver.
 
-use crate::{input, target};
+use crate::{input, ipc, target};
 use airstream::raop::{self, Codec, Encryption, StreamOptions, StreamState};
 use airstream_audio::{Artwork, ArtworkKind, Metadata};
 use anyhow::Context;
@@ -89,6 +89,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     };
     let (handle, driver) = raop::start(receiver, source, options).await?;
     let driver = tokio::spawn(driver);
+    let _control = ipc::serve(receiver, handle.clone())?;
     let progress = spawn_progress_bar(&handle);
     let stopper = handle.clone();
     tokio::spawn(async move {

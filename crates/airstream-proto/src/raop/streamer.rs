@@ -264,6 +264,37 @@ mod tests {
     }
 
     #[test]
+    fn sync_packets_keep_a_slope_of_exactly_the_sample_rate() {
+        let (mut s, t0) = streamer(0, 1_000_000);
+        s.start(t0);
+        let mut syncs = Vec::new();
+        // 60 s of packets; the caller asks for a sync before each one, at its deadline.
+        for _ in 0..7517 {
+            let now = s.next_deadline().unwrap();
+            if let Some(sync) = s.poll_sync(now) {
+                syncs.push(SyncPacket::parse(&sync).unwrap());
+            }
+            s.packet(&[]);
+        }
+        assert!(
+            (59..=61).contains(&syncs.len()),
+            "about one a second: {}",
+            syncs.len()
+        );
+        let first = syncs[0];
+        for sync in &syncs[1..] {
+            let seconds = sync.ntp.wrapping_diff(first.ntp) as f64 / 4_294_967_296.0;
+            let frames = f64::from(sync.rtp_now.wrapping_sub(first.rtp_now));
+            // NTP fractions are 2^-32 s; one frame is ~97 000 of them.
+            assert!(
+                (frames - seconds * 44_100.0).abs() < 0.01,
+                "{frames} vs {seconds}"
+            );
+            assert_eq!(sync.latency_frames(), 88_200 - RECEIVER_FIXED_LATENCY);
+        }
+    }
+
+    #[test]
     fn packets_number_and_wrap() {
         let (mut s, t0) = streamer(0xFFFF, u32::MAX - 100);
         s.start(t0);

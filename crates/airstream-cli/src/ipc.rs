@@ -92,6 +92,14 @@ async fn answer(stream: UnixStream, handle: &StreamHandle) -> std::io::Result<()
                 handle.stop();
                 "ok".to_string()
             }
+            ["pause"] => {
+                handle.pause();
+                "ok".to_string()
+            }
+            ["resume"] => {
+                handle.resume();
+                "ok".to_string()
+            }
             _ => format!("error: unknown command {line:?}"),
         };
         write.write_all(format!("{reply}\n").as_bytes()).await?;

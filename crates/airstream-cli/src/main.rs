@@ -38,6 +38,10 @@ enum Command {
     Receive(receive::Args),
     /// Change the volume of a running stream.
     Volume(volume::Args),
+    /// Pause a running stream; the receiver stops at once and nothing is lost.
+    Pause(volume::TargetArgs),
+    /// Resume a paused stream where it stopped.
+    Resume(volume::TargetArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -74,6 +78,8 @@ fn main() -> ExitCode {
             Command::Stream(args) => stream::run(args).await,
             Command::Receive(args) => receive::run(args).await,
             Command::Volume(args) => volume::run(args).await,
+            Command::Pause(args) => volume::send(args, "pause").await,
+            Command::Resume(args) => volume::send(args, "resume").await,
         }
     });
     match result {

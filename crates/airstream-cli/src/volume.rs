@@ -1,5 +1,5 @@
-//! `airstream volume`: change the volume of a running stream (started by `airstream stream`
-//! in another process), through its stream handle.
+//! `airstream volume`, `pause`, `resume`: control a running stream (started by
+//! `airstream stream` in another process) through its stream handle.
 
 use crate::{ipc, target};
 
@@ -16,4 +16,17 @@ pub(crate) struct Args {
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let receiver = target::resolve_address(&args.address).await?;
     ipc::send(receiver, &format!("volume {}", args.level)).await
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TargetArgs {
+    /// The receiver the stream plays on, as given to `airstream stream`.
+    #[arg(long)]
+    address: String,
+}
+
+/// Sends a one-word command (`pause`, `resume`) to the stream.
+pub(crate) async fn send(args: TargetArgs, command: &str) -> anyhow::Result<()> {
+    let receiver = target::resolve_address(&args.address).await?;
+    ipc::send(receiver, command).await
 }

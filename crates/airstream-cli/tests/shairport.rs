@@ -5,7 +5,7 @@
 // Test helpers may unwrap: a panic is a test failure with a message.
 #![allow(clippy::unwrap_used)]
 
-use airstream_testkit::compare::align_and_compare;
+use airstream_testkit::compare::{align_and_compare, compare_across_pause};
 use airstream_testkit::netns::NetNs;
 use airstream_testkit::shairport::{PORT, Shairport, ShairportConfig};
 use airstream_testkit::signal::{music, wav_bytes};
@@ -218,4 +218,57 @@ fn metadata_and_volume_reach_shairport_syncs_metadata_pipe() {
         44_100 * 2,
         "end - start = duration in frames"
     );
+}
+
+#[test]
+fn pause_and_resume_on_shairport_sync_lose_nothing() {
+    let config = ShairportConfig {
+        output_buffer_seconds: Some(0.1),
+        ..ShairportConfig::default()
+    };
+    let rig = rig("pause", &config);
+    let source = music(44_100 * 4, 44_100);
+    let file = rig.write_wav(&source);
+    let runtime = rig.dir.path().join("run");
+    let mut stream = rig
+        .ns
+        .command(env!("CARGO_BIN_EXE_airstream"))
+        .args(["stream", "--address", &address(), &file])
+        .env("AIRSTREAM_RUNTIME_DIR", &runtime)
+        .spawn()
+        .unwrap();
+    let control = |what: &str| {
+        let out = rig
+            .ns
+            .command(env!("CARGO_BIN_EXE_airstream"))
+            .args([what, "--address", &address()])
+            .env("AIRSTREAM_RUNTIME_DIR", &runtime)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // Pause once about a second of audio has been heard (the first ~2 s are latency).
+    std::thread::sleep(std::time::Duration::from_millis(3300));
+    control("pause");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    control("resume");
+    assert!(stream.wait().unwrap().success());
+
+    let captured = rig.receiver.captured().unwrap();
+    let aligned = align_and_compare(&source, &captured).expect("audio in the capture");
+    // What it wrote ahead of time before the FLUSH (0.1 s) plays twice in the capture; a real
+    // output device drops it on FLUSH.
+    let pause = compare_across_pause(
+        &source,
+        &captured[aligned.offset * 2..],
+        44_100 / 10 + 4 * 352,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{pause:?}");
+    assert!(pause.cut > 0 && pause.cut < source.len() / 2, "{pause:?}");
+    assert_eq!(rig.receiver.log_errors(), Vec::<String>::new());
 }

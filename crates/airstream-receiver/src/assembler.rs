@@ -140,10 +140,10 @@ impl Assembler {
         self.missing.len()
     }
 
-    /// Drops everything at or after `rtptime` (a FLUSH).
-    pub fn flush_from(&mut self, rtptime: u32) {
+    /// Drops every packet that starts after `rtptime` (a FLUSH: what was not played yet).
+    pub fn drop_after(&mut self, rtptime: u32) {
         let ext = self.ts.extend(u64::from(rtptime));
-        self.packets.retain(|ts, _| *ts < ext);
+        self.packets.retain(|ts, _| *ts <= ext);
         self.missing.clear();
     }
 
@@ -216,7 +216,7 @@ mod tests {
         a.anchor(0, 0);
         a.insert(0, 0, packet(1));
         a.insert(1, 2, packet(2));
-        a.flush_from(2);
+        a.drop_after(1);
         assert_eq!(a.assemble(), vec![1, 1, 1, 1]);
     }
 }

@@ -382,12 +382,8 @@ impl Connection {
     }
 
     async fn flush(&mut self, request: &Request) -> Response {
-        let info = request.headers.get("RTP-Info").unwrap_or_default();
-        if let (Some(udp), Some(rtptime)) = (
-            &self.udp,
-            header_param(info, "rtptime").and_then(|v| v.parse().ok()),
-        ) {
-            let _ = udp.commands.send(udp::Command::Flush { rtptime }).await;
+        if let Some(udp) = &self.udp {
+            let _ = udp.commands.send(udp::Command::Flush).await;
         }
         Self::reply(request, 200, "OK")
     }

@@ -6,6 +6,7 @@ use crate::assembler::Assembler;
 use crate::decode::PayloadDecoder;
 use crate::{Behaviour, Summary};
 use airstream_proto::ntp::{NtpClock, NtpTime};
+use airstream_proto::raop::streamer::RECEIVER_FIXED_LATENCY;
 use airstream_proto::rtp::{AudioPacket, ControlDatagram, RetransmitRequest, TimingPacket};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ const RETRANSMIT_REPEAT: Duration = Duration::from_millis(250);
 
 pub(crate) enum Command {
     Anchor { seq: u16, rtptime: u32 },
-    Flush { rtptime: u32 },
+    Flush,
     Finish(oneshot::Sender<Outcome>),
 }
 
@@ -55,6 +56,21 @@ struct State {
     request_seq: u16,
     clock: NtpClock,
     timing_sent: u32,
+    /// The latest sync: which RTP frame the sender said was audible, and when it arrived.
+    last_sync: Option<(u32, Instant)>,
+}
+
+impl State {
+    /// The frame playing now by the sender's clock: the sync's audible frame moved on by the
+    /// time since, minus the fixed 11025 frames receivers add (we play nothing for real).
+    fn audible_now(&self, now: Instant) -> Option<u32> {
+        let (rtp, at) = self.last_sync?;
+        let elapsed = (now.saturating_duration_since(at).as_secs_f64() * 44_100.0) as u32;
+        Some(
+            rtp.wrapping_add(elapsed)
+                .wrapping_sub(RECEIVER_FIXED_LATENCY),
+        )
+    }
 }
 
 impl UdpSession {
@@ -66,6 +82,7 @@ impl UdpSession {
             request_seq: 0,
             clock: NtpClock::new(Instant::now(), NtpTime::from_parts(0x83AA_7E80, 0)),
             timing_sent: 0,
+            last_sync: None,
         };
         let mut audio_buf = vec![0u8; 4096];
         let mut control_buf = vec![0u8; 4096];
@@ -77,8 +94,11 @@ impl UdpSession {
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(Command::Anchor { seq, rtptime }) => state.assembler.anchor(seq, rtptime),
-                    Some(Command::Flush { rtptime }) => {
-                        state.assembler.flush_from(rtptime);
+                    Some(Command::Flush) => {
+                        // Like a real receiver: drop what is buffered and not yet played.
+                        if let Some(audible) = state.audible_now(Instant::now()) {
+                            state.assembler.drop_after(audible);
+                        }
                         state.summary.flushes += 1;
                     }
                     Some(Command::Finish(reply)) => {
@@ -177,6 +197,7 @@ impl UdpSession {
                 }
                 state.summary.sync_packets += 1;
                 state.summary.sync_latency = Some(sync.latency_frames());
+                state.last_sync = Some((sync.rtp_audible_now, Instant::now()));
             }
             Ok(ControlDatagram::Resent(packet)) => {
                 self.on_audio(packet, state, true).await;

@@ -61,6 +61,76 @@ pub fn compare_at(source: &[i16], capture: &[i16], offset: usize) -> Comparison 
     }
 }
 
+/// How a capture of a paused and resumed stream lines up with its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PauseComparison {
+    /// Source frame where the pause cut the audio.
+    pub cut: usize,
+    /// Source frame the resumed audio starts with (at most a few packets before `cut`: the
+    /// receiver played on while the FLUSH travelled).
+    pub restart: usize,
+    /// Frames of silence between the two parts in the capture.
+    pub gap: usize,
+}
+
+fn frame(s: &[i16], i: usize) -> (i16, i16) {
+    (s[2 * i], s[2 * i + 1])
+}
+
+fn is_quiet(s: &[i16], i: usize) -> bool {
+    s[2 * i].unsigned_abs() <= 2 && s[2 * i + 1].unsigned_abs() <= 2
+}
+
+/// Checks that `capture` (aligned so source frame 0 is capture frame 0) holds the source up
+/// to a pause, silence, then the source again from at most `max_overlap` frames before the
+/// cut to its end: a pause lost nothing and repeated little.
+pub fn compare_across_pause(
+    source: &[i16],
+    capture: &[i16],
+    max_overlap: usize,
+) -> Result<PauseComparison, String> {
+    let source_frames = source.len() / 2;
+    let capture_frames = capture.len() / 2;
+    let cut = (0..source_frames.min(capture_frames))
+        .find(|&i| frame(capture, i) != frame(source, i))
+        .ok_or("no pause gap in the capture")?;
+    let resumed = (cut..capture_frames)
+        .find(|&i| !is_quiet(capture, i))
+        .ok_or("no audio after the pause")?;
+    // The resumed audio may begin with source frames that are quiet themselves, so search
+    // the restart point by matching a window of the capture.
+    let window = 1000.min(capture_frames - resumed);
+    let matches_at = |capture_start: usize, source_start: usize| {
+        (0..window).all(|k| {
+            source_start + k >= source_frames
+                || capture_start + k >= capture_frames
+                || frame(capture, capture_start + k) == frame(source, source_start + k)
+        })
+    };
+    let (restart, resumed) = (cut.saturating_sub(max_overlap)..=cut)
+        .flat_map(|s| (0..64).map(move |back| (s, back)))
+        .find(|&(s, back)| {
+            resumed >= back && s >= back && matches_at(resumed - back, s - back)
+        })
+        .map(|(s, back)| (s - back, resumed - back))
+        .ok_or_else(|| format!("audio after the pause (capture frame {resumed}) does not continue the source near frame {cut}"))?;
+    let rest = source_frames - restart;
+    if capture_frames < resumed + rest {
+        return Err(format!(
+            "capture ends {} frames early",
+            resumed + rest - capture_frames
+        ));
+    }
+    if capture[2 * resumed..2 * (resumed + rest)] != source[2 * restart..] {
+        return Err("audio after the resume differs from the source".into());
+    }
+    Ok(PauseComparison {
+        cut,
+        restart,
+        gap: resumed - cut,
+    })
+}
+
 /// Reads a raw signed 16-bit little-endian PCM capture.
 pub fn read_s16le(bytes: &[u8]) -> Vec<i16> {
     bytes
@@ -82,6 +152,23 @@ mod tests {
         let c = align_and_compare(&source, &capture).unwrap();
         assert_eq!(c.offset, 3);
         assert!(c.is_bit_exact(), "{c:?}");
+    }
+
+    #[test]
+    fn pause_comparison_finds_cut_gap_and_restart() {
+        let source: Vec<i16> = (1..=200).map(|i| i * 10).collect(); // 100 loud frames
+        let mut capture = source[..80].to_vec(); // 40 frames, then a pause
+        capture.extend_from_slice(&[1, -1].repeat(25)); // 25 frames of dithered silence
+        capture.extend_from_slice(&source[76..]); // resumes 2 frames early
+        let c = compare_across_pause(&source, &capture, 4).unwrap();
+        assert_eq!((c.cut, c.restart, c.gap), (40, 38, 25));
+        assert!(
+            compare_across_pause(&source, &capture, 1).is_err(),
+            "too much overlap"
+        );
+        let mut lossy = source[..80].to_vec();
+        lossy.extend_from_slice(&source[90..]); // 5 frames lost
+        assert!(compare_across_pause(&source, &lossy, 4).is_err());
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct ShairportConfig {
     /// still work): receiver-side loss with no network tricks.
     pub drop_fraction: Option<f64>,
     pub metadata: bool,
+    /// How far ahead of time it writes audio out (its default for stdout is 1 s). A FLUSH
+    /// cannot take back what was already written, unlike a real output device's buffer.
+    pub output_buffer_seconds: Option<f64>,
 }
 
 impl Default for ShairportConfig {
@@ -31,6 +34,7 @@ impl Default for ShairportConfig {
             password: None,
             drop_fraction: None,
             metadata: false,
+            output_buffer_seconds: None,
         }
     }
 }
@@ -63,6 +67,10 @@ fn config_text(config: &ShairportConfig, pipe: &Path) -> String {
         .drop_fraction
         .map(|f| format!("drop_this_fraction_of_audio_packets = {f:.3};"))
         .unwrap_or_default();
+    let output_buffer = config
+        .output_buffer_seconds
+        .map(|s| format!("audio_backend_buffer_desired_length_in_seconds = {s:.3};"))
+        .unwrap_or_default();
     let metadata = if config.metadata {
         format!(
             "metadata = {{ enabled = \"yes\"; include_cover_art = \"yes\"; pipe_name = \"{}\"; pipe_timeout = 5000; }};",
@@ -75,7 +83,7 @@ fn config_text(config: &ShairportConfig, pipe: &Path) -> String {
         r#"general = {{ name = "{name}"; port = {PORT}; udp_port_base = 6001; udp_port_range = 10;
   output_backend = "stdout"; mdns_backend = "avahi"; interpolation = "basic";
   ignore_volume_control = "yes"; playback_mode = "stereo"; alac_decoder = "hammerton";
-  dbus_service_bus = "session"; mpris_service_bus = "session"; {password} }};
+  dbus_service_bus = "session"; mpris_service_bus = "session"; {password} {output_buffer} }};
 sessioncontrol = {{ session_timeout = 20; allow_session_interruption = "yes"; }};
 {metadata}
 diagnostics = {{ log_output_to = "stderr"; statistics = "yes"; log_verbosity = 2; {drop} }};

@@ -8,6 +8,7 @@ use airstream::ErrorKind;
 use airstream::raop::{self, Codec, StreamOptions};
 use airstream_audio::{PcmFormat, VecSource};
 use airstream_receiver::{Behaviour, Receiver, ReceiverConfig};
+use airstream_testkit::compare::compare_across_pause;
 use airstream_testkit::signal::music;
 use std::time::Duration;
 
@@ -557,4 +558,41 @@ async fn forbidden_announce_is_retried_after_auth_setup() {
         err.to_string().contains("airstream pair --address"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn pause_and_resume_lose_nothing() {
+    let mut rx = receiver(Behaviour::default()).await;
+    let samples = music(44_100 * 3, 44_100);
+    let mut opts = options(Codec::AlacRaw);
+    opts.latency = Duration::from_secs(1);
+    let (handle, driver) = raop::start(rx.local_addr(), source(&samples), opts)
+        .await
+        .unwrap();
+    let task = tokio::spawn(driver);
+    let mut progress = handle.progress();
+    while progress.borrow_and_update().frames_sent < 44_100 * 3 / 2 {
+        progress.changed().await.unwrap();
+    }
+    handle.pause();
+    while progress.borrow_and_update().state != raop::StreamState::Paused {
+        progress.changed().await.unwrap();
+    }
+    let at_pause = progress.borrow().frames_sent;
+    assert!(
+        at_pause < 44_100 * 3 / 2,
+        "unplayed audio was taken back: {at_pause}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    handle.resume();
+    let report = task.await.unwrap().unwrap();
+    assert_eq!(report.frames_sent, 44_100 * 3, "every frame counted once");
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(record.summary.flushes, 1);
+    let lead = report.lead_in_frames as usize * 2;
+    let pause = compare_across_pause(&samples, &record.samples[lead..], 2 * 352).unwrap();
+    eprintln!("{pause:?}");
 }

@@ -24,6 +24,10 @@ pub(crate) enum Command {
         body: Bytes,
         rtptime: Option<u32>,
     },
+    Flush {
+        next_seq: u16,
+        next_rtptime: u32,
+    },
     /// Is the receiver still there? (An `OPTIONS` that must be answered promptly.)
     Probe,
     Teardown,
@@ -91,6 +95,9 @@ async fn pump(
                 Some(Command::Volume(db)) => session.set_volume(db),
                 Some(Command::Parameter { content_type, body, rtptime }) => {
                     session.set_parameter(content_type, body, rtptime);
+                }
+                Some(Command::Flush { next_seq, next_rtptime }) => {
+                    session.flush(next_seq, next_rtptime);
                 }
                 Some(Command::Probe) => session.keep_alive(),
                 Some(Command::Teardown) | None => session.teardown(),

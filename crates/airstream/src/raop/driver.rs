@@ -1,15 +1,19 @@
 //! The real-time part of a stream: one task that sends audio packets at absolute deadlines
 //! from the monotonic clock and, between packets, answers the receiver's timing and
-//! retransmit requests.
+//! retransmit requests and carries out what the handle asks (volume, metadata, pause).
 
 use super::control::{Command, Report};
+use super::liveness::Liveness;
+use super::pacer::{Next, Pacer};
 use super::payload::PayloadEncoder;
-use super::pipeline::{Item, Pipeline, SAMPLES_PER_PACKET};
+use super::pipeline::Pipeline;
 use super::setup::Sockets;
-use super::{Codec, Outcome, Progress, StreamOptions, StreamReport, StreamState, volume_db};
+use super::{
+    Codec, HandleCommand, Outcome, Progress, StreamOptions, StreamReport, StreamState, metadata,
+    volume_db,
+};
 use crate::error::{Error, Result};
 use airstream_audio::Metadata;
-use airstream_proto::dmap::{TrackText, progress_body};
 use airstream_proto::raop::AudioStreamer;
 use airstream_proto::raop::crypto::AudioKey;
 use airstream_proto::rtp::FRAMES_PER_PACKET;
@@ -26,10 +30,10 @@ use tokio::sync::{mpsc, watch};
 const DRAIN_MARGIN: Duration = Duration::from_millis(250);
 /// How long TEARDOWN may take before we give up on a polite goodbye.
 const TEARDOWN_WAIT: Duration = Duration::from_secs(3);
-/// Silence from the receiver (no datagram, no RTSP answer) after which we probe it.
-const PROBE_AFTER: Duration = Duration::from_secs(1);
 /// Progress is published every this many packets (~80 ms).
 const PROGRESS_EVERY: u64 = 10;
+/// While paused there are no packet deadlines; wake this often to probe the receiver.
+const PAUSED_TICK: Duration = Duration::from_millis(250);
 
 /// Runs the stream; must be spawned or awaited, or nothing is sent.
 #[must_use = "the stream driver does nothing unless spawned or awaited"]
@@ -60,7 +64,7 @@ pub(super) struct Driver {
     pub(super) commands: mpsc::Sender<Command>,
     pub(super) reports: mpsc::UnboundedReceiver<Report>,
     pub(super) stop: watch::Receiver<bool>,
-    pub(super) volume: mpsc::UnboundedReceiver<u8>,
+    pub(super) requests: mpsc::UnboundedReceiver<HandleCommand>,
     pub(super) progress: watch::Sender<Progress>,
     pub(super) outcome: watch::Sender<Option<Outcome>>,
     pub(super) warnings: Vec<String>,
@@ -72,55 +76,25 @@ pub(super) struct Driver {
     pub(super) audio_key: Option<AudioKey>,
 }
 
-/// What the pacer does at the next deadline.
+fn frames_duration(frames: u32) -> Duration {
+    Duration::from_secs_f64(f64::from(frames) / 44_100.0)
+}
+
+/// Where the stream is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Streaming,
-    /// Input ended; silence keeps the receiver's clock honest until `until`.
+    /// Input ended; silence keeps the receiver's clock honest until `until`, which is fixed
+    /// once everything real has been sent.
     Draining {
-        until: Instant,
+        until: Option<Instant>,
     },
 }
 
-struct Counters {
-    frames_sent: u64,
-    underruns: u64,
-    first_packet: Option<Instant>,
-}
-
-/// When the receiver last showed signs of life, and when we last asked. A receiver that
-/// goes silent is probed with an `OPTIONS` it must answer within the streaming request
-/// timeout, so one that vanished without closing anything is noticed in about 3 s.
-pub(super) struct Liveness {
-    last_heard: Instant,
-    last_probe: Option<Instant>,
-}
-
-impl Liveness {
-    pub(super) fn new(now: Instant) -> Self {
-        Self {
-            last_heard: now,
-            last_probe: None,
-        }
-    }
-
-    fn heard(&mut self) {
-        self.last_heard = Instant::now();
-        self.last_probe = None;
-    }
-
-    /// Whether to probe now: quiet for a while, and not asked during that while.
-    fn probe_due(&mut self, now: Instant) -> bool {
-        let quiet = now.saturating_duration_since(self.last_heard) >= PROBE_AFTER;
-        let asked_recently = self
-            .last_probe
-            .is_some_and(|t| now.saturating_duration_since(t) < PROBE_AFTER);
-        if quiet && !asked_recently {
-            self.last_probe = Some(now);
-            return true;
-        }
-        false
-    }
+/// What ended the main loop.
+enum Ending {
+    Drained,
+    Stopped,
 }
 
 impl Driver {
@@ -146,33 +120,52 @@ impl Driver {
             self.pipeline.wait_buffered(super::setup::PREROLL_PACKETS),
         )
         .await;
+        let encoder = PayloadEncoder::new(self.codec, self.audio_key.clone());
+        let mut pacer = Pacer::new(encoder, self.options.lead_in_packets);
+        let mut first_packet = None;
+        // Tagged with the RTP time of the first audio frame, right after the lead-in.
+        let (_, rtptime) = self.streamer.next_position();
+        let lead_in = self.options.lead_in_packets * FRAMES_PER_PACKET;
+        self.send_metadata(rtptime.wrapping_add(lead_in), true)
+            .await;
+        self.streamer.start(Instant::now());
+        self.set_state(StreamState::Streaming);
 
-        let mut encoder = PayloadEncoder::new(self.codec, self.audio_key.clone());
-        let mut payload = Vec::with_capacity(1500);
-        let silence = vec![0i16; SAMPLES_PER_PACKET];
-        let mut counters = Counters {
-            frames_sent: 0,
-            underruns: 0,
-            first_packet: None,
-        };
+        let ending = self.pace(&mut pacer, &mut first_packet).await?;
+        self.publish(&pacer);
+        self.teardown().await;
+        self.streamer.clear_ring();
+        Ok(StreamReport {
+            receiver: self.receiver,
+            codec: self.codec,
+            frames_sent: pacer.frames_sent,
+            packets_sent: self.streamer.stats().packets_sent,
+            underruns: pacer.underruns,
+            time_to_first_packet: first_packet
+                .map(|t: Instant| t.saturating_duration_since(self.started)),
+            stats: self.streamer.stats(),
+            latency: frames_duration(self.latency_frames),
+            lead_in_frames: u64::from(lead_in),
+            warnings: std::mem::take(&mut self.warnings),
+            stopped: matches!(ending, Ending::Stopped),
+        })
+    }
+
+    /// The main loop: packets at their deadlines, everything else in between.
+    async fn pace(
+        &mut self,
+        pacer: &mut Pacer,
+        first_packet: &mut Option<Instant>,
+    ) -> Result<Ending> {
         let mut phase = Phase::Streaming;
-        let mut lead_in = self.options.lead_in_packets;
-        let mut stopped = false;
+        let mut paused = false;
         let mut control_buf = [0u8; 2048];
         let mut timing_buf = [0u8; 128];
-        // Tagged with the RTP time of the first audio frame, right after the lead-in.
-        let (_, first_rtptime) = self.streamer.next_position();
-        self.send_metadata(
-            first_rtptime.wrapping_add(lead_in * FRAMES_PER_PACKET),
-            true,
-        )
-        .await;
-        self.streamer.start(Instant::now());
-        self.progress
-            .send_modify(|p| p.state = StreamState::Streaming);
-
         loop {
-            let deadline = self.streamer.next_deadline().unwrap_or_else(Instant::now);
+            let deadline = match self.streamer.next_deadline() {
+                Some(d) if !paused => d,
+                _ => Instant::now() + PAUSED_TICK,
+            };
             tokio::select! {
                 biased;
                 received = self.sockets.timing.recv_from(&mut timing_buf) => {
@@ -181,90 +174,118 @@ impl Driver {
                 received = self.sockets.control.recv_from(&mut control_buf) => {
                     self.answer_control(received, &control_buf).await;
                 }
-                _ = self.stop.changed() => {
-                    stopped = true;
-                    break;
-                }
+                _ = self.stop.changed() => return Ok(Ending::Stopped),
                 report = self.reports.recv() => self.handle_report(report)?,
-                Some(percent) = self.volume.recv() => {
-                    let _ = self.commands.send(Command::Volume(volume_db(percent))).await;
-                }
+                Some(request) = self.requests.recv() => match request {
+                    HandleCommand::Volume(percent) => {
+                        let _ = self.commands.send(Command::Volume(volume_db(percent))).await;
+                    }
+                    HandleCommand::Metadata(mut update) => {
+                        if update.duration.is_none() {
+                            update.duration = self.metadata.duration;
+                        }
+                        self.metadata = update;
+                        let (_, rtptime) = self.streamer.next_position();
+                        self.send_metadata(rtptime, true).await;
+                    }
+                    HandleCommand::Pause if !paused => {
+                        paused = true;
+                        self.pause(pacer).await;
+                    }
+                    HandleCommand::Resume if paused => {
+                        paused = false;
+                        pacer.restart();
+                        self.streamer.start(Instant::now());
+                        self.set_state(match phase {
+                            Phase::Streaming => StreamState::Streaming,
+                            Phase::Draining { .. } => StreamState::Draining,
+                        });
+                    }
+                    HandleCommand::Pause | HandleCommand::Resume => {}
+                },
                 () = tokio::time::sleep_until(deadline.into()) => {
                     let now = Instant::now();
                     if self.liveness.probe_due(now) {
                         // Full queue: a request is already on its way, which probes as well.
                         let _ = self.commands.try_send(Command::Probe);
                     }
-                    if let Phase::Draining { until } = phase
-                        && deadline >= until
-                    {
-                        break;
+                    if paused {
+                        continue;
                     }
-                    let samples = match phase {
-                        Phase::Streaming if lead_in > 0 => {
-                            lead_in -= 1;
-                            None
+                    if let Phase::Draining { until } = &mut phase {
+                        if until.is_none() && pacer.caught_up() {
+                            *until = Some(self.streamer.audible_end().unwrap_or(now) + DRAIN_MARGIN);
                         }
-                        Phase::Streaming => match self.pipeline.try_next() {
-                            Some(Item::Audio { samples, frames }) => {
-                                counters.frames_sent += frames as u64;
-                                Some(samples)
-                            }
-                            Some(Item::Metadata(update)) => {
-                                tracing::debug!(?update, "metadata update from the source");
-                                let (_, rtptime) = self.streamer.next_position();
-                                let mut merged = update;
-                                merged.fill_missing_from(&self.metadata);
-                                self.metadata = merged;
-                                self.send_metadata(rtptime, false).await;
-                                continue;
-                            }
-                            Some(Item::End) => {
-                                phase = Phase::Draining {
-                                    until: self.streamer.audible_end().unwrap_or(now) + DRAIN_MARGIN,
-                                };
-                                self.progress.send_modify(|p| p.state = StreamState::Draining);
-                                None
-                            }
-                            Some(Item::Failed(e)) => {
-                                self.teardown().await;
-                                return Err(Error::Input(e));
-                            }
-                            None => {
-                                counters.underruns += 1;
-                                None
-                            }
-                        },
-                        Phase::Draining { .. } => None,
-                    };
-                    encoder.encode(samples.as_deref().unwrap_or(&silence), &mut payload);
-                    self.send_packet(&payload, now).await?;
-                    counters.first_packet.get_or_insert(now);
+                        if until.is_some_and(|u| deadline >= u) {
+                            return Ok(Ending::Drained);
+                        }
+                    }
+                    self.send_next(pacer, &mut phase, deadline, now).await?;
+                    first_packet.get_or_insert(now);
                     if self.streamer.stats().packets_sent.is_multiple_of(PROGRESS_EVERY) {
-                        self.publish(&counters);
+                        self.publish(pacer);
                     }
                 }
             }
         }
-        self.publish(&counters);
-        self.teardown().await;
-        self.streamer.clear_ring();
-        Ok(StreamReport {
-            receiver: self.receiver,
-            codec: self.codec,
-            frames_sent: counters.frames_sent,
-            packets_sent: self.streamer.stats().packets_sent,
-            underruns: counters.underruns,
-            time_to_first_packet: counters
-                .first_packet
-                .map(|t| t.saturating_duration_since(self.started)),
-            stats: self.streamer.stats(),
-            latency: Duration::from_secs_f64(f64::from(self.latency_frames) / 44_100.0),
-            lead_in_frames: u64::from(self.options.lead_in_packets)
-                * u64::from(airstream_proto::rtp::FRAMES_PER_PACKET),
-            warnings: std::mem::take(&mut self.warnings),
-            stopped,
-        })
+    }
+
+    /// Sends the packet due at `deadline`, handling tag changes and the end of input on the way.
+    async fn send_next(
+        &mut self,
+        pacer: &mut Pacer,
+        phase: &mut Phase,
+        deadline: Instant,
+        now: Instant,
+    ) -> Result<()> {
+        loop {
+            let source = match phase {
+                Phase::Streaming => Some(&mut self.pipeline),
+                Phase::Draining { .. } => None,
+            };
+            match pacer.next(source) {
+                Next::Payload { frames } => {
+                    let datagram = self.send_packet(pacer.payload(), now).await?;
+                    let audible_at = deadline + frames_duration(self.latency_frames);
+                    pacer.sent(datagram, frames, audible_at, now);
+                    return Ok(());
+                }
+                Next::Metadata(update) => {
+                    tracing::debug!(?update, "metadata update from the source");
+                    let mut merged = update;
+                    merged.fill_missing_from(&self.metadata);
+                    self.metadata = merged;
+                    let (_, rtptime) = self.streamer.next_position();
+                    self.send_metadata(rtptime, false).await;
+                }
+                Next::End => {
+                    *phase = Phase::Draining { until: None };
+                    self.set_state(StreamState::Draining);
+                }
+                Next::Failed(e) => {
+                    self.teardown().await;
+                    return Err(Error::Input(e));
+                }
+            }
+        }
+    }
+
+    /// Stops sending and makes the receiver drop what it buffered; the audio it had not
+    /// played yet is kept for the resume.
+    async fn pause(&mut self, pacer: &mut Pacer) {
+        let taken_back = pacer.take_back(Instant::now());
+        tracing::debug!("paused; {taken_back} unplayed frames kept for the resume");
+        let (next_seq, next_rtptime) = self.streamer.next_position();
+        self.streamer.stop_timeline();
+        let _ = self
+            .commands
+            .send(Command::Flush {
+                next_seq,
+                next_rtptime,
+            })
+            .await;
+        self.publish(pacer);
+        self.set_state(StreamState::Paused);
     }
 
     /// Receivers ignore sync packets until a timing exchange completed (shairport-sync logs
@@ -294,7 +315,7 @@ impl Driver {
         Ok(())
     }
 
-    async fn send_packet(&mut self, payload: &[u8], now: Instant) -> Result<()> {
+    async fn send_packet(&mut self, payload: &[u8], now: Instant) -> Result<Bytes> {
         if let Some(sync) = self.streamer.poll_sync(now) {
             // A lost sync is repeated within a second; only audio errors are fatal.
             if let Err(e) = self
@@ -310,14 +331,14 @@ impl Driver {
         self.sockets.audio.send(&datagram).await.map_err(|e| {
             Error::ConnectionLost(format!("{} stopped accepting audio: {e}", self.receiver))
         })?;
-        Ok(())
+        Ok(datagram)
     }
 
     async fn answer_timing(&mut self, received: std::io::Result<(usize, SocketAddr)>, buf: &[u8]) {
         let arrived = Instant::now();
         match received {
             Ok((n, from)) => {
-                self.liveness.heard();
+                self.liveness.heard(arrived);
                 if let Some(reply) = self
                     .streamer
                     .handle_timing(&buf[..n], arrived, Instant::now())
@@ -333,7 +354,7 @@ impl Driver {
     async fn answer_control(&mut self, received: std::io::Result<(usize, SocketAddr)>, buf: &[u8]) {
         match received {
             Ok((n, from)) => {
-                self.liveness.heard();
+                self.liveness.heard(Instant::now());
                 for reply in self.streamer.handle_control(&buf[..n]) {
                     if let Err(e) = self.sockets.control.send_to(&reply, from).await {
                         tracing::debug!("retransmission to {from} not sent: {e}");
@@ -345,48 +366,14 @@ impl Driver {
         }
     }
 
-    /// Sends the current metadata, tied to `rtptime` (the first frame it describes), as far
-    /// as the receiver takes each kind. `with_progress` marks a track start.
+    /// Sends the current metadata, tied to `rtptime` (the first frame it describes).
     async fn send_metadata(&mut self, rtptime: u32, with_progress: bool) {
-        let kinds = self.options.metadata_kinds;
-        let m = &self.metadata;
-        let mut commands = Vec::new();
-        if kinds.text && (m.title.is_some() || m.artist.is_some() || m.album.is_some()) {
-            let text = TrackText {
-                title: m.title.clone(),
-                artist: m.artist.clone(),
-                album: m.album.clone(),
-            };
-            commands.push(Command::Parameter {
-                content_type: "application/x-dmap-tagged",
-                body: Bytes::from(text.encode()),
-                rtptime: Some(rtptime),
-            });
-        }
-        if kinds.artwork
-            && let Some(art) = &m.artwork
-        {
-            commands.push(Command::Parameter {
-                content_type: art.kind.mime(),
-                body: Bytes::from(art.data.clone()),
-                rtptime: Some(rtptime),
-            });
-        }
-        if kinds.progress
-            && with_progress
-            && let Some(duration) = m.duration
-        {
-            let frames = (duration.as_secs_f64() * 44_100.0).round() as u32;
-            commands.push(Command::Parameter {
-                content_type: "text/parameters",
-                body: Bytes::from(progress_body(
-                    rtptime,
-                    rtptime,
-                    rtptime.wrapping_add(frames),
-                )),
-                rtptime: None,
-            });
-        }
+        let commands = metadata::commands(
+            &self.metadata,
+            self.options.metadata_kinds,
+            rtptime,
+            with_progress,
+        );
         for command in commands {
             if self.commands.send(command).await.is_err() {
                 return;
@@ -401,7 +388,7 @@ impl Driver {
                 Ok(())
             }
             Some(Report::Alive) => {
-                self.liveness.heard();
+                self.liveness.heard(Instant::now());
                 Ok(())
             }
             Some(Report::Ended(Err(e))) => Err(e),
@@ -412,11 +399,15 @@ impl Driver {
         }
     }
 
-    fn publish(&self, counters: &Counters) {
+    fn set_state(&self, state: StreamState) {
+        self.progress.send_modify(|p| p.state = state);
+    }
+
+    fn publish(&self, pacer: &Pacer) {
         let stats = self.streamer.stats();
         self.progress.send_modify(|p| {
-            p.frames_sent = counters.frames_sent;
-            p.underruns = counters.underruns;
+            p.frames_sent = pacer.frames_sent;
+            p.underruns = pacer.underruns;
             p.retransmitted = stats.retransmitted;
         });
     }

@@ -7,6 +7,9 @@
 
 mod control;
 mod driver;
+mod liveness;
+mod metadata;
+mod pacer;
 mod payload;
 mod pipeline;
 mod setup;
@@ -131,6 +134,8 @@ pub enum StreamState {
     /// Pre-roll: waiting for the receiver's clock and the first decoded audio.
     Starting,
     Streaming,
+    /// Paused through the handle: nothing is sent and the receiver dropped its buffer.
+    Paused,
     /// All audio sent; waiting for the receiver to play its buffer.
     Draining,
     Finished,
@@ -188,7 +193,16 @@ pub struct StreamHandle {
     stop: Arc<watch::Sender<bool>>,
     progress: watch::Receiver<Progress>,
     outcome: watch::Receiver<Option<Outcome>>,
-    volume: mpsc::UnboundedSender<u8>,
+    requests: mpsc::UnboundedSender<HandleCommand>,
+}
+
+/// What a [`StreamHandle`] asks of its driver.
+#[derive(Debug)]
+pub(crate) enum HandleCommand {
+    Volume(u8),
+    Metadata(Metadata),
+    Pause,
+    Resume,
 }
 
 impl StreamHandle {
@@ -203,7 +217,23 @@ impl StreamHandle {
 
     /// Changes the receiver's volume (0–100) on the live session.
     pub fn set_volume(&self, percent: u8) {
-        let _ = self.volume.send(percent.min(100));
+        let _ = self.requests.send(HandleCommand::Volume(percent.min(100)));
+    }
+
+    /// Shows other tags from the next packet on (a new track, a radio title); progress
+    /// restarts there, with the old duration unless the new tags carry one.
+    pub fn set_metadata(&self, metadata: Metadata) {
+        let _ = self.requests.send(HandleCommand::Metadata(metadata));
+    }
+
+    /// Pauses at once: the receiver drops its buffer (FLUSH) and the audio it had not played
+    /// yet is kept, so [`resume`](Self::resume) continues exactly where the listener was.
+    pub fn pause(&self) {
+        let _ = self.requests.send(HandleCommand::Pause);
+    }
+
+    pub fn resume(&self) {
+        let _ = self.requests.send(HandleCommand::Resume);
     }
 
     /// Waits for the end of the stream and tells how it went.

@@ -2,7 +2,8 @@
 //! answered), then the RTSP handshake up to RECORD, with decoding already under way.
 
 use super::control::{self, session_error};
-use super::driver::{Driver, Liveness, StreamDriver};
+use super::driver::{Driver, StreamDriver};
+use super::liveness::Liveness;
 use super::pipeline::Pipeline;
 use super::{Encryption, Progress, StreamHandle, StreamOptions, StreamState, volume_db};
 use crate::connection::Connection;
@@ -132,12 +133,12 @@ pub(super) async fn establish(
         retransmitted: 0,
     });
     let (outcome_tx, outcome_rx) = watch::channel(None);
-    let (volume_tx, volume_rx) = mpsc::unbounded_channel();
+    let (requests_tx, requests_rx) = mpsc::unbounded_channel();
     let handle = StreamHandle {
         stop: Arc::new(stop_tx),
         progress: progress_rx,
         outcome: outcome_rx,
-        volume: volume_tx,
+        requests: requests_tx,
     };
     let driver = Driver {
         receiver,
@@ -155,7 +156,7 @@ pub(super) async fn establish(
         commands: commands_tx,
         reports: reports_rx,
         stop: stop_rx,
-        volume: volume_rx,
+        requests: requests_rx,
         progress: progress_tx,
         outcome: outcome_tx,
         warnings,

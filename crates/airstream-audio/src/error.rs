@@ -2,14 +2,55 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AudioError {
+    /// Reading the input failed (missing file, permission, broken pipe...).
     #[error("{input}: {source}")]
     Io {
         input: String,
         #[source]
         source: std::io::Error,
     },
+    /// The input is not audio we understand, or it is damaged beyond recovery.
     #[error("{input}: {detail}")]
     Invalid { input: String, detail: String },
+    /// The input was recognised, but it is a format (container or codec) we do not decode.
     #[error("{input}: format {format} is not supported")]
     UnsupportedFormat { input: String, format: String },
+    /// The input holds no bytes at all.
+    #[error("{input}: input is empty (0 bytes)")]
+    Empty { input: String },
+    /// The input ends in the middle of the audio. Everything decodable before the cut has
+    /// already been delivered when `read` returns this.
+    #[error("{input}: input is truncated: {detail}")]
+    Truncated { input: String, detail: String },
+    /// An `http://`/`https://` input failed: bad status, unreachable host, timeout.
+    #[error("{input}: {detail}")]
+    Http { input: String, detail: String },
+}
+
+impl AudioError {
+    pub(crate) fn invalid(input: &str, detail: impl Into<String>) -> Self {
+        AudioError::Invalid {
+            input: input.to_owned(),
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn io(input: &str, source: std::io::Error) -> Self {
+        AudioError::Io {
+            input: input.to_owned(),
+            source,
+        }
+    }
+
+    /// The input the error is about, as shown in its message.
+    pub fn input(&self) -> &str {
+        match self {
+            AudioError::Io { input, .. }
+            | AudioError::Invalid { input, .. }
+            | AudioError::UnsupportedFormat { input, .. }
+            | AudioError::Empty { input }
+            | AudioError::Truncated { input, .. }
+            | AudioError::Http { input, .. } => input,
+        }
+    }
 }

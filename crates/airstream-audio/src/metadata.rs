@@ -90,3 +90,51 @@ impl fmt::Debug for Artwork {
         write!(f, "Artwork({:?}, {} bytes)", self.kind, self.data.len())
     }
 }
+
+impl Metadata {
+    /// Title, artist, album and the front cover (or the first JPEG/PNG picture) of a symphonia
+    /// metadata revision, including its per-track parts.
+    pub(crate) fn from_revision(revision: &symphonia::core::meta::MetadataRevision) -> Metadata {
+        use symphonia::core::meta::{StandardTag, StandardVisualKey};
+        let containers =
+            std::iter::once(&revision.media).chain(revision.per_track.iter().map(|t| &t.metadata));
+        let mut meta = Metadata::default();
+        let mut album_artist = None;
+        let mut visuals = Vec::new();
+        for container in containers {
+            for tag in &container.tags {
+                let (slot, value) = match &tag.std {
+                    Some(StandardTag::TrackTitle(v)) => (&mut meta.title, v),
+                    Some(StandardTag::Artist(v)) => (&mut meta.artist, v),
+                    Some(StandardTag::AlbumArtist(v)) => (&mut album_artist, v),
+                    Some(StandardTag::Album(v)) => (&mut meta.album, v),
+                    _ => continue,
+                };
+                let value = value.trim();
+                if slot.is_none() && !value.is_empty() {
+                    *slot = Some(value.to_owned());
+                }
+            }
+            visuals.extend(&container.visuals);
+        }
+        if meta.artist.is_none() {
+            meta.artist = album_artist;
+        }
+        // Front cover first; tags often mislabel the image type, so sniff the bytes.
+        visuals.sort_by_key(|v| v.usage != Some(StandardVisualKey::FrontCover));
+        meta.artwork = visuals.iter().find_map(|v| {
+            ArtworkKind::sniff(&v.data).map(|kind| Artwork {
+                kind,
+                data: v.data.to_vec(),
+            })
+        });
+        meta
+    }
+
+    /// Fields of `newer` win; the ones it lacks keep their current value.
+    pub(crate) fn overlay(&mut self, newer: Metadata) {
+        let mut merged = newer;
+        merged.fill_missing_from(self);
+        *self = merged;
+    }
+}

@@ -2,10 +2,12 @@
 
 mod demo;
 mod exit;
-mod input;
+mod info;
 mod ipc;
+mod play;
 mod receive;
 mod report;
+mod scan;
 mod stream;
 mod target;
 mod volume;
@@ -34,14 +36,20 @@ enum Command {
     Demo(demo::Args),
     /// Stream audio to a RAOP (AirPlay 1 audio) receiver.
     Stream(stream::Args),
+    /// Play a URL or a local file on an Apple TV and follow it to the end.
+    Play(play::Args),
+    /// List the AirPlay devices on the network (mDNS) and what each can do.
+    Scan(scan::Args),
+    /// Show one device's capabilities and how airstream would stream or play to it.
+    Info(info::Args),
     /// Run the embedded RAOP receiver and write what arrives to a WAV file.
     Receive(receive::Args),
     /// Change the volume of a running stream.
     Volume(volume::Args),
     /// Pause a running stream; the receiver stops at once and nothing is lost.
-    Pause(volume::TargetArgs),
+    Pause(target::TargetArgs),
     /// Resume a paused stream where it stopped.
-    Resume(volume::TargetArgs),
+    Resume(target::TargetArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -76,10 +84,13 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo(args) => demo::run(args).await,
             Command::Stream(args) => stream::run(args).await,
+            Command::Play(args) => play::run(args).await,
+            Command::Scan(args) => scan::run(args).await,
+            Command::Info(args) => info::run(args).await,
             Command::Receive(args) => receive::run(args).await,
             Command::Volume(args) => volume::run(args).await,
-            Command::Pause(args) => volume::send(args, "pause").await,
-            Command::Resume(args) => volume::send(args, "resume").await,
+            Command::Pause(target) => volume::send(&target, "pause").await,
+            Command::Resume(target) => volume::send(&target, "resume").await,
         }
     });
     match result {

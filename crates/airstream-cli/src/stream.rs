@@ -1,8 +1,12 @@
-//! `airstream stream`: play a file or stdin on a RAOP receiver.
+//! `airstream stream`: play a file, stdin, a URL or raw PCM on a RAOP receiver.
 
-use crate::{input, ipc, target};
-use airstream::raop::{self, Codec, Encryption, StreamOptions, StreamState};
-use airstream_audio::{Artwork, ArtworkKind, Metadata};
+use crate::ipc;
+use crate::target::TargetArgs;
+use airstream::discovery::ServiceKind;
+use airstream::raop::{self, StreamOptions, StreamReport, StreamState};
+use airstream_audio::{Artwork, ArtworkKind, Metadata, PcmFormat, RawFormat, Source};
+use airstream_proto::capabilities::MetadataKind;
+use airstream_proto::route::{AudioCodec, RaopEncryption, RouteOverrides, select_audio_route};
 use anyhow::Context;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -10,29 +14,31 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum CodecArg {
+    /// Compressed (lossless) ALAC: about half the bandwidth.
+    Alac,
     /// ALAC frames holding uncompressed samples (plays everywhere ALAC does).
     AlacRaw,
     /// Raw 16-bit PCM (L16), announced without any ALAC line.
     Pcm,
 }
 
-impl From<CodecArg> for Codec {
+impl From<CodecArg> for AudioCodec {
     fn from(c: CodecArg) -> Self {
         match c {
-            CodecArg::AlacRaw => Codec::AlacRaw,
-            CodecArg::Pcm => Codec::Pcm,
+            CodecArg::Alac => AudioCodec::AlacCompressed,
+            CodecArg::AlacRaw => AudioCodec::AlacUncompressed,
+            CodecArg::Pcm => AudioCodec::Pcm,
         }
     }
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Receiver as HOST:PORT (the RAOP/RTSP port, e.g. 127.0.0.1:5000).
-    #[arg(long)]
-    address: String,
-    /// What the audio packets carry.
-    #[arg(long, value_enum, default_value = "alac-raw")]
-    codec: CodecArg,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// What the audio packets carry (default: compressed ALAC where the receiver takes ALAC).
+    #[arg(long, value_enum)]
+    codec: Option<CodecArg>,
     /// End-to-end latency in milliseconds (at least 250).
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(250..=10_000))]
     latency: u64,
@@ -42,54 +48,66 @@ pub(crate) struct Args {
     /// Password of a protected receiver.
     #[arg(long, env = "AIRSTREAM_PASSWORD", hide_env_values = true)]
     password: Option<String>,
-    /// Encrypt the audio (RSA-wrapped AES, for receivers announcing et=1).
+    /// Encrypt the audio (RSA-wrapped AES) even if the receiver does not ask for it.
     #[arg(long)]
     encrypt: bool,
-    /// Title to show on the receiver (overrides the file's tag).
+    /// The input is headerless PCM in this format, e.g. s16le:44100:2 (also s24le, s32le, f32le).
+    #[arg(long, value_name = "FORMAT")]
+    raw: Option<String>,
+    /// Title to show on the receiver (overrides the input's tag).
     #[arg(long)]
     title: Option<String>,
-    /// Artist to show (overrides the file's tag).
+    /// Artist to show (overrides the input's tag).
     #[arg(long)]
     artist: Option<String>,
-    /// Album to show (overrides the file's tag).
+    /// Album to show (overrides the input's tag).
     #[arg(long)]
     album: Option<String>,
-    /// Cover art to show: a JPEG or PNG file (overrides the file's own).
+    /// Cover art to show: a JPEG or PNG file (overrides the input's own).
     #[arg(long)]
     artwork: Option<std::path::PathBuf>,
     /// Print a JSON report on stdout when done.
     #[arg(long)]
     json: bool,
-    /// WAV file to play, or `-` for stdin.
+    /// What to play: a file, `-` for stdin, or an http(s) URL (MP3, WAV, FLAC, OGG, M4A, AIFF…).
     input: String,
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
-    let receiver = target::resolve_address(&args.address).await?;
-    let source = input::open(&args.input).map_err(airstream::Error::from)?;
-    let metadata = Metadata {
+    let target = args.target.resolve(Some(ServiceKind::Raop)).await?;
+    let mut overrides = RouteOverrides {
+        codec: args.codec.map(AudioCodec::from),
+        encryption: args.encrypt.then_some(RaopEncryption::Rsa),
+        ..RouteOverrides::default()
+    };
+    if !target.discovered {
+        // Nothing advertised what it shows: send every kind (a refusal is only a warning).
+        overrides.metadata = Some(vec![
+            MetadataKind::Text,
+            MetadataKind::Artwork,
+            MetadataKind::Progress,
+        ]);
+    }
+    let route = select_audio_route(target.capabilities(), &overrides)
+        .map_err(|u| airstream::Error::Unsupported(format!("{}: {u}", target.label)))?;
+    tracing::info!(?route, "route to {}", target.label);
+
+    let source = open_input(&args.input, args.raw.as_deref()).await?;
+    let mut options = StreamOptions::for_route(&route);
+    options.latency = Duration::from_millis(args.latency);
+    options.volume = args.volume;
+    options.password = args.password;
+    options.metadata = Some(Metadata {
         title: args.title,
         artist: args.artist,
         album: args.album,
         artwork: args.artwork.as_deref().map(read_artwork).transpose()?,
         duration: None,
-    };
-    let options = StreamOptions {
-        metadata: Some(metadata),
-        codec: args.codec.into(),
-        latency: Duration::from_millis(args.latency),
-        volume: args.volume,
-        password: args.password,
-        encryption: if args.encrypt {
-            Encryption::AirPortRsa
-        } else {
-            Encryption::None
-        },
-        ..StreamOptions::default()
-    };
-    let (handle, driver) = raop::start(receiver, source, options).await?;
+    });
+
+    let (handle, driver) = raop::start(target.addr, source, options).await?;
     let driver = tokio::spawn(driver);
-    let _control = ipc::serve(receiver, handle.clone())?;
+    let _control = ipc::serve(target.addr, handle.clone())?;
     let progress = spawn_progress_bar(&handle);
     let stopper = handle.clone();
     tokio::spawn(async move {
@@ -101,9 +119,57 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     progress.abort();
     let report = result?;
     if args.json {
-        println!("{}", crate::report::stream_json(&report));
+        println!("{}", report_json(&report));
     }
     Ok(())
+}
+
+/// Opens and probes the input off the async threads (a pipe or URL may block).
+async fn open_input(
+    input: &str,
+    raw: Option<&str>,
+) -> anyhow::Result<Box<dyn airstream_audio::PcmSource>> {
+    let mut source = Source::from_arg(input);
+    if let Some(format) = raw {
+        let format: RawFormat = format
+            .parse()
+            .map_err(|e| airstream::Error::InvalidInput(format!("--raw {format}: {e}")))?;
+        source = source.raw(format);
+    }
+    let opened = tokio::task::spawn_blocking(move || source.open(PcmFormat::RAOP)).await?;
+    Ok(opened.map_err(airstream::Error::from)?)
+}
+
+/// Reads a cover image; the kind comes from its bytes, not its name.
+fn read_artwork(path: &std::path::Path) -> anyhow::Result<Artwork> {
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let kind = ArtworkKind::sniff(&data).ok_or_else(|| {
+        airstream::Error::InvalidInput(format!(
+            "{}: artwork must be a JPEG or PNG image",
+            path.display()
+        ))
+    })?;
+    Ok(Artwork { kind, data })
+}
+
+fn report_json(r: &StreamReport) -> serde_json::Value {
+    let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
+    serde_json::json!({
+        "receiver": r.receiver.to_string(),
+        "codec": r.codec.name(),
+        "frames_sent": r.frames_sent,
+        "packets_sent": r.packets_sent,
+        "underruns": r.underruns,
+        "time_to_first_packet_ms": ms(r.time_to_first_packet),
+        "latency_ms": r.latency.as_secs_f64() * 1000.0,
+        "retransmit_requests": r.stats.retransmit_requests,
+        "retransmitted": r.stats.retransmitted,
+        "retransmit_missed": r.stats.retransmit_missed,
+        "timing_replies": r.stats.timing_replies,
+        "sync_sent": r.stats.sync_sent,
+        "warnings": r.warnings,
+        "stopped": r.stopped,
+    })
 }
 
 /// Elapsed/total on a terminal; indicatif draws nothing when stderr is not one.
@@ -127,15 +193,20 @@ fn spawn_progress_bar(handle: &raop::StreamHandle) -> tokio::task::JoinHandle<()
             let p = progress.borrow_and_update().clone();
             bar.set_position(p.position().as_millis() as u64);
             let pos = p.position().as_secs();
+            let state = if p.state == StreamState::Paused {
+                " (paused)"
+            } else {
+                ""
+            };
             let msg = match p.duration {
                 Some(d) => format!(
-                    "{}:{:02} / {}:{:02}",
+                    "{}:{:02} / {}:{:02}{state}",
                     pos / 60,
                     pos % 60,
                     d.as_secs() / 60,
                     d.as_secs() % 60
                 ),
-                None => format!("{}:{:02}", pos / 60, pos % 60),
+                None => format!("{}:{:02}{state}", pos / 60, pos % 60),
             };
             bar.set_message(msg);
             if p.state == StreamState::Finished {
@@ -144,16 +215,4 @@ fn spawn_progress_bar(handle: &raop::StreamHandle) -> tokio::task::JoinHandle<()
         }
         bar.finish_and_clear();
     })
-}
-
-/// Reads a cover image; the kind comes from its bytes, not its name.
-fn read_artwork(path: &std::path::Path) -> anyhow::Result<Artwork> {
-    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let kind = ArtworkKind::sniff(&data).ok_or_else(|| {
-        airstream::Error::InvalidInput(format!(
-            "{}: artwork must be a JPEG or PNG image",
-            path.display()
-        ))
-    })?;
-    Ok(Artwork { kind, data })
 }

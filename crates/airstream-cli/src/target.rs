@@ -1,18 +1,270 @@
-//! Resolving where to send: `HOST:PORT` (a name or an address).
+//! `--device NAME|ID|ADDRESS` / `--address HOST:PORT`: how every command that talks to one
+//! device names it. Flatten [`TargetArgs`] into a command's `Args` and call
+//! [`TargetArgs::resolve`] with the service it needs (`Some(ServiceKind::Raop)` for `stream`
+//! and `volume`, `Some(ServiceKind::AirPlay)` for `play` and `pair`).
 
-use anyhow::Context;
+use airstream::discovery::{self, Device, DeviceQuery, FindOptions, ServiceKind};
+use airstream_proto::capabilities::Capabilities;
 use std::net::SocketAddr;
+use std::time::Duration;
 
-pub(crate) async fn resolve_address(address: &str) -> anyhow::Result<SocketAddr> {
-    if let Ok(addr) = address.parse() {
-        return Ok(addr);
+/// How long resolving a host name in `--address` may take.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(clap::Args, Debug, Clone, PartialEq)]
+pub(crate) struct TargetArgs {
+    /// The device's name (any case), id (MAC) or IP address, found with mDNS.
+    #[arg(
+        long,
+        value_name = "NAME|ID|ADDRESS",
+        conflicts_with = "address",
+        required_unless_present = "address"
+    )]
+    pub(crate) device: Option<String>,
+    /// Talk to HOST:PORT directly, without mDNS (for devices that do not advertise; their
+    /// capabilities are then assumed: no encryption, no password, no metadata).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) address: Option<String>,
+    /// How long to look for --device, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub(crate) discovery_timeout: f64,
+}
+
+/// The device to talk to.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Target {
+    /// How messages name it.
+    pub(crate) label: String,
+    /// Where to connect first.
+    pub(crate) addr: SocketAddr,
+    /// Every address to try, best first.
+    pub(crate) addrs: Vec<SocketAddr>,
+    /// What discovery found, or for `--address` a device with assumed capabilities.
+    pub(crate) device: Device,
+    /// Found with mDNS (`--device`), as opposed to given by `--address`.
+    pub(crate) discovered: bool,
+}
+
+impl Target {
+    pub(crate) fn capabilities(&self) -> &Capabilities {
+        &self.device.capabilities
     }
-    let mut found = tokio::net::lookup_host(address)
-        .await
-        .with_context(|| format!("cannot resolve {address:?} (expected HOST:PORT)"))?;
-    found.next().ok_or_else(|| {
-        anyhow::Error::new(airstream::Error::NotFound(format!(
-            "{address} resolves to no address"
+}
+
+/// Parses a positive number of seconds (at most an hour) given to `flag`.
+pub(crate) fn seconds(flag: &str, value: f64) -> Result<Duration, airstream::Error> {
+    if value.is_finite() && value > 0.0 && value <= 3600.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(airstream::Error::InvalidInput(format!(
+            "{flag} must be a number of seconds between 0 and 3600, not {value}"
         )))
-    })
+    }
+}
+
+impl TargetArgs {
+    /// Finds the device, with mDNS for `--device` (stopping as soon as it is known) or directly
+    /// for `--address`, and the address of the service the command needs. `None`: any service
+    /// will do (RAOP preferred), and an `--address` device counts as a RAOP receiver.
+    pub(crate) async fn resolve(&self, service: Option<ServiceKind>) -> anyhow::Result<Target> {
+        match (&self.device, &self.address) {
+            (Some(query), _) => {
+                let timeout = seconds("--discovery-timeout", self.discovery_timeout)?;
+                let mut options = FindOptions::new(timeout);
+                options.service = service;
+                let device = discovery::find_with(&DeviceQuery::parse(query), &options).await?;
+                let kind = service.unwrap_or(if device.has(ServiceKind::Raop) {
+                    ServiceKind::Raop
+                } else {
+                    ServiceKind::AirPlay
+                });
+                let addrs = device.socket_addrs(kind);
+                let Some(&addr) = addrs.first() else {
+                    return Err(airstream::Error::NotFound(format!(
+                        "{} advertises {kind} but no address",
+                        device.describe()
+                    ))
+                    .into());
+                };
+                Ok(Target {
+                    label: format!("{} ({addr})", device.name),
+                    addr,
+                    addrs,
+                    device,
+                    discovered: true,
+                })
+            }
+            (None, Some(address)) => {
+                let addrs = lookup(address).await?;
+                let kind = service.unwrap_or(ServiceKind::Raop);
+                Ok(Target {
+                    label: address.clone(),
+                    addr: addrs[0],
+                    device: Device::from_address(addrs[0], kind),
+                    addrs,
+                    discovered: false,
+                })
+            }
+            (None, None) => {
+                anyhow::bail!(
+                    "name the device with --device NAME|ID|ADDRESS or --address HOST:PORT"
+                )
+            }
+        }
+    }
+}
+
+/// `HOST:PORT` (IPv6 in brackets) to addresses; never empty on success.
+async fn lookup(address: &str) -> Result<Vec<SocketAddr>, airstream::Error> {
+    if let Ok(addr) = address.parse::<SocketAddr>() {
+        return Ok(vec![addr]);
+    }
+    let not_found = |detail: String| {
+        airstream::Error::NotFound(format!("cannot resolve --address {address}: {detail}"))
+    };
+    if address
+        .rsplit_once(':')
+        .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+    {
+        return Err(not_found(
+            "expected HOST:PORT, e.g. 192.168.1.20:7000 or [fe80::1%eth0]:7000".into(),
+        ));
+    }
+    let addrs: Vec<SocketAddr> =
+        tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host(address))
+            .await
+            .map_err(|_| not_found(format!("no answer within {} s", LOOKUP_TIMEOUT.as_secs())))?
+            .map_err(|e| not_found(e.to_string()))?
+            .collect();
+    if addrs.is_empty() {
+        return Err(not_found("no addresses".into()));
+    }
+    Ok(addrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airstream_testkit::mdns::{Advertiser, FAKE_SUBNET, FakeDevice};
+    use airstream_testkit::netns::Netns;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        target: TargetArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<TargetArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("test").chain(args.iter().copied())).map(|c| c.target)
+    }
+
+    fn resolve(netns: &Netns, args: &TargetArgs, service: ServiceKind) -> anyhow::Result<Target> {
+        netns
+            .run(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(args.resolve(Some(service)))
+            })
+            .expect("thread in the namespace")
+    }
+
+    fn kind_of(error: &anyhow::Error) -> Option<airstream::ErrorKind> {
+        error
+            .downcast_ref::<airstream::Error>()
+            .map(airstream::Error::kind)
+    }
+
+    #[test]
+    fn needs_exactly_one_of_device_and_address() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--device", "x", "--address", "1.2.3.4:5"]).is_err());
+        let args = parse(&["--device", "Kitchen", "--discovery-timeout", "2.5"]).expect("args");
+        assert_eq!(args.device.as_deref(), Some("Kitchen"));
+        assert!((args.discovery_timeout - 2.5).abs() < f64::EPSILON);
+        let args = parse(&["--address", "[::1]:7000"]).expect("args");
+        assert_eq!(args.address.as_deref(), Some("[::1]:7000"));
+    }
+
+    #[tokio::test]
+    async fn an_address_needs_no_discovery_and_assumes_defaults() {
+        let args = parse(&["--address", "127.0.0.1:5000"]).expect("args");
+        let target = args.resolve(Some(ServiceKind::Raop)).await.expect("target");
+        assert_eq!(
+            target.addr,
+            "127.0.0.1:5000".parse::<SocketAddr>().expect("addr")
+        );
+        assert_eq!(
+            target.capabilities(),
+            &Capabilities::assumed(ServiceKind::Raop)
+        );
+        assert!(!target.discovered);
+        let args = parse(&["--address", "[::1]:7000"]).expect("args");
+        let target = args
+            .resolve(Some(ServiceKind::AirPlay))
+            .await
+            .expect("target");
+        assert_eq!(
+            target.addrs,
+            ["[::1]:7000".parse::<SocketAddr>().expect("addr")]
+        );
+        assert_eq!(
+            target.capabilities(),
+            &Capabilities::assumed(ServiceKind::AirPlay)
+        );
+        for bad in ["127.0.0.1", "no-port", "host:99999"] {
+            let args = parse(&["--address", bad]).expect("args");
+            let err = args.resolve(Some(ServiceKind::Raop)).await.expect_err(bad);
+            assert_eq!(kind_of(&err), Some(airstream::ErrorKind::NotFound), "{bad}");
+            assert!(
+                err.to_string().contains("expected HOST:PORT"),
+                "{bad}: {err}"
+            );
+        }
+        let args = parse(&["--device", "x", "--discovery-timeout=-1"]).expect("args");
+        let err = args
+            .resolve(Some(ServiceKind::Raop))
+            .await
+            .expect_err("bad timeout");
+        assert_eq!(kind_of(&err), Some(airstream::ErrorKind::Input));
+    }
+
+    #[test]
+    fn a_device_name_resolves_to_the_address_of_the_wanted_service() {
+        let netns = Netns::create().expect("network namespace");
+        netns.add_address(FAKE_SUBNET).expect("fake subnet");
+        let mut devices = vec![FakeDevice::apple_tv(), FakeDevice::airport_express()];
+        devices.extend(FakeDevice::speaker_twins());
+        let _advertiser = Advertiser::start(&netns, &devices).expect("advertiser");
+
+        let args = parse(&["--device", "KITCHEN"]).expect("args");
+        let target = resolve(&netns, &args, ServiceKind::Raop).expect("Kitchen");
+        assert_eq!(
+            target.addr,
+            "10.77.0.11:5000".parse::<SocketAddr>().expect("addr")
+        );
+        assert_eq!(target.label, "Kitchen (10.77.0.11:5000)");
+        assert_eq!(
+            target.capabilities().model.as_deref(),
+            Some("AirPort10,115")
+        );
+        assert!(target.discovered);
+
+        let args = parse(&["--device", "living room"]).expect("args");
+        let target = resolve(&netns, &args, ServiceKind::AirPlay).expect("Apple TV");
+        assert_eq!(target.addr.port(), 7000);
+        assert!(target.capabilities().airplay);
+
+        let args = parse(&["--device", "Speaker", "--discovery-timeout", "10"]).expect("args");
+        let err = resolve(&netns, &args, ServiceKind::Raop).expect_err("ambiguous");
+        assert_eq!(kind_of(&err), Some(airstream::ErrorKind::NotFound));
+        assert!(err.to_string().contains("0A:00:00:00:00:01"), "{err}");
+        assert!(err.to_string().contains("0A:00:00:00:00:02"), "{err}");
+
+        let args = parse(&["--device", "kitchen", "--discovery-timeout", "1.5"]).expect("args");
+        let err = resolve(&netns, &args, ServiceKind::AirPlay).expect_err("no AirPlay service");
+        assert_eq!(kind_of(&err), Some(airstream::ErrorKind::Unsupported));
+    }
 }

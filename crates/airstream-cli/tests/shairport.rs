@@ -6,20 +6,20 @@
 #![allow(clippy::unwrap_used)]
 
 use airstream_testkit::compare::{align_and_compare, compare_across_pause};
-use airstream_testkit::netns::NetNs;
+use airstream_testkit::netns::Netns;
 use airstream_testkit::shairport::{PORT, Shairport, ShairportConfig};
 use airstream_testkit::signal::{music, wav_bytes};
 use std::process::Output;
 
 struct Rig {
-    ns: NetNs,
+    ns: Netns,
     receiver: Shairport,
     dir: tempfile::TempDir,
 }
 
-fn rig(tag: &str, config: &ShairportConfig) -> Rig {
+fn rig(config: &ShairportConfig) -> Rig {
     let dir = tempfile::tempdir().unwrap();
-    let ns = NetNs::create(tag).unwrap();
+    let ns = Netns::create().unwrap();
     let receiver = Shairport::start(&ns, dir.path(), config).unwrap();
     Rig { ns, receiver, dir }
 }
@@ -60,7 +60,7 @@ fn assert_bit_exact(rig: &Rig, source: &[i16]) {
 }
 
 fn stream_bit_exact(codec: &str, extra: &[&str]) {
-    let mut rig = rig(codec, &ShairportConfig::default());
+    let mut rig = rig(&ShairportConfig::default());
     let source = music(44_100 * 3, 44_100);
     let file = rig.write_wav(&source);
     let address = address();
@@ -99,6 +99,11 @@ fn alac_raw_is_bit_exact_on_shairport_sync() {
 }
 
 #[test]
+fn compressed_alac_is_bit_exact_on_shairport_sync() {
+    stream_bit_exact("alac", &[]);
+}
+
+#[test]
 fn rsa_aes_encrypted_stream_is_bit_exact_on_shairport_sync() {
     stream_bit_exact("alac-raw", &["--encrypt"]);
 }
@@ -114,7 +119,7 @@ fn password_protected_shairport_sync() {
         password: Some("s3cret".into()),
         ..ShairportConfig::default()
     };
-    let rig = rig("pw", &config);
+    let rig = rig(&config);
     let source = music(44_100 * 2, 44_100);
     let file = rig.write_wav(&source);
     let address = address();
@@ -158,7 +163,7 @@ fn metadata_and_volume_reach_shairport_syncs_metadata_pipe() {
         metadata: true,
         ..ShairportConfig::default()
     };
-    let rig = rig("meta", &config);
+    let rig = rig(&config);
     let source = music(44_100 * 2, 44_100);
     let file = rig.write_wav(&source);
     let artwork = rig.dir.path().join("cover.png");
@@ -226,7 +231,7 @@ fn pause_and_resume_on_shairport_sync_lose_nothing() {
         output_buffer_seconds: Some(0.1),
         ..ShairportConfig::default()
     };
-    let rig = rig("pause", &config);
+    let rig = rig(&config);
     let source = music(44_100 * 4, 44_100);
     let file = rig.write_wav(&source);
     let runtime = rig.dir.path().join("run");

@@ -4,10 +4,15 @@
 #![forbid(unsafe_code)]
 
 pub mod alac;
+pub mod bplist;
+pub mod capabilities;
 pub mod digest;
 pub mod dmap;
 pub mod ntp;
+pub mod pairing;
+pub mod play;
 pub mod raop;
+pub mod route;
 pub mod rtp;
 pub mod rtsp;
 pub mod sdp;

@@ -3,6 +3,9 @@
 
 pub mod avahi;
 pub mod compare;
+pub mod fake_apple_tv;
+pub mod http;
+pub mod mdns;
 pub mod netns;
 pub mod process;
 pub mod shairport;

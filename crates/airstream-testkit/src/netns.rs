@@ -1,14 +1,27 @@
-//! Network namespaces holding nothing but `lo`: where everything that does multicast
-//! (mDNS) or needs kernel packet loss runs in tests, never on the host's interfaces.
+//! Throw-away network namespaces for tests that send multicast (mDNS). Each holds nothing but
+//! `lo` (up, multicast on, with a 224.0.0.0/4 route), so no packet can reach a real network.
+//!
+//! Work gets inside in two ways: a child process (`Netns::command`, i.e. `ip netns exec`), or
+//! a thread of the test process (`Netns::run`) that has joined the namespace
+//! with `setns(2)`. The network namespace is per thread on Linux, and threads started from a
+//! joined thread (mdns-sd's daemon, a tokio runtime's workers) inherit it, so their sockets
+//! live in the namespace too. Everything needs root, as CI has.
 
+use std::ffi::OsStr;
+use std::fs::File;
 use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
-/// A namespace that is deleted, with every process in it, when dropped.
-pub struct NetNs {
+/// A network namespace that is deleted when dropped.
+#[derive(Debug)]
+pub struct Netns {
     name: String,
 }
 
@@ -16,40 +29,54 @@ fn ip(args: &[&str]) -> io::Result<()> {
     let output = Command::new("ip")
         .args(args)
         .stdin(Stdio::null())
-        .output()?;
+        .output()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot run `ip` (iproute2): {e}")))?;
     if output.status.success() {
         Ok(())
     } else {
         Err(io::Error::other(format!(
-            "ip {}: {}",
+            "`ip {}` failed ({}): {} (network namespaces need root)",
             args.join(" "),
+            output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         )))
     }
 }
 
-impl NetNs {
-    /// Creates `as-<tag>-<pid>-<n>` with `lo` up (multicast on) and a multicast route.
-    pub fn create(tag: &str) -> io::Result<Self> {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("as-{tag}-{}-{n}", std::process::id());
+impl Netns {
+    /// Creates `airstream-<pid>-<n>` with `lo` up, multicast on and multicast routed to `lo`.
+    pub fn create() -> io::Result<Self> {
+        let name = format!(
+            "airstream-{}-{}",
+            std::process::id(),
+            NEXT_ID.fetch_add(1, Ordering::Relaxed)
+        );
         ip(&["netns", "add", &name])?;
-        let ns = NetNs { name };
-        ip(&["-n", &ns.name, "link", "set", "lo", "up"])?;
-        ip(&["-n", &ns.name, "link", "set", "lo", "multicast", "on"])?;
-        ip(&["-n", &ns.name, "route", "add", "224.0.0.0/4", "dev", "lo"])?;
-        Ok(ns)
+        let netns = Self { name };
+        let n = netns.name.as_str();
+        // Multicast must be on before `up` for the kernel to set up lo's multicast state.
+        ip(&["-n", n, "link", "set", "lo", "multicast", "on"])?;
+        ip(&["-n", n, "link", "set", "lo", "up"])?;
+        ip(&["-n", n, "route", "add", "224.0.0.0/4", "dev", "lo"])?;
+        Ok(netns)
     }
 
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// Adds an address to `lo` (e.g. `10.77.0.1/24`), so fake devices in that subnet can be
+    /// advertised under addresses of their own.
+    pub fn add_address(&self, cidr: &str) -> io::Result<()> {
+        let family = if cidr.contains(':') { "-6" } else { "-4" };
+        ip(&[family, "-n", &self.name, "addr", "add", cidr, "dev", "lo"])
+    }
+
     /// A command that runs `program` inside the namespace.
-    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.name]).arg(program);
-        cmd
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name]).arg(program);
+        command
     }
 
     /// Whether something in the namespace accepts TCP connections on 127.0.0.1:`port`.
@@ -62,6 +89,7 @@ impl NetNs {
             .is_ok_and(|s| s.success())
     }
 
+    /// Kills every process still running inside (tests must leave nothing behind).
     fn kill_all(&self) {
         if let Ok(out) = Command::new("ip")
             .args(["netns", "pids", &self.name])
@@ -72,11 +100,44 @@ impl NetNs {
             }
         }
     }
+
+    /// Runs `f` on a fresh thread inside the namespace and returns its result; a panic in `f`
+    /// is passed on.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> io::Result<T> {
+        thread::scope(|scope| {
+            let handle = scope.spawn(|| enter(&self.name).map(|()| f()));
+            match handle.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    }
 }
 
-impl Drop for NetNs {
+/// Moves the calling thread into namespace `name` and checks that it arrived.
+fn enter(name: &str) -> io::Result<()> {
+    let path = PathBuf::from("/run/netns").join(name);
+    let file = File::open(&path)?;
+    rustix::thread::move_into_link_name_space(
+        file.as_fd(),
+        Some(rustix::thread::LinkNameSpaceType::Network),
+    )?;
+    let wanted = std::fs::metadata(&path)?.ino();
+    let now_in = std::fs::metadata("/proc/thread-self/ns/net")?.ino();
+    if wanted == now_in {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "thread did not enter network namespace {name}"
+        )))
+    }
+}
+
+impl Drop for Netns {
     fn drop(&mut self) {
         self.kill_all();
-        let _ = ip(&["netns", "del", &self.name]);
+        if let Err(e) = ip(&["netns", "del", &self.name]) {
+            eprintln!("airstream-testkit: {e}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! metadata pipe read into [`MetadataItem`]s. Everything stops when the handle drops.
 
 use crate::avahi::Avahi;
-use crate::netns::NetNs;
+use crate::netns::Netns;
 use crate::process::{Guarded, wait_until};
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -95,8 +95,8 @@ diagnostics = {{ log_output_to = "stderr"; statistics = "yes"; log_verbosity = 2
 impl Shairport {
     /// Starts avahi and shairport-sync in `ns`, with files under `dir`; returns once the
     /// RTSP port accepts connections.
-    pub fn start(ns: &NetNs, dir: &Path, config: &ShairportConfig) -> io::Result<Self> {
-        let avahi = Avahi::start(ns, dir)?;
+    pub fn start(ns: &Netns, dir: &Path, config: &ShairportConfig) -> io::Result<Self> {
+        let avahi = Avahi::start_in(ns)?;
         let pipe = dir.join("metadata.pipe");
         let conf = dir.join("shairport-sync.conf");
         std::fs::write(&conf, config_text(config, &pipe))?;
@@ -114,11 +114,10 @@ impl Shairport {
         };
         let capture = dir.join("capture.raw");
         let log = dir.join("shairport-sync.log");
-        let mut cmd = ns.command("shairport-sync");
+        let mut cmd = avahi.command("shairport-sync");
         cmd.arg("-c")
             .arg(&conf)
             .arg("-u")
-            .env("DBUS_SYSTEM_BUS_ADDRESS", avahi.bus_address())
             .stdout(File::create(&capture)?)
             .stderr(File::create(&log)?);
         let mut process = Guarded::spawn("shairport-sync", cmd)?;

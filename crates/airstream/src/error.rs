@@ -72,6 +72,19 @@ pub enum Error {
     InvalidInput(String),
     #[error("{0}")]
     NotFound(String),
+    /// The device reported an `error` in `/playback-info` (it could not fetch or play the media).
+    #[error("{device} could not play {url}: {}", describe_device_error(*.code, .domain.as_deref()))]
+    PlaybackFailed {
+        device: String,
+        url: String,
+        code: Option<i64>,
+        domain: Option<String>,
+    },
+}
+
+fn describe_device_error(code: Option<i64>, domain: Option<&str>) -> String {
+    let code = code.map_or_else(|| "without a code".to_string(), |c| format!("code {c}"));
+    format!("error {code} in domain {}", domain.unwrap_or("unknown"))
 }
 
 impl Error {
@@ -86,7 +99,9 @@ impl Error {
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Network { .. } | Error::ConnectionLost(_) => ErrorKind::Network,
-            Error::Protocol { .. } | Error::BadMessage { .. } => ErrorKind::Protocol,
+            Error::Protocol { .. } | Error::BadMessage { .. } | Error::PlaybackFailed { .. } => {
+                ErrorKind::Protocol
+            }
             Error::Input(_) | Error::InvalidInput(_) => ErrorKind::Input,
             Error::NotFound(_) => ErrorKind::NotFound,
         }

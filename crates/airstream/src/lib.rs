@@ -3,7 +3,10 @@
 //! This crate is the tokio shell around the sans-IO [`airstream_proto`] core: it owns the
 //! sockets, the real-time pacer, discovery, the file server, pairing and the credential store.
 
+pub mod airplay;
 pub mod connection;
+pub mod credentials;
+pub mod discovery;
 mod error;
 pub mod raop;
 

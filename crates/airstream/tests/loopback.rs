@@ -116,6 +116,14 @@ async fn alac_raw_arrives_bit_exact() {
 }
 
 #[tokio::test]
+async fn compressed_alac_arrives_bit_exact_and_smaller() {
+    let (report, record) = stream_and_compare(Codec::Alac, Behaviour::default()).await;
+    assert_eq!(record.summary.codec, "AppleLossless");
+    assert_eq!(record.summary.bad_packets, 0);
+    assert_eq!(report.codec, Codec::Alac);
+}
+
+#[tokio::test]
 async fn pcm_arrives_bit_exact() {
     let (_, record) = stream_and_compare(Codec::Pcm, Behaviour::default()).await;
     assert_eq!(record.summary.codec, "L16");

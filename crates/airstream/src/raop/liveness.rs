@@ -50,10 +50,7 @@ mod tests {
         let mut l = Liveness::new(t0);
         assert!(!l.probe_due(t0 + ms(999)));
         assert!(l.probe_due(t0 + ms(1000)));
-        assert!(
-            !l.probe_due(t0 + ms(1500)),
-            "already asked"
-        );
+        assert!(!l.probe_due(t0 + ms(1500)), "already asked");
         assert!(l.probe_due(t0 + ms(2000)));
         l.heard(t0 + ms(2100));
         assert!(!l.probe_due(t0 + ms(2500)));

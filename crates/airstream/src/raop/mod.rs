@@ -18,7 +18,9 @@ pub use driver::StreamDriver;
 
 use crate::error::{ErrorKind, Result};
 use airstream_audio::{Metadata, PcmSource};
+use airstream_proto::capabilities::MetadataKind;
 use airstream_proto::raop::StreamerStats;
+use airstream_proto::route::{AudioCodec, AudioRoute, RaopEncryption};
 pub use airstream_proto::sdp::Codec;
 use std::fmt;
 use std::net::SocketAddr;
@@ -53,6 +55,34 @@ pub struct StreamOptions {
     /// the first 72 ms of every stream are lost there (pyatv 0.13 loses them).
     pub lead_in_packets: u32,
     pub encryption: Encryption,
+    /// Send `POST /auth-setup` before ANNOUNCE (MFi devices; also done after a 403).
+    pub auth_setup: bool,
+}
+
+impl StreamOptions {
+    /// Options for what route selection decided (codec, encryption, auth-setup, metadata
+    /// kinds); everything else at its default.
+    pub fn for_route(route: &AudioRoute) -> Self {
+        let kinds = &route.metadata;
+        Self {
+            codec: match route.codec {
+                AudioCodec::AlacCompressed => Codec::Alac,
+                AudioCodec::AlacUncompressed => Codec::AlacRaw,
+                AudioCodec::Pcm => Codec::Pcm,
+            },
+            encryption: match route.encryption {
+                RaopEncryption::None => Encryption::None,
+                RaopEncryption::Rsa => Encryption::AirPortRsa,
+            },
+            auth_setup: route.auth_setup,
+            metadata_kinds: MetadataKinds {
+                text: kinds.contains(&MetadataKind::Text),
+                artwork: kinds.contains(&MetadataKind::Artwork),
+                progress: kinds.contains(&MetadataKind::Progress),
+            },
+            ..Self::default()
+        }
+    }
 }
 
 /// How audio payloads are protected.
@@ -80,7 +110,7 @@ impl fmt::Debug for Encryption {
 impl Default for StreamOptions {
     fn default() -> Self {
         Self {
-            codec: Codec::AlacRaw,
+            codec: Codec::Alac,
             latency: DEFAULT_LATENCY,
             volume: None,
             password: None,
@@ -90,6 +120,7 @@ impl Default for StreamOptions {
             keep_alive: control::KEEP_ALIVE_INTERVAL,
             lead_in_packets: DEFAULT_LEAD_IN_PACKETS,
             encryption: Encryption::None,
+            auth_setup: false,
         }
     }
 }

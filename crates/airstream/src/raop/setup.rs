@@ -83,7 +83,7 @@ pub(super) async fn establish(
         first_seq,
         first_rtptime,
         initial_volume_db: options.volume.map(volume_db),
-        auth_setup: false,
+        auth_setup: options.auth_setup,
         min_latency: None,
         max_latency: None,
     });

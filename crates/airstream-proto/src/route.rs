@@ -1,0 +1,408 @@
+//! Route selection: from a device's [`Capabilities`] (plus what the user forced), decide how to
+//! talk to it — or say exactly what it would need that we do not do. One pure function per
+//! use: [`select_audio_route`] for RAOP audio, [`select_play_url_route`] for play_url.
+//!
+//! Rules come from shared/protocol/raop.md (§1, §2.5, §4.4) and airplay.md (§1.1, §1.7); the
+//! per-model exceptions live in [`quirks`], each with its source.
+
+mod quirks;
+#[cfg(test)]
+mod tests;
+
+pub use quirks::{Quirk, quirks};
+
+use crate::capabilities::{
+    AudioFormat, Capabilities, Codec, EncryptionType, Feature, MetadataKind, PairingRequirement,
+};
+use serde::Serialize;
+use std::fmt;
+
+/// Audio payload of the RTP packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AudioCodec {
+    /// Real ALAC compression (about half the bandwidth).
+    AlacCompressed,
+    /// ALAC "escape" frames: uncompressed samples in ALAC framing.
+    AlacUncompressed,
+    /// L16, announced without an fmtp line.
+    Pcm,
+}
+
+impl AudioCodec {
+    fn codec(self) -> Codec {
+        match self {
+            AudioCodec::AlacCompressed | AudioCodec::AlacUncompressed => Codec::Alac,
+            AudioCodec::Pcm => Codec::Pcm,
+        }
+    }
+}
+
+/// How the audio payload is protected on RAOP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RaopEncryption {
+    None,
+    /// AES-128-CBC with the key wrapped in Apple's RSA key (et=1).
+    Rsa,
+}
+
+/// Protocol the user insists on (pyatv#2204 asks for this switch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ProtocolChoice {
+    #[serde(rename = "airplay1")]
+    AirPlay1,
+    #[serde(rename = "airplay2")]
+    AirPlay2,
+}
+
+/// What the user forced; `None` everywhere means "decide from the TXT records".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteOverrides {
+    pub protocol: Option<ProtocolChoice>,
+    pub codec: Option<AudioCodec>,
+    pub encryption: Option<RaopEncryption>,
+    /// Force `POST /auth-setup` on or off.
+    pub auth_setup: Option<bool>,
+    /// Send exactly these metadata kinds even where `md` does not list them (model quirks
+    /// still apply). `None`: what `md` lists.
+    pub metadata: Option<Vec<MetadataKind>>,
+}
+
+/// Credentials the session will have to present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct RaopAuth {
+    /// RTSP Digest with a password (`pw=true` or flag 0x80).
+    pub password: bool,
+    /// Legacy pair-verify with stored credentials (flag 0x8 or 0x200).
+    pub legacy_pairing: bool,
+}
+
+/// How to stream RAOP (AirPlay 1) audio to one device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AudioRoute {
+    pub codec: AudioCodec,
+    pub encryption: RaopEncryption,
+    pub auth: RaopAuth,
+    /// Send `POST /auth-setup` before ANNOUNCE.
+    pub auth_setup: bool,
+    /// Metadata kinds to send, in the order text, artwork, progress.
+    pub metadata: Vec<MetadataKind>,
+    pub format: AudioFormat,
+    /// Model quirks that shaped this route.
+    pub quirks: Vec<Quirk>,
+    /// The device also speaks AirPlay 2 (pyatv would use it); AirPlay 1 works too.
+    pub airplay2_supported: bool,
+}
+
+/// How to make a device play a URL (airplay.md §1.1 step 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "path")]
+pub enum PlayUrlRoute {
+    /// Plain HTTP `/play` on one connection.
+    #[serde(rename = "airplay1")]
+    AirPlay1 {
+        /// Legacy pair-verify with stored credentials first (flag 0x8 or 0x200).
+        pair_verify: bool,
+        password: bool,
+    },
+    /// tvOS 14+: HAP pair-verify, encrypted RTSP session, then `/play`.
+    #[serde(rename = "airplay2")]
+    AirPlay2 {
+        /// Transient pairing (bit 43 or 48) works when no HAP credentials are stored.
+        transient_pairing: bool,
+    },
+}
+
+/// The missing piece that makes a route impossible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Need {
+    /// The device only takes AirPlay 2 streams.
+    #[serde(rename = "airplay2")]
+    AirPlay2,
+    /// Every encryption type it lists is FairPlay/MFi (or unknown).
+    FairPlay,
+    /// None of its codecs is PCM or ALAC.
+    Codec,
+    /// It wants RTP over TCP.
+    TcpTransport,
+    /// Access is limited to members of its home (`act=2`).
+    HomeAccess,
+    /// It requires pairing but has pairing switched off (`acl=1`).
+    PairingEnabled,
+    /// No `_raop._tcp` service.
+    RaopService,
+    /// No `_airplay._tcp` service.
+    #[serde(rename = "airplay-service")]
+    AirPlayService,
+    /// It does not play video/URLs (no video feature bit).
+    Video,
+}
+
+impl Need {
+    pub fn is_airplay2(self) -> bool {
+        self == Need::AirPlay2
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Need::AirPlay2 => "AirPlay 2",
+            Need::FairPlay => "FairPlay/MFi encryption",
+            Need::Codec => "an AAC codec",
+            Need::TcpTransport => "RTP over TCP",
+            Need::HomeAccess => "home membership",
+            Need::PairingEnabled => "pairing to be enabled on the device",
+            Need::RaopService => "a _raop._tcp service",
+            Need::AirPlayService => "an _airplay._tcp service",
+            Need::Video => "AirPlay video",
+        }
+    }
+}
+
+/// Why a route is impossible: the need, plus the facts that led there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unsupported {
+    pub needs: Need,
+    pub detail: String,
+}
+
+impl Unsupported {
+    fn new(needs: Need, detail: impl Into<String>) -> Self {
+        Self {
+            needs,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "needs {}: {}", self.needs.label(), self.detail)
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+fn list<T: fmt::Display>(items: Option<&Vec<T>>) -> String {
+    items.map_or_else(
+        || "not advertised".to_string(),
+        |items| {
+            items
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        },
+    )
+}
+
+/// Picks protocol, codec, encryption, auth, auth-setup and metadata for RAOP audio.
+pub fn select_audio_route(
+    caps: &Capabilities,
+    overrides: &RouteOverrides,
+) -> Result<AudioRoute, Unsupported> {
+    let quirks = quirks(caps);
+    let forced_airplay1 = overrides.protocol == Some(ProtocolChoice::AirPlay1);
+    if overrides.protocol == Some(ProtocolChoice::AirPlay2) {
+        return Err(Unsupported::new(
+            Need::AirPlay2,
+            "AirPlay 2 audio was requested; airstream sends AirPlay 1 (RAOP) audio only",
+        ));
+    }
+    if !caps.raop && !forced_airplay1 {
+        return Err(if caps.airplay2_supported() {
+            Unsupported::new(Need::AirPlay2, "it advertises no _raop._tcp service")
+        } else {
+            Unsupported::new(Need::RaopService, "it advertises no _raop._tcp service")
+        });
+    }
+    if quirks.contains(&Quirk::HomePodGen1NeedsPtp) && !forced_airplay1 {
+        return Err(Unsupported::new(
+            Need::AirPlay2,
+            "a first-generation HomePod only plays AirPlay 2 streams with PTP timing",
+        ));
+    }
+    if caps.transports.is_some_and(|tp| !tp.udp) {
+        return Err(Unsupported::new(
+            Need::TcpTransport,
+            "its tp key lists no UDP transport",
+        ));
+    }
+    check_access(caps)?;
+
+    let (encryption, mfi_only) = choose_encryption(caps, overrides, &quirks)?;
+    let auth_setup = overrides
+        .auth_setup
+        .unwrap_or(mfi_only || quirks.contains(&Quirk::AirPortAuthSetup));
+    let codec = choose_codec(caps, overrides)?;
+    let metadata = choose_metadata(caps, overrides, &quirks);
+    let applied = quirks
+        .into_iter()
+        .filter(|q| q.shapes_audio_route())
+        .collect();
+    Ok(AudioRoute {
+        codec,
+        encryption,
+        auth: RaopAuth {
+            password: caps.password_required(),
+            legacy_pairing: caps.pin_required() || caps.legacy_pairing_required(),
+        },
+        auth_setup,
+        metadata,
+        format: caps.audio_format(),
+        quirks: applied,
+        airplay2_supported: caps.airplay2_supported(),
+    })
+}
+
+fn check_access(caps: &Capabilities) -> Result<(), Unsupported> {
+    match caps.pairing() {
+        PairingRequirement::Unsupported => Err(Unsupported::new(
+            Need::HomeAccess,
+            "act=2: only members of its home may connect",
+        )),
+        PairingRequirement::Disabled if caps.pin_required() || caps.legacy_pairing_required() => {
+            Err(Unsupported::new(
+                Need::PairingEnabled,
+                "its flags require pairing but acl=1 switches pairing off",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Returns the encryption and whether MFi-SAP is the only way in (then `/auth-setup` is
+/// mandatory and announces "no encryption", raop.md §2.5).
+fn choose_encryption(
+    caps: &Capabilities,
+    overrides: &RouteOverrides,
+    quirks: &[Quirk],
+) -> Result<(RaopEncryption, bool), Unsupported> {
+    if let Some(forced) = overrides.encryption {
+        return Ok((forced, false));
+    }
+    let rsa_ok = caps.supports_encryption(EncryptionType::Rsa)
+        && !quirks.contains(&Quirk::AirPortRejectsRsa);
+    if quirks.contains(&Quirk::AirPortExpressGen1Rsa) || quirks.contains(&Quirk::AirPort4Rsa) {
+        return Ok((RaopEncryption::Rsa, false));
+    }
+    if caps.supports_encryption(EncryptionType::None) {
+        return Ok((RaopEncryption::None, false));
+    }
+    if rsa_ok {
+        return Ok((RaopEncryption::Rsa, false));
+    }
+    if caps.supports_encryption(EncryptionType::MfiSap) {
+        return Ok((RaopEncryption::None, true));
+    }
+    let advertised = list(caps.encryption_types.as_ref());
+    Err(if caps.airplay2_supported() {
+        Unsupported::new(
+            Need::AirPlay2,
+            format!("its RAOP service only offers et={advertised}, which needs FairPlay"),
+        )
+    } else if caps.supports_encryption(EncryptionType::Rsa) {
+        Unsupported::new(
+            Need::FairPlay,
+            format!("et={advertised}, and AirPort firmware 7.8 rejects RSA keys (406)"),
+        )
+    } else {
+        Unsupported::new(Need::FairPlay, format!("et={advertised}"))
+    })
+}
+
+/// Compressed ALAC when `cn` lists ALAC or is missing, PCM only when it lists PCM but not ALAC.
+fn choose_codec(
+    caps: &Capabilities,
+    overrides: &RouteOverrides,
+) -> Result<AudioCodec, Unsupported> {
+    if let Some(forced) = overrides.codec {
+        return Ok(forced);
+    }
+    let Some(codecs) = caps.codecs.as_ref() else {
+        return Ok(AudioCodec::AlacCompressed);
+    };
+    if codecs.contains(&Codec::Alac) {
+        Ok(AudioCodec::AlacCompressed)
+    } else if codecs.contains(&Codec::Pcm) {
+        Ok(AudioCodec::Pcm)
+    } else {
+        Err(Unsupported::new(
+            Need::Codec,
+            format!("cn={}", list(Some(codecs))),
+        ))
+    }
+}
+
+fn choose_metadata(
+    caps: &Capabilities,
+    overrides: &RouteOverrides,
+    quirks: &[Quirk],
+) -> Vec<MetadataKind> {
+    let order = [
+        MetadataKind::Text,
+        MetadataKind::Artwork,
+        MetadataKind::Progress,
+    ];
+    order
+        .into_iter()
+        .filter(|kind| match &overrides.metadata {
+            Some(forced) => forced.contains(kind),
+            None => caps.accepts_metadata(*kind),
+        })
+        .filter(|kind| {
+            *kind != MetadataKind::Text
+                || !quirks.contains(&Quirk::AirPortTextOnlyIfListed)
+                || caps.accepts_metadata(MetadataKind::Text)
+        })
+        .collect()
+}
+
+/// Picks the AirPlay 1 `/play` path or the tvOS 14+ session path for play_url.
+pub fn select_play_url_route(
+    caps: &Capabilities,
+    overrides: &RouteOverrides,
+) -> Result<PlayUrlRoute, Unsupported> {
+    let forced = overrides.protocol;
+    if forced.is_none() {
+        if !caps.airplay {
+            return Err(Unsupported::new(
+                Need::AirPlayService,
+                "it advertises no _airplay._tcp service; play_url needs an Apple TV",
+            ));
+        }
+        if caps.features.is_some_and(|f| !f.has(Feature::Video)) {
+            return Err(Unsupported::new(
+                Need::Video,
+                "its features lack the video bit (speakers and HomePods cannot play URLs)",
+            ));
+        }
+    }
+    if caps.pairing() == PairingRequirement::Unsupported {
+        return Err(Unsupported::new(
+            Need::HomeAccess,
+            "act=2: only members of its home may connect",
+        ));
+    }
+    let airplay2 = match forced {
+        Some(ProtocolChoice::AirPlay2) => true,
+        Some(ProtocolChoice::AirPlay1) => false,
+        None => caps.airplay2_supported(),
+    };
+    if airplay2 {
+        return Ok(PlayUrlRoute::AirPlay2 {
+            transient_pairing: caps.transient_pairing(),
+        });
+    }
+    check_access(caps)?;
+    Ok(PlayUrlRoute::AirPlay1 {
+        pair_verify: caps.pairing() == PairingRequirement::Mandatory,
+        password: caps.password_required(),
+    })
+}
+
+/// Whether a forced codec is one the device lists (for a warning; the user still wins).
+pub fn codec_advertised(caps: &Capabilities, codec: AudioCodec) -> bool {
+    caps.supports_codec(codec.codec())
+}

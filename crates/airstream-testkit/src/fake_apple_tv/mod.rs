@@ -1,0 +1,498 @@
+//! A fake Apple TV speaking the AirPlay 1 HTTP endpoints on loopback (shared/protocol/
+//! airplay.md §1.3–1.5, §2.4), with behaviour flags for tests:
+//!
+//! - `/play`: checks the headers and the binary plist body like pyatv's fake device; can
+//!   answer 500 a given number of times, or a fixed status; can insist on pair-verify first.
+//! - `/playback-info`: answers a scripted sequence (loading → playing → stopped, or an
+//!   error), in XML (as Apple TVs do) or binary plists; can drop the connection after N polls.
+//! - It can **fetch the URL it was told to play**, in ranged requests, so tests can prove the
+//!   file server served the right bytes.
+//! - `/pair-verify`: the legacy device side from `airstream_proto::pairing`.
+//! - Every request and every connection open/close is recorded.
+
+mod fetch;
+
+pub use fetch::{FetchExchange, FetchPlan, FetchResult};
+
+use airstream_proto::pairing::{DeviceIdentity, PairVerifyServer};
+use airstream_proto::rtsp::{self, Request, Response, Version};
+use bytes::BytesMut;
+use plist::{Dictionary, Value};
+use std::io::{self, Cursor};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// One scripted `/playback-info` answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlaybackInfoReply {
+    /// `{readyToPlay: false, uuid: …}`: what an idle or still-loading Apple TV says.
+    Loading,
+    /// `{duration, position, rate: 1.0, readyToPlay: true}`.
+    Playing { position: f64, duration: f64 },
+    /// `{readyToPlay: false}` after playing: no duration any more, i.e. finished.
+    Stopped,
+    /// `{error: {code, domain}}`: the device cannot play the media.
+    Error { code: i64, domain: String },
+    /// An empty body (no Content-Length), which clients treat as `{}`.
+    Empty,
+}
+
+impl PlaybackInfoReply {
+    fn to_dict(&self) -> Option<Dictionary> {
+        let mut dict = Dictionary::new();
+        match self {
+            PlaybackInfoReply::Loading => {
+                dict.insert("readyToPlay".into(), Value::Boolean(false));
+                dict.insert("uuid".into(), Value::String("123".into()));
+            }
+            PlaybackInfoReply::Playing { position, duration } => {
+                dict.insert("duration".into(), Value::Real(*duration));
+                dict.insert("position".into(), Value::Real(*position));
+                dict.insert("rate".into(), Value::Real(1.0));
+                dict.insert("readyToPlay".into(), Value::Boolean(true));
+            }
+            PlaybackInfoReply::Stopped => {
+                dict.insert("readyToPlay".into(), Value::Boolean(false));
+            }
+            PlaybackInfoReply::Error { code, domain } => {
+                let mut error = Dictionary::new();
+                error.insert("code".into(), Value::Integer((*code).into()));
+                error.insert("domain".into(), Value::String(domain.clone()));
+                dict.insert("error".into(), Value::Dictionary(error));
+            }
+            PlaybackInfoReply::Empty => return None,
+        }
+        Some(dict)
+    }
+}
+
+/// Legacy pairing state of the fake: its identity and the clients it paired with.
+#[derive(Clone)]
+pub struct LegacyPairing {
+    pub identity: DeviceIdentity,
+    /// Ed25519 public keys of paired clients (`Credentials::ed25519_public_key`).
+    pub trusted_clients: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for LegacyPairing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LegacyPairing")
+            .field("identity", &self.identity)
+            .field("trusted_clients", &self.trusted_clients.len())
+            .finish()
+    }
+}
+
+/// Behaviour flags. `Default` is a well-behaved Apple TV that loads, plays a 10 s clip
+/// and stops.
+#[derive(Debug, Clone)]
+pub struct FakeAppleTvConfig {
+    /// `/playback-info` answers in order; the last one repeats forever.
+    pub playback_script: Vec<PlaybackInfoReply>,
+    /// Answer the first N `/play` requests with 500.
+    pub play_500_times: usize,
+    /// Answer every `/play` with this status instead (e.g. 403, 503).
+    pub play_status: Option<u16>,
+    /// The device side of legacy pair-verify; `None` answers `/pair-verify` with 501.
+    pub pairing: Option<LegacyPairing>,
+    /// Refuse `/play` with `unauthorized_status` on connections that did not pair-verify.
+    pub require_pair_verify: bool,
+    pub unauthorized_status: u16,
+    /// Fetch the media URL after `/play`; `/playback-info` answers wait for the fetch.
+    pub fetch: Option<FetchPlan>,
+    /// Binary instead of XML plists in `/playback-info`.
+    pub binary_plists: bool,
+    /// Close the connection instead of answering the Nth `/playback-info` (1-based).
+    pub close_on_poll: Option<usize>,
+}
+
+impl Default for FakeAppleTvConfig {
+    fn default() -> Self {
+        Self {
+            playback_script: vec![
+                PlaybackInfoReply::Loading,
+                PlaybackInfoReply::Playing {
+                    position: 0.0,
+                    duration: 10.0,
+                },
+                PlaybackInfoReply::Playing {
+                    position: 5.0,
+                    duration: 10.0,
+                },
+                PlaybackInfoReply::Stopped,
+            ],
+            play_500_times: 0,
+            play_status: None,
+            pairing: None,
+            require_pair_verify: false,
+            unauthorized_status: 403,
+            fetch: None,
+            binary_plists: false,
+            close_on_poll: None,
+        }
+    }
+}
+
+/// A request as the fake received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// 1-based number of the connection it came on.
+    pub connection: usize,
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RecordedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as a plist dict, if it is one.
+    pub fn plist(&self) -> Option<Dictionary> {
+        Value::from_reader(Cursor::new(&self.body))
+            .ok()?
+            .into_dictionary()
+    }
+}
+
+/// Connections opened and closed so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionCounts {
+    pub opened: usize,
+    pub closed: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    requests: Vec<RecordedRequest>,
+    plays_seen: usize,
+    polls_seen: usize,
+    script_pos: usize,
+    fetch: Option<FetchResult>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: FakeAppleTvConfig,
+    state: Mutex<State>,
+    connections: watch::Sender<ConnectionCounts>,
+    /// `Some(done)` once a fetch started.
+    fetch_done: watch::Sender<Option<bool>>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panicking test thread must not hide the fake's records from the others.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running fake Apple TV on `127.0.0.1`. Dropping it stops it.
+#[derive(Debug)]
+pub struct FakeAppleTv {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for FakeAppleTv {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeAppleTv {
+    pub async fn start(config: FakeAppleTvConfig) -> io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            config,
+            state: Mutex::new(State::default()),
+            connections: watch::Sender::new(ConnectionCounts::default()),
+            fetch_done: watch::Sender::new(None),
+        });
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
+        Ok(Self { addr, shared, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.state().requests.clone()
+    }
+
+    /// Requests to one path (e.g. `/play`), in arrival order.
+    pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
+    }
+
+    /// What the fake fetched from the URL it was given, once the fetch has finished.
+    pub fn fetch_result(&self) -> Option<FetchResult> {
+        self.shared.state().fetch.clone()
+    }
+
+    pub fn connection_counts(&self) -> ConnectionCounts {
+        *self.shared.connections.borrow()
+    }
+
+    /// Waits (up to `timeout`) until at least one connection was opened and all are closed.
+    pub async fn wait_all_closed(&self, timeout: Duration) -> bool {
+        let mut rx = self.shared.connections.subscribe();
+        tokio::time::timeout(
+            timeout,
+            rx.wait_for(|c| c.opened > 0 && c.opened == c.closed),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok())
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut number = 0;
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        number += 1;
+        shared.connections.send_modify(|c| c.opened += 1);
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let result = serve(stream, number, &shared).await;
+            if let Err(e) = result {
+                tracing::debug!("fake Apple TV connection {number} ended: {e}");
+            }
+            shared.connections.send_modify(|c| c.closed += 1);
+        });
+    }
+}
+
+/// Per-connection state: pair-verify is per connection, as on a real device.
+struct ConnectionState {
+    number: usize,
+    verify: Option<PairVerifyServer>,
+    verified: bool,
+}
+
+async fn serve(mut stream: TcpStream, number: usize, shared: &Arc<Shared>) -> io::Result<()> {
+    let mut buf = BytesMut::new();
+    let mut conn = ConnectionState {
+        number,
+        verify: shared.config.pairing.as_ref().map(|p| {
+            PairVerifyServer::new(
+                &p.identity,
+                rand::random(),
+                p.trusted_clients.iter().copied(),
+            )
+        }),
+        verified: false,
+    };
+    loop {
+        let request = loop {
+            match rtsp::parse_request(&mut buf) {
+                Ok(Some(request)) => break request,
+                Ok(None) => {}
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+            }
+            if stream.read_buf(&mut buf).await? == 0 {
+                return Ok(());
+            }
+        };
+        record(shared, &conn, &request);
+        let Some(response) = respond(shared, &mut conn, &request).await else {
+            return Ok(()); // scripted connection drop
+        };
+        stream.write_all(&response.to_bytes()).await?;
+    }
+}
+
+fn record(shared: &Shared, conn: &ConnectionState, request: &Request) {
+    shared.state().requests.push(RecordedRequest {
+        connection: conn.number,
+        method: request.method.clone(),
+        path: request.uri.clone(),
+        headers: request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        body: request.body.to_vec(),
+    });
+}
+
+fn status(code: u16) -> Response {
+    let reason = match code {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "Status",
+    };
+    Response::new(Version::Http11, code, reason).with_header("Server", "AirTunes/220.68")
+}
+
+async fn respond(
+    shared: &Arc<Shared>,
+    conn: &mut ConnectionState,
+    request: &Request,
+) -> Option<Response> {
+    let response = match (request.method.as_str(), request.uri.as_str()) {
+        ("POST", "/play") => play(shared, conn, request),
+        ("GET", "/playback-info") => return playback_info(shared).await,
+        ("POST", "/pair-verify") => pair_verify(conn, request),
+        ("POST" | "GET", "/stop") => status(200),
+        ("GET", "/server-info") => server_info(),
+        _ => status(404),
+    };
+    Some(response)
+}
+
+fn play(shared: &Arc<Shared>, conn: &ConnectionState, request: &Request) -> Response {
+    let config = &shared.config;
+    if config.require_pair_verify && !conn.verified {
+        return status(config.unauthorized_status);
+    }
+    if let Some(code) = config.play_status {
+        return status(code);
+    }
+    // pyatv's fake device checks exactly these two headers.
+    if request.headers.get("User-Agent") != Some("MediaControl/1.0")
+        || request.headers.get("Content-Type") != Some("application/x-apple-binary-plist")
+    {
+        return status(400);
+    }
+    let url = Value::from_reader(Cursor::new(&request.body[..]))
+        .ok()
+        .and_then(Value::into_dictionary)
+        .and_then(|d| {
+            d.get("Content-Location")
+                .and_then(Value::as_string)
+                .map(str::to_string)
+        });
+    let Some(url) = url else {
+        return status(400);
+    };
+    {
+        let mut state = shared.state();
+        state.plays_seen += 1;
+        if state.plays_seen <= config.play_500_times {
+            return status(500);
+        }
+    }
+    if let Some(plan) = config.fetch {
+        start_fetch(shared, url, plan);
+    }
+    status(200)
+}
+
+fn start_fetch(shared: &Arc<Shared>, url: String, plan: FetchPlan) {
+    shared.fetch_done.send_replace(Some(false));
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        let result = fetch::fetch(&url, plan).await;
+        if let Some(error) = &result.error {
+            tracing::warn!("fake Apple TV could not fetch {url}: {error}");
+        }
+        shared.state().fetch = Some(result);
+        shared.fetch_done.send_replace(Some(true));
+    });
+}
+
+async fn playback_info(shared: &Shared) -> Option<Response> {
+    // A real Apple TV reports "loading" until it has the media; the fake simply answers
+    // once its fetch is done, which keeps tests deterministic.
+    let mut fetch = shared.fetch_done.subscribe();
+    let _ = tokio::time::timeout(
+        crate::http::IO_TIMEOUT,
+        fetch.wait_for(|d| *d != Some(false)),
+    )
+    .await;
+    let reply = {
+        let mut state = shared.state();
+        state.polls_seen += 1;
+        if shared.config.close_on_poll == Some(state.polls_seen) {
+            return None;
+        }
+        let script = &shared.config.playback_script;
+        let reply = script
+            .get(state.script_pos)
+            .or(script.last())
+            .cloned()
+            .unwrap_or(PlaybackInfoReply::Empty);
+        state.script_pos = (state.script_pos + 1).min(script.len().saturating_sub(1));
+        reply
+    };
+    let Some(dict) = reply.to_dict() else {
+        return Some(status(200));
+    };
+    Some(plist_response(&dict, shared.config.binary_plists))
+}
+
+fn plist_response(dict: &Dictionary, binary: bool) -> Response {
+    let value = Value::Dictionary(dict.clone());
+    let mut body = Vec::new();
+    let (content_type, written) = if binary {
+        (
+            "application/x-apple-binary-plist",
+            value.to_writer_binary(&mut body),
+        )
+    } else {
+        ("text/x-apple-plist+xml", value.to_writer_xml(&mut body))
+    };
+    match written {
+        Ok(()) => status(200).with_body(content_type, body),
+        Err(_) => status(500),
+    }
+}
+
+fn server_info() -> Response {
+    let mut dict = Dictionary::new();
+    dict.insert("features".into(), Value::Integer(0x5A7F_FFF7_u64.into()));
+    dict.insert("model".into(), Value::String("AppleTV3,2".into()));
+    dict.insert("protovers".into(), Value::String("1.0".into()));
+    dict.insert("srcvers".into(), Value::String("220.68".into()));
+    plist_response(&dict, false)
+}
+
+fn pair_verify(conn: &mut ConnectionState, request: &Request) -> Response {
+    let Some(verify) = conn.verify.as_mut() else {
+        return status(501);
+    };
+    match verify.handle_request(&request.body) {
+        Ok(body) => {
+            conn.verified = verify.is_verified();
+            let response = status(200);
+            if body.is_empty() {
+                response
+            } else {
+                response.with_body("application/octet-stream", body)
+            }
+        }
+        Err(e) => {
+            tracing::debug!("fake Apple TV refused pair-verify: {e}");
+            conn.verified = false;
+            status(403)
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The Apple TV to play on: an address plus what discovery learned about it, and the route
+//! (AirPlay 1 `/play`, or the tvOS 14+ session path that is not built) chosen from that.
+
+use crate::error::{Error, Result};
+use airstream_proto::capabilities::{Capabilities, ServiceKind};
+use airstream_proto::route::{PlayUrlRoute, RouteOverrides, select_play_url_route};
+use std::net::SocketAddr;
+
+/// A device to send `/play` to: its AirPlay service address (usually port 7000) and, when
+/// discovery found it, its name and TXT-record capabilities. Without capabilities it is
+/// treated as an AirPlay 1 Apple TV with nothing advertised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AirPlayDevice {
+    pub address: SocketAddr,
+    pub name: Option<String>,
+    pub capabilities: Option<Capabilities>,
+}
+
+/// What the AirPlay 1 session must do on this device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Airplay1Route {
+    /// The device wants legacy pair-verify before `/play` (status flag 0x8 or 0x200).
+    pub(crate) pair_verify: bool,
+}
+
+impl AirPlayDevice {
+    pub fn new(address: SocketAddr) -> Self {
+        Self {
+            address,
+            name: None,
+            capabilities: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    #[must_use]
+    pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = Some(capabilities);
+        self
+    }
+
+    /// How messages name the device: its name with the address, or the address alone.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{name} ({})", self.address),
+            None => self.address.to_string(),
+        }
+    }
+
+    /// The exact command that pairs with this device.
+    pub fn pair_command(&self) -> String {
+        format!("airstream pair --address {}", self.address)
+    }
+
+    /// The AirPlay 1 route, or `Unsupported` when the device needs something not built —
+    /// above all the AirPlay 2 session path (tvOS 14+), where a bare `/play` would give a
+    /// black screen or a silent hang.
+    pub(crate) fn airplay1_route(&self) -> Result<Airplay1Route> {
+        let assumed;
+        let capabilities = if let Some(capabilities) = &self.capabilities {
+            capabilities
+        } else {
+            // Given by address only: an AirPlay service with nothing advertised.
+            assumed = Capabilities::assumed(ServiceKind::AirPlay);
+            &assumed
+        };
+        match select_play_url_route(capabilities, &RouteOverrides::default()) {
+            Ok(PlayUrlRoute::AirPlay1 { password: true, .. }) => Err(Error::Unsupported(format!(
+                "{} requires an AirPlay password, which play_url does not support yet",
+                self.label()
+            ))),
+            Ok(PlayUrlRoute::AirPlay1 { pair_verify, .. }) => Ok(Airplay1Route { pair_verify }),
+            Ok(PlayUrlRoute::AirPlay2 { .. }) => Err(Error::Unsupported(format!(
+                "{} needs the AirPlay 2 session path to play URLs (tvOS 14+: feature bit 38 \
+                 or 48), which airstream does not implement yet",
+                self.label()
+            ))),
+            Err(unsupported) => Err(Error::Unsupported(format!(
+                "{} cannot play URLs: {unsupported}",
+                self.label()
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airstream_proto::capabilities::TxtRecord;
+
+    fn device(txt: &[(&str, &str)]) -> AirPlayDevice {
+        let txt = TxtRecord::from_pairs(txt);
+        AirPlayDevice::new("127.0.0.1:7000".parse().unwrap())
+            .with_name("Living Room")
+            .with_capabilities(Capabilities::from_txt(None, Some(&txt)))
+    }
+
+    #[test]
+    fn a_bare_address_is_an_airplay1_device_without_pairing() {
+        let device = AirPlayDevice::new("127.0.0.1:7000".parse().unwrap());
+        assert_eq!(
+            device.airplay1_route().unwrap(),
+            Airplay1Route { pair_verify: false }
+        );
+    }
+
+    #[test]
+    fn an_apple_tv_3_takes_the_airplay1_path() {
+        // Apple TV 3: 0x5A7FFFF7,0x1E has no bit 38 or 48.
+        let device = device(&[("features", "0x5A7FFFF7,0x1E"), ("flags", "0x44")]);
+        assert_eq!(
+            device.airplay1_route().unwrap(),
+            Airplay1Route { pair_verify: false }
+        );
+    }
+
+    #[test]
+    fn legacy_pairing_flags_ask_for_pair_verify() {
+        let device = device(&[("features", "0x5A7FFFF7,0x1E"), ("flags", "0x204")]);
+        assert_eq!(
+            device.airplay1_route().unwrap(),
+            Airplay1Route { pair_verify: true }
+        );
+    }
+
+    #[test]
+    fn tvos14_devices_are_refused_with_a_clear_error() {
+        // tvOS 14 Apple TV 4K: 0x4A7FDFD5,0xBC157FDE has bits 38 and 48.
+        let device = device(&[("features", "0x4A7FDFD5,0xBC157FDE")]);
+        let err = device.airplay1_route().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Unsupported);
+        let text = err.to_string();
+        assert!(
+            text.contains("Living Room") && text.contains("tvOS 14"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn speakers_and_password_devices_are_refused() {
+        // Video bit 0 clear: a speaker.
+        let speaker = device(&[("features", "0x445F8A00,0x1C340")]);
+        assert_eq!(
+            speaker.airplay1_route().unwrap_err().kind(),
+            crate::ErrorKind::Unsupported
+        );
+        let locked = device(&[("features", "0x5A7FFFF7,0x1E"), ("pw", "true")]);
+        let err = locked.airplay1_route().unwrap_err();
+        assert!(err.to_string().contains("password"), "{err}");
+    }
+}

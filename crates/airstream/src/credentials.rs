@@ -1,0 +1,378 @@
+//! The credential store: pairing credentials per device, in one JSON file per user.
+//!
+//! The file lives in `$AIRSTREAM_CONFIG_DIR`, or else in `airstream/` under the platform's
+//! config directory (`~/.config/airstream` on Linux). It is only ever replaced whole:
+//! writers build a temp file in the same directory, fsync it and rename it over the store,
+//! so readers (which take no lock) see the old or the new file, never a half-written one.
+//! Writers serialise on an advisory lock file, so concurrent `put`/`forget` calls from
+//! threads or processes never lose each other's entries. The store file is mode 0600 and
+//! a directory we create is mode 0700.
+//!
+//! The calls are blocking file I/O of a few KiB; from async code, run them on a blocking
+//! thread if that matters.
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use airstream_proto::pairing::Credentials;
+use serde::{Deserialize, Serialize};
+
+/// Environment variable naming the directory that holds the store.
+pub const CONFIG_DIR_ENV: &str = "AIRSTREAM_CONFIG_DIR";
+
+const STORE_FILE: &str = "credentials.json";
+const LOCK_FILE: &str = "credentials.lock";
+/// Temp files start with this; leftovers from a crashed writer are removed by the next one.
+const TEMP_PREFIX: &str = ".credentials.json.tmp-";
+const FORMAT_VERSION: u32 = 1;
+/// A writer holds the lock for one small read-modify-write; waiting longer than this means
+/// something is wrong, and we say so instead of hanging.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+const LOCK_POLL: Duration = Duration::from_millis(5);
+
+/// Credentials stored for one device. `Debug` shows the key only as `<redacted>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCredentials {
+    /// The device's identifier (as discovery reports it); lookups ignore ASCII case.
+    pub device_id: String,
+    /// A human-readable name for listings.
+    pub name: String,
+    pub credentials: Credentials,
+}
+
+/// Why the credential store could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("no per-user config directory on this system; set {CONFIG_DIR_ENV}")]
+    NoConfigDir,
+    #[error("credential store {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("credential store {} is corrupt: {detail}", path.display())]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "credential store {} is locked by another airstream process (waited {} s)",
+        path.display(),
+        LOCK_TIMEOUT.as_secs()
+    )]
+    Locked { path: PathBuf },
+}
+
+/// Handle on the store in one directory. Cheap to create; every call reads the file anew,
+/// so several handles (and processes) share one consistent view.
+#[derive(Debug, Clone)]
+pub struct CredentialStore {
+    dir: PathBuf,
+}
+
+impl CredentialStore {
+    /// The store in `$AIRSTREAM_CONFIG_DIR`, or else `<platform config dir>/airstream`.
+    pub fn open_default() -> Result<Self, StoreError> {
+        default_dir(std::env::var_os(CONFIG_DIR_ENV), dirs::config_dir())
+            .map(CredentialStore::in_dir)
+            .ok_or(StoreError::NoConfigDir)
+    }
+
+    /// The store in `dir` (created on first write).
+    pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
+        CredentialStore { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Path of the store file itself.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(STORE_FILE)
+    }
+
+    /// Every stored device, ordered by device id.
+    pub fn list(&self) -> Result<Vec<StoredCredentials>, StoreError> {
+        self.read()
+    }
+
+    /// The credentials stored for `device_id` (ASCII case ignored).
+    pub fn get(&self, device_id: &str) -> Result<Option<StoredCredentials>, StoreError> {
+        let found = self
+            .read()?
+            .into_iter()
+            .find(|entry| entry.device_id.eq_ignore_ascii_case(device_id));
+        tracing::trace!(device = device_id, ?found, "credential store lookup");
+        Ok(found)
+    }
+
+    /// Stores `credentials` for `device_id`, replacing what was stored for it.
+    pub fn put(
+        &self,
+        device_id: &str,
+        name: &str,
+        credentials: &Credentials,
+    ) -> Result<(), StoreError> {
+        tracing::debug!(device = device_id, name, ?credentials, path = %self.path().display(),
+            "storing credentials");
+        self.update(|entries| {
+            entries.retain(|entry| !entry.device_id.eq_ignore_ascii_case(device_id));
+            entries.push(StoredCredentials {
+                device_id: device_id.to_owned(),
+                name: name.to_owned(),
+                credentials: credentials.clone(),
+            });
+            true
+        })
+        .map(|_| ())
+    }
+
+    /// Removes the entry for `device_id`; `false` if there was none.
+    pub fn forget(&self, device_id: &str) -> Result<bool, StoreError> {
+        let removed = self.update(|entries| {
+            let before = entries.len();
+            entries.retain(|entry| !entry.device_id.eq_ignore_ascii_case(device_id));
+            entries.len() != before
+        })?;
+        tracing::debug!(device = device_id, removed, "forgetting credentials");
+        Ok(removed)
+    }
+
+    fn read(&self) -> Result<Vec<StoredCredentials>, StoreError> {
+        let path = self.path();
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(StoreError::Io { path, source }),
+        };
+        let entries = decode(&text).map_err(|detail| StoreError::Corrupt {
+            path: path.clone(),
+            detail,
+        })?;
+        tracing::trace!(path = %path.display(), entries = entries.len(), "read credential store");
+        Ok(entries)
+    }
+
+    /// Read-modify-write under the writer lock. `change` returns whether it changed
+    /// anything; unchanged stores are not rewritten.
+    fn update(
+        &self,
+        change: impl FnOnce(&mut Vec<StoredCredentials>) -> bool,
+    ) -> Result<bool, StoreError> {
+        create_private_dir(&self.dir).map_err(|source| io_error(&self.dir, source))?;
+        let _lock = self.lock()?;
+        self.remove_stale_temp_files();
+        let mut entries = self.read()?;
+        if !change(&mut entries) {
+            return Ok(false);
+        }
+        entries.sort_by(|a, b| a.device_id.cmp(&b.device_id));
+        self.replace_file(&encode(&entries))?;
+        Ok(true)
+    }
+
+    /// Exclusive advisory lock on a side file (the store itself is replaced by rename, so
+    /// a lock on it would be a lock on a soon-unlinked inode). Released when dropped.
+    fn lock(&self) -> Result<File, StoreError> {
+        let path = self.dir.join(LOCK_FILE);
+        let file = private_file_options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| io_error(&path, source))?;
+        let deadline = Instant::now() + LOCK_TIMEOUT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    thread::sleep(LOCK_POLL);
+                }
+                Err(fs::TryLockError::WouldBlock) => return Err(StoreError::Locked { path }),
+                Err(fs::TryLockError::Error(source)) => return Err(io_error(&path, source)),
+            }
+        }
+    }
+
+    /// Temp file in the same directory, fsync, rename over the store, fsync the directory.
+    fn replace_file(&self, contents: &[u8]) -> Result<(), StoreError> {
+        let temp_path = self.dir.join(format!(
+            "{TEMP_PREFIX}{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        let written = private_file_options()
+            .create_new(true)
+            .write(true)
+            .open(&temp_path)
+            .and_then(|mut file| {
+                file.write_all(contents)?;
+                file.sync_all()
+            })
+            .and_then(|()| fs::rename(&temp_path, self.path()));
+        if let Err(source) = written {
+            // Best effort: the next writer removes leftovers anyway.
+            let _ = fs::remove_file(&temp_path);
+            return Err(io_error(&temp_path, source));
+        }
+        // Make the rename itself durable.
+        File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|source| io_error(&self.dir, source))
+    }
+
+    /// Leftovers of writers that crashed between creating and renaming their temp file.
+    /// Only called under the writer lock, so no live writer owns one.
+    fn remove_stale_temp_files(&self) {
+        let Ok(listing) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in listing.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                tracing::debug!(file = %entry.path().display(), "removing stale temp file");
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+fn io_error(path: &Path, source: io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// `$AIRSTREAM_CONFIG_DIR` if set and non-empty, else `<config dir>/airstream`.
+fn default_dir(env_value: Option<OsString>, config_dir: Option<PathBuf>) -> Option<PathBuf> {
+    match env_value {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => config_dir.map(|dir| dir.join("airstream")),
+    }
+}
+
+/// On-disk layout, versioned so a future format can be told apart.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreFile {
+    version: u32,
+    devices: Vec<DeviceEntry>,
+}
+
+/// No `Debug`: `credentials` holds the key in clear.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceEntry {
+    id: String,
+    name: String,
+    credentials: String,
+}
+
+fn decode(text: &str) -> Result<Vec<StoredCredentials>, String> {
+    let file: StoreFile = serde_json::from_str(text).map_err(|err| err.to_string())?;
+    if file.version != FORMAT_VERSION {
+        return Err(format!(
+            "format version {} (this airstream reads version {FORMAT_VERSION})",
+            file.version
+        ));
+    }
+    file.devices
+        .into_iter()
+        .map(|entry| {
+            let credentials = entry
+                .credentials
+                .parse()
+                .map_err(|err| format!("entry for device {}: {err}", entry.id))?;
+            Ok(StoredCredentials {
+                device_id: entry.id,
+                name: entry.name,
+                credentials,
+            })
+        })
+        .collect()
+}
+
+fn encode(entries: &[StoredCredentials]) -> Vec<u8> {
+    let file = StoreFile {
+        version: FORMAT_VERSION,
+        devices: entries
+            .iter()
+            .map(|entry| DeviceEntry {
+                id: entry.device_id.clone(),
+                name: entry.name.clone(),
+                credentials: entry.credentials.to_secret_string(),
+            })
+            .collect(),
+    };
+    let mut text = serde_json::to_vec_pretty(&file).expect("strings and integers always serialise");
+    text.push(b'\n');
+    text
+}
+
+#[cfg(unix)]
+fn private_file_options() -> OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = OpenOptions::new();
+    options.mode(0o600);
+    options
+}
+
+#[cfg(not(unix))]
+fn private_file_options() -> OpenOptions {
+    OpenOptions::new()
+}
+
+/// Creates `dir` (and missing parents) as 0700. An existing directory is left as it is:
+/// `AIRSTREAM_CONFIG_DIR` may name a directory that is not ours to chmod, and the store
+/// file is 0600 regardless.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_var_wins_over_the_platform_dir() {
+        let platform = Some(PathBuf::from("/home/u/.config"));
+        assert_eq!(
+            default_dir(Some("/tmp/x".into()), platform.clone()),
+            Some(PathBuf::from("/tmp/x"))
+        );
+        assert_eq!(
+            default_dir(Some(OsString::new()), platform.clone()),
+            Some(PathBuf::from("/home/u/.config/airstream"))
+        );
+        assert_eq!(
+            default_dir(None, platform),
+            Some(PathBuf::from("/home/u/.config/airstream"))
+        );
+        assert_eq!(default_dir(None, None), None);
+    }
+
+    #[test]
+    fn format_round_trips_and_rejects_other_versions() {
+        let entries = vec![StoredCredentials {
+            device_id: "AA:BB".into(),
+            name: "Living \"Room\"".into(),
+            credentials: Credentials::new([1; 8], [2; 32]),
+        }];
+        let text = String::from_utf8(encode(&entries)).unwrap();
+        assert_eq!(decode(&text).unwrap(), entries);
+        let future = text.replace("\"version\": 1", "\"version\": 2");
+        assert!(decode(&future).unwrap_err().contains("version 2"));
+        assert!(decode("{").is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! `cat FILE | airstream stream -` for every format: what the receiver (the in-repo one, and
+//! shairport-sync for WAV, FLAC, MP3 and OGG) produced equals a reference decode of the same
+//! file, sample for sample. Bad inputs fail with a message naming them and exit code 18.
+
+// Test helpers may unwrap: a panic is a test failure with a message.
+#![allow(clippy::unwrap_used)]
+
+use airstream_audio::{PcmFormat, Source};
+use airstream_receiver::{Receiver, ReceiverConfig};
+use airstream_testkit::compare::align_and_compare;
+use airstream_testkit::netns::Netns;
+use airstream_testkit::shairport::{PORT, Shairport, ShairportConfig};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../airstream-audio/tests/data")
+        .join(name)
+}
+
+fn reference(name: &str) -> Vec<i16> {
+    let mut pcm = Source::path(fixture(name)).open(PcmFormat::RAOP).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0i16; 4096];
+    loop {
+        let frames = pcm.read(&mut buf).unwrap();
+        if frames == 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..frames * 2]);
+    }
+}
+
+/// `cat FILE | [ip netns exec NS] airstream stream --address ADDRESS ... -`
+fn stream_through_a_pipe(ns: Option<&Netns>, name: &str, address: &str, extra: &[&str]) -> Output {
+    let mut cat = Command::new("cat")
+        .arg(fixture(name))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut airstream = match ns {
+        Some(ns) => ns.command(env!("CARGO_BIN_EXE_airstream")),
+        None => Command::new(env!("CARGO_BIN_EXE_airstream")),
+    };
+    let out = airstream
+        .args(["stream", "--address", address])
+        .args(extra)
+        .arg("-")
+        .stdin(cat.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    cat.wait().unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_format_through_a_pipe_to_the_embedded_receiver() {
+    let mut rx = Receiver::start(ReceiverConfig::default()).await.unwrap();
+    let address = rx.local_addr().to_string();
+    for name in [
+        "music.wav",
+        "music.flac",
+        "music.mp3",
+        "music.ogg",
+        "music_aac.m4a",
+        "music_alac.m4a",
+        "music.aiff",
+        "music_s24_48k.flac",
+    ] {
+        let expected = reference(name);
+        let address = address.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            stream_through_a_pipe(None, name, &address, &["--latency", "300"])
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let record = rx
+            .next_session_within(Duration::from_secs(5))
+            .await
+            .unwrap();
+        let lead = 9 * 352 * 2;
+        assert!(
+            record.samples[lead..lead + expected.len()] == expected[..],
+            "{name} through a pipe differs from its reference decode"
+        );
+    }
+}
+
+#[test]
+fn wav_flac_mp3_ogg_through_a_pipe_to_shairport_sync() {
+    let ns = Netns::create().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Shairport::start(&ns, dir.path(), &ShairportConfig::default()).unwrap();
+    let address = format!("127.0.0.1:{PORT}");
+    for name in ["music.wav", "music.flac", "music.mp3", "music.ogg"] {
+        let expected = reference(name);
+        let before = receiver.captured().unwrap().len();
+        let out = stream_through_a_pipe(Some(&ns), name, &address, &[]);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let captured = receiver.captured().unwrap();
+        let cmp = align_and_compare(&expected, &captured[before..]).expect("audio captured");
+        eprintln!("{name}: {cmp:?}");
+        assert!(cmp.is_bit_exact(), "{name} on shairport-sync: {cmp:?}");
+    }
+    assert_eq!(receiver.log_errors(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_inputs_name_the_input_and_exit_18() {
+    let rx = Receiver::start(ReceiverConfig::default()).await.unwrap();
+    let address = rx.local_addr().to_string();
+    for (name, expected) in [
+        ("empty.mp3", "empty"),
+        ("text.mp3", "text.mp3"),
+        ("music.opus", "Opus"),
+        ("music.wma", "music.wma"),
+        ("truncated.flac", "truncated.flac"),
+        ("does-not-exist.wav", "does-not-exist.wav"),
+    ] {
+        let path = fixture(name);
+        let address = address.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_airstream"))
+                .args(["stream", "--latency", "300", "--address", &address])
+                .arg(&path)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(18), "{name}: {stderr}");
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+}

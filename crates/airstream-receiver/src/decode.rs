@@ -152,14 +152,11 @@ mod tests {
     fn cookie_from_the_fmtp_line_we_announce() {
         let fmtp = [352, 0, 16, 40, 10, 14, 2, 255, 0, 0, 44_100];
         assert_eq!(
-            hex(&magic_cookie(&fmtp)),
-            "00000160001028\
-             0a0e0200ff00000000000000000000ac44"
-                .replace(' ', "")
+            magic_cookie(&fmtp),
+            [
+                0x00, 0x00, 0x01, 0x60, 0x00, 0x10, 0x28, 0x0a, 0x0e, 0x02, 0x00, 0xff, 0, 0, 0, 0,
+                0, 0, 0, 0, 0x00, 0x00, 0xac, 0x44
+            ]
         );
-    }
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 }

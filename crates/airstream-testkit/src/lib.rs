@@ -5,5 +5,6 @@ pub mod avahi;
 pub mod compare;
 pub mod netns;
 pub mod process;
+pub mod relay;
 pub mod shairport;
 pub mod signal;

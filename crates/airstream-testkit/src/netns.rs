@@ -1,9 +1,16 @@
 //! Network namespaces holding nothing but `lo`: where everything that does multicast
 //! (mDNS) or needs kernel packet loss runs in tests, never on the host's interfaces.
+//! Processes get in with `ip netns exec` ([`NetNs::command`]), threads of the test process
+//! with `setns(2)` ([`NetNs::spawn`]).
 
+use std::fs::File;
 use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -62,6 +69,24 @@ impl NetNs {
             .is_ok_and(|s| s.success())
     }
 
+    /// Starts a thread of this process inside the namespace (`setns(2)` on that thread
+    /// only), for test-side servers such as the impairment relay. Threads it starts, and
+    /// sockets it opens, live in the namespace too. Fails if the thread cannot get in.
+    pub fn spawn(
+        &self,
+        tag: &str,
+        f: impl FnOnce() + Send + 'static,
+    ) -> io::Result<thread::JoinHandle<io::Result<()>>> {
+        let path = PathBuf::from("/run/netns").join(&self.name);
+        thread::Builder::new()
+            .name(format!("{tag}-{}", self.name))
+            .spawn(move || {
+                enter(&path)?;
+                f();
+                Ok(())
+            })
+    }
+
     fn kill_all(&self) {
         if let Ok(out) = Command::new("ip")
             .args(["netns", "pids", &self.name])
@@ -71,6 +96,25 @@ impl NetNs {
                 let _ = Command::new("kill").args(["-9", pid]).status();
             }
         }
+    }
+}
+
+/// Moves the calling thread into the namespace mounted at `path` and checks it arrived.
+fn enter(path: &Path) -> io::Result<()> {
+    let file = File::open(path)?;
+    rustix::thread::move_into_link_name_space(
+        file.as_fd(),
+        Some(rustix::thread::LinkNameSpaceType::Network),
+    )?;
+    let wanted = std::fs::metadata(path)?.ino();
+    let now_in = std::fs::metadata("/proc/thread-self/ns/net")?.ino();
+    if wanted == now_in {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "thread did not enter the network namespace {}",
+            path.display()
+        )))
     }
 }
 

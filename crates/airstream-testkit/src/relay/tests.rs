@@ -366,12 +366,12 @@ async fn unimpaired_flows_pass_straight_through() {
 }
 
 #[tokio::test]
-async fn dropping_the_relay_closes_its_sockets() {
+async fn dropping_the_relay_closes_every_socket() {
     let receiver = FakeReceiver::start().await;
     let relay = relay(&receiver, 1, Impairment::NONE).await;
     let addr = relay.local_addr();
     let mut sender = FakeSender::connect(addr).await;
-    sender.setup().await;
+    let reply = sender.setup().await;
     drop(relay);
     // The proxied connection is closed and nothing listens any more.
     let mut buf = [0u8; 16];
@@ -386,4 +386,15 @@ async fn dropping_the_relay_closes_its_sockets() {
     })
     .await
     .expect("the listener closes");
+    // So are the UDP sockets of the session: their ports can be taken again.
+    for key in ["server_port", "control_port", "timing_port"] {
+        let port = transport_port(&reply, key);
+        tokio::time::timeout(WAIT, async {
+            while UdpSocket::bind(("127.0.0.1", port)).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{key} {port} is released"));
+    }
 }

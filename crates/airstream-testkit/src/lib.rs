@@ -8,5 +8,6 @@ pub mod http;
 pub mod mdns;
 pub mod netns;
 pub mod process;
+pub mod relay;
 pub mod shairport;
 pub mod signal;

@@ -79,6 +79,23 @@ impl Netns {
         command
     }
 
+    /// Runs `f` on a named background thread inside the namespace (for servers that live as
+    /// long as a test, such as an impairment relay); the handle reports whether it got in.
+    pub fn spawn(
+        &self,
+        tag: &str,
+        f: impl FnOnce() + Send + 'static,
+    ) -> io::Result<thread::JoinHandle<io::Result<()>>> {
+        let name = self.name.clone();
+        thread::Builder::new()
+            .name(format!("{tag}-{name}"))
+            .spawn(move || {
+                enter(&name)?;
+                f();
+                Ok(())
+            })
+    }
+
     /// Whether something in the namespace accepts TCP connections on 127.0.0.1:`port`.
     pub fn tcp_port_open(&self, port: u16) -> bool {
         self.command("bash")

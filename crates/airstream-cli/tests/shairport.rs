@@ -277,3 +277,27 @@ fn pause_and_resume_on_shairport_sync_lose_nothing() {
     assert!(pause.cut > 0 && pause.cut < source.len() / 2, "{pause:?}");
     assert_eq!(rig.receiver.log_errors(), Vec::<String>::new());
 }
+
+#[test]
+fn stream_to_shairport_sync_found_by_name() {
+    let config = ShairportConfig {
+        name: "Kitchen Speaker".into(),
+        ..ShairportConfig::default()
+    };
+    let rig = rig(&config);
+    let source = music(44_100 * 2, 44_100);
+    let file = rig.write_wav(&source);
+    // Found through avahi's mDNS inside the test's namespace, by a differently cased name.
+    let out = rig.airstream(&["stream", "--device", "kitchen SPEAKER", "--json", &file]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&format!(":{PORT}\"")),
+        "streamed to the advertised port: {report}"
+    );
+    assert_bit_exact(&rig, &source);
+}

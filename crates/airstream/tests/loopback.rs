@@ -604,3 +604,28 @@ async fn pause_and_resume_lose_nothing() {
     let pause = compare_across_pause(&samples, &record.samples[lead..], 2 * 352).unwrap();
     eprintln!("{pause:?}");
 }
+
+#[test]
+fn blocking_stream_of_a_file_to_the_end() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut rx = runtime.block_on(receiver(Behaviour::default()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("song.wav");
+    let samples = music(10_000, 44_100);
+    std::fs::write(
+        &path,
+        airstream_testkit::signal::wav_bytes(&samples, 44_100),
+    )
+    .unwrap();
+    let report = raop::blocking::stream(
+        rx.local_addr(),
+        airstream_audio::Source::path(&path),
+        options(Codec::Alac),
+    )
+    .unwrap();
+    assert_eq!(report.frames_sent, 10_000);
+    let record = runtime
+        .block_on(rx.next_session_within(Duration::from_secs(5)))
+        .unwrap();
+    assert_received(&record.samples, &samples, report.lead_in_frames);
+}

@@ -17,7 +17,7 @@ mod setup;
 pub use driver::StreamDriver;
 
 use crate::error::{ErrorKind, Result};
-use airstream_audio::{Metadata, PcmSource};
+use airstream_audio::{Metadata, PcmFormat, PcmSource, Source};
 use airstream_proto::capabilities::MetadataKind;
 use airstream_proto::raop::StreamerStats;
 use airstream_proto::route::{AudioCodec, AudioRoute, RaopEncryption};
@@ -302,6 +302,39 @@ pub async fn stream_to_end(
 ) -> Result<StreamReport> {
     let (_handle, driver) = start(receiver, source, options).await?;
     driver.await
+}
+
+/// Opens `source` (a path, buffer, reader, stdin, URL or raw PCM), converting to what RAOP
+/// receivers take, then streams it to the end. Opening runs off the async threads.
+pub async fn stream_source(
+    receiver: SocketAddr,
+    source: Source,
+    options: StreamOptions,
+) -> Result<StreamReport> {
+    let pcm = tokio::task::spawn_blocking(move || source.open(PcmFormat::RAOP))
+        .await
+        .map_err(|e| crate::Error::InvalidInput(format!("the decoder failed to start: {e}")))??;
+    stream_to_end(receiver, pcm, options).await
+}
+
+/// The blocking form, for programs without an async runtime of their own.
+pub mod blocking {
+    use super::{Source, StreamOptions, StreamReport};
+    use crate::error::{Error, Result};
+    use std::net::SocketAddr;
+
+    /// Streams `source` to `receiver` to the end, on a runtime of its own.
+    pub fn stream(
+        receiver: SocketAddr,
+        source: Source,
+        options: StreamOptions,
+    ) -> Result<StreamReport> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::network("cannot start an async runtime", e))?;
+        runtime.block_on(super::stream_source(receiver, source, options))
+    }
 }
 
 /// AirPlay volume in dB for a 0–100 scale: linear over −30..0 dB, 0 is mute (−144).

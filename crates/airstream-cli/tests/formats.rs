@@ -145,3 +145,97 @@ async fn bad_inputs_name_the_input_and_exit_18() {
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     }
 }
+
+/// Serves one file over HTTP/1.1 on loopback (enough for the decoder's client).
+fn serve_once(body: Vec<u8>) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut conn, _)) = listener.accept() {
+            let mut request = [0u8; 4096];
+            let _ = conn.read(&mut request);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: audio/flac\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(&body);
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn raw_pcm_and_http_inputs() {
+    let mut rx = Receiver::start(ReceiverConfig::default()).await.unwrap();
+    let address = rx.local_addr().to_string();
+    let lead = 9 * 352 * 2;
+
+    // Raw 16-bit PCM at the receiver's rate passes through bit for bit.
+    let samples = airstream_testkit::signal::music(30_000, 44_100);
+    let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let addr = address.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_airstream"))
+            .args([
+                "stream",
+                "--latency",
+                "300",
+                "--raw",
+                "s16le:44100:2",
+                "--address",
+                &addr,
+                "-",
+            ])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&bytes).unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(
+        record.samples[lead..lead + samples.len()] == samples[..],
+        "raw s16le is bit-exact"
+    );
+
+    // A file over HTTP equals the same file decoded from disk.
+    let expected = reference("music.flac");
+    let server = serve_once(std::fs::read(fixture("music.flac")).unwrap());
+    let url = format!("http://{server}/music.flac");
+    let addr = address.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_airstream"))
+            .args(["stream", "--latency", "300", "--address", &addr, &url])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(
+        record.samples[lead..lead + expected.len()] == expected[..],
+        "HTTP input is exact"
+    );
+}

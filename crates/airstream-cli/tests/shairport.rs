@@ -301,3 +301,57 @@ fn stream_to_shairport_sync_found_by_name() {
     );
     assert_bit_exact(&rig, &source);
 }
+
+#[test]
+fn tags_of_the_file_reach_shairport_sync_from_a_pipe() {
+    let config = ShairportConfig {
+        metadata: true,
+        ..ShairportConfig::default()
+    };
+    let rig = rig(&config);
+    let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../airstream-audio/tests/data/tagged.flac");
+    let cat = std::process::Command::new("cat")
+        .arg(&fixture)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = rig
+        .ns
+        .command(env!("CARGO_BIN_EXE_airstream"))
+        .args(["stream", "--address", &address(), "-"])
+        .stdin(cat.stdout.unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut items = Vec::new();
+    for _ in 0..50 {
+        items = rig.receiver.metadata();
+        if items.iter().any(|i| i.code == "pend") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let text = |code: &str| {
+        items
+            .iter()
+            .find(|i| i.kind == "core" && i.code == code)
+            .map(|i| String::from_utf8_lossy(&i.data).to_string())
+    };
+    assert_eq!(text("minm").as_deref(), Some("Test Tone Suite"));
+    assert_eq!(text("asar").as_deref(), Some("The Fixtures"));
+    assert_eq!(text("asal").as_deref(), Some("Airstream Samples"));
+    let picture = items
+        .iter()
+        .find(|i| i.kind == "ssnc" && i.code == "PICT")
+        .expect("cover art");
+    let cover = std::fs::read(fixture.with_file_name("cover.png")).unwrap();
+    assert_eq!(
+        picture.data, cover,
+        "the PNG embedded in the FLAC, byte for byte"
+    );
+}

@@ -629,3 +629,70 @@ fn blocking_stream_of_a_file_to_the_end() {
         .unwrap();
     assert_received(&record.samples, &samples, report.lead_in_frames);
 }
+
+/// A source that stops delivering for a while halfway, like a pipe or radio that stalls.
+struct Stalling {
+    inner: VecSource,
+    stall_at: usize,
+    stall: Duration,
+    delivered: usize,
+}
+
+impl airstream_audio::PcmSource for Stalling {
+    fn format(&self) -> PcmFormat {
+        PcmFormat::RAOP
+    }
+
+    fn read(&mut self, buf: &mut [i16]) -> Result<usize, airstream_audio::AudioError> {
+        if self.delivered >= self.stall_at && self.stall > Duration::ZERO {
+            std::thread::sleep(std::mem::take(&mut self.stall));
+        }
+        let limit = if self.delivered < self.stall_at {
+            (self.stall_at - self.delivered).min(buf.len() / 2) * 2
+        } else {
+            buf.len()
+        };
+        let frames = self.inner.read(&mut buf[..limit])?;
+        self.delivered += frames;
+        Ok(frames)
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_source_costs_silence_not_the_stream() {
+    let mut rx = receiver(Behaviour::default()).await;
+    let samples = music(44_100 * 3, 44_100);
+    let source = Stalling {
+        inner: VecSource::new(PcmFormat::RAOP, samples.clone()),
+        stall_at: 44_100 * 2,
+        stall: Duration::from_millis(2500),
+        delivered: 0,
+    };
+    let report = raop::stream_to_end(rx.local_addr(), Box::new(source), options(Codec::Alac))
+        .await
+        .unwrap();
+    // The decoder reads ~2 s ahead, so a 2.5 s stall shows as ~0.5 s of silence.
+    assert!(
+        report.underruns > 10,
+        "{} silent packets while stalled",
+        report.underruns
+    );
+    assert_eq!(
+        report.frames_sent,
+        44_100 * 3,
+        "and then the rest, to the end"
+    );
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(record.summary.teardown);
+    let lead = report.lead_in_frames as usize * 2;
+    // The audio, with silence where the source stalled, nothing lost or repeated.
+    let pause = compare_across_pause(&samples, &record.samples[lead..], 0).unwrap();
+    assert_eq!(
+        pause.gap as u64,
+        report.underruns * 352,
+        "one silent packet per underrun"
+    );
+}

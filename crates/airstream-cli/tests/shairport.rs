@@ -311,7 +311,7 @@ fn tags_of_the_file_reach_shairport_sync_from_a_pipe() {
     let rig = rig(&config);
     let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../airstream-audio/tests/data/tagged.flac");
-    let cat = std::process::Command::new("cat")
+    let mut cat = std::process::Command::new("cat")
         .arg(&fixture)
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -320,9 +320,10 @@ fn tags_of_the_file_reach_shairport_sync_from_a_pipe() {
         .ns
         .command(env!("CARGO_BIN_EXE_airstream"))
         .args(["stream", "--address", &address(), "-"])
-        .stdin(cat.stdout.unwrap())
+        .stdin(cat.stdout.take().unwrap())
         .output()
         .unwrap();
+    cat.wait().unwrap();
     assert!(
         out.status.success(),
         "{}",

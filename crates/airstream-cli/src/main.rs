@@ -4,10 +4,12 @@ mod demo;
 mod exit;
 mod info;
 mod ipc;
+mod pair;
 mod play;
 mod receive;
 mod report;
 mod scan;
+mod stored;
 mod stream;
 mod target;
 mod volume;
@@ -38,6 +40,8 @@ enum Command {
     Stream(stream::Args),
     /// Play a URL or a local file on an Apple TV and follow it to the end.
     Play(play::Args),
+    /// Pair with an Apple TV that asks for a PIN; list or forget stored credentials.
+    Pair(pair::Args),
     /// List the AirPlay devices on the network (mDNS) and what each can do.
     Scan(scan::Args),
     /// Show one device's capabilities and how airstream would stream or play to it.
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Stream(args) => stream::run(args).await,
             Command::Play(args) => play::run(args).await,
+            Command::Pair(args) => pair::run(args).await,
             Command::Scan(args) => scan::run(args).await,
             Command::Info(args) => info::run(args).await,
             Command::Receive(args) => receive::run(args).await,

@@ -1,24 +1,21 @@
 //! `airstream play`: make an Apple TV play a URL or a local file and follow it to the end.
 
+use crate::target::TargetArgs;
 use airstream::airplay::{
-    AirPlayDevice, PlayOptions, PlaybackEnd, PlaybackHandle, PlaybackState, PlaybackStatus,
-    play_url,
+    PlayOptions, PlaybackEnd, PlaybackHandle, PlaybackState, PlaybackStatus, play_url,
 };
-use airstream_proto::pairing::Credentials;
+use airstream::discovery::ServiceKind;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
-
-/// How long resolving `--address` may take.
-const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
     #[command(flatten)]
-    target: Target,
+    target: TargetArgs,
     /// Legacy pairing credentials printed by `airstream pair`; pair-verify runs before playing.
+    /// Default: the credentials `airstream pair` stored for the device.
     // A String, parsed in `run`: clap would echo a rejected value, and this one is a secret.
     #[arg(
         long,
@@ -42,17 +39,15 @@ pub(crate) struct Args {
     media: String,
 }
 
-/// Which device to play on. `--device NAME` (discovery) joins this group.
-#[derive(clap::Args)]
-#[group(required = true, multiple = false)]
-struct Target {
-    /// The Apple TV's AirPlay address, HOST:PORT (the port is usually 7000).
-    #[arg(long, value_name = "HOST:PORT")]
-    address: Option<String>,
-}
-
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
-    let device = resolve_target(&args.target).await?;
+    // Checked before discovery, so a typo fails at once.
+    let flag_credentials = args
+        .credentials
+        .as_deref()
+        .map(crate::stored::parse_flag)
+        .transpose()?;
+    let target = args.target.resolve(Some(ServiceKind::AirPlay)).await?;
+    let device = crate::pair::airplay_device(&target);
     let mut options = PlayOptions::default();
     options.start_position = Duration::try_from_secs_f64(args.start).map_err(|_| {
         airstream::Error::InvalidInput(format!(
@@ -60,12 +55,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             args.start
         ))
     })?;
-    options.credentials = args
-        .credentials
-        .as_deref()
-        .map(str::parse::<Credentials>)
-        .transpose()
-        .map_err(|e| airstream::Error::InvalidInput(format!("--credentials: {e}")))?;
+    options.credentials = flag_credentials.or_else(|| crate::stored::lookup(&target));
     options.poll_interval = Duration::from_millis(args.poll_interval_ms.max(1));
 
     let mut output = Output::new(args.json);
@@ -83,27 +73,6 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     };
     follow(handle, &mut output, ctrl_c).await?;
     Ok(())
-}
-
-async fn resolve_target(target: &Target) -> anyhow::Result<AirPlayDevice> {
-    let Some(address) = &target.address else {
-        anyhow::bail!("give the device with --address HOST:PORT");
-    };
-    if let Ok(addr) = address.parse::<SocketAddr>() {
-        return Ok(AirPlayDevice::new(addr));
-    }
-    let not_found = |detail: String| {
-        airstream::Error::NotFound(format!("cannot resolve --address {address}: {detail}"))
-    };
-    let mut addrs =
-        tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host(address.as_str()))
-            .await
-            .map_err(|_| not_found(format!("no answer within {RESOLVE_TIMEOUT:?}")))?
-            .map_err(|e| not_found(format!("{e} (expected HOST:PORT, e.g. 192.168.1.20:7000)")))?;
-    let addr = addrs
-        .next()
-        .ok_or_else(|| not_found("no addresses".into()))?;
-    Ok(AirPlayDevice::new(addr))
 }
 
 /// Shows status changes until the playback ends; Ctrl-C stops it (closes the connection).

@@ -32,7 +32,8 @@ impl From<CodecArg> for AudioCodec {
     }
 }
 
-#[derive(Debug, clap::Args)]
+/// No `Debug`: it holds the password and maybe a key.
+#[derive(clap::Args)]
 pub(crate) struct Args {
     #[command(flatten)]
     target: TargetArgs,
@@ -48,6 +49,17 @@ pub(crate) struct Args {
     /// Password of a protected receiver.
     #[arg(long, env = "AIRSTREAM_PASSWORD", hide_env_values = true)]
     password: Option<String>,
+    /// Legacy pairing credentials printed by `airstream pair`: pair-verify runs before the
+    /// stream starts. Default: those stored for the device, when it needs pairing (or when
+    /// it is given by --address, which tells nothing about its needs).
+    // A String, parsed in `run`: clap would echo a rejected value, and this one is a secret.
+    #[arg(
+        long,
+        value_name = "ID:KEY",
+        env = "AIRSTREAM_CREDENTIALS",
+        hide_env_values = true
+    )]
+    credentials: Option<String>,
     /// Encrypt the audio (RSA-wrapped AES) even if the receiver does not ask for it.
     #[arg(long)]
     encrypt: bool,
@@ -74,6 +86,11 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let flag_credentials = args
+        .credentials
+        .as_deref()
+        .map(crate::stored::parse_flag)
+        .transpose()?;
     let target = args.target.resolve(Some(ServiceKind::Raop)).await?;
     let mut overrides = RouteOverrides {
         codec: args.codec.map(AudioCodec::from),
@@ -97,6 +114,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     options.latency = Duration::from_millis(args.latency);
     options.volume = args.volume;
     options.password = args.password;
+    options.credentials = flag_credentials.or_else(|| {
+        // pyatv verifies whenever credentials are stored; we skip it where discovery says the
+        // device does not ask for it, so a stale entry cannot break a stream that needs none.
+        (route.auth.legacy_pairing || !target.discovered)
+            .then(|| crate::stored::lookup(&target))
+            .flatten()
+    });
     options.metadata = Some(Metadata {
         title: args.title,
         artist: args.artist,
@@ -105,7 +129,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         duration: None,
     });
 
-    let (handle, driver) = raop::start(target.addr, source, options).await?;
+    let (handle, driver) = raop::start(target.addr, source, options)
+        .await
+        .map_err(|e| pair_by_id(e, &target))?;
     let driver = tokio::spawn(driver);
     let _control = ipc::serve(target.addr, handle.clone())?;
     let progress = spawn_progress_bar(&handle);
@@ -215,4 +241,18 @@ fn spawn_progress_bar(handle: &raop::StreamHandle) -> tokio::task::JoinHandle<()
         }
         bar.finish_and_clear();
     })
+}
+
+/// The RAOP session only knows the address; for a discovered device, point the "run
+/// `airstream pair`" hint at its id, which is also where the credentials get stored.
+fn pair_by_id(error: airstream::Error, target: &crate::target::Target) -> airstream::Error {
+    match error {
+        airstream::Error::PairingRequired { device, .. } if target.discovered => {
+            airstream::Error::PairingRequired {
+                device,
+                command: format!("airstream pair --device {}", target.store_id),
+            }
+        }
+        other => other,
+    }
 }

@@ -43,11 +43,28 @@ pub(crate) struct Target {
     pub(crate) device: Device,
     /// Found with mDNS (`--device`), as opposed to given by `--address`.
     pub(crate) discovered: bool,
+    /// What the credential store files it under: the discovered device id
+    /// (`AA:BB:CC:DD:EE:FF`), or for `--address` the address exactly as given.
+    pub(crate) store_id: String,
 }
 
 impl Target {
     pub(crate) fn capabilities(&self) -> &Capabilities {
         &self.device.capabilities
+    }
+
+    /// Store keys its credentials may be under, best first: [`Target::store_id`], then each
+    /// resolved address (a device paired by `--address` and now found by name, or the other
+    /// way round).
+    pub(crate) fn store_keys(&self) -> Vec<String> {
+        let mut keys = vec![self.store_id.clone()];
+        for addr in &self.addrs {
+            let key = addr.to_string();
+            if !keys.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
+                keys.push(key);
+            }
+        }
+        keys
     }
 }
 
@@ -88,6 +105,7 @@ impl TargetArgs {
                 };
                 Ok(Target {
                     label: format!("{} ({addr})", device.name),
+                    store_id: device.id.clone().unwrap_or_else(|| addr.to_string()),
                     addr,
                     addrs,
                     device,
@@ -99,6 +117,7 @@ impl TargetArgs {
                 let kind = service.unwrap_or(ServiceKind::Raop);
                 Ok(Target {
                     label: address.clone(),
+                    store_id: address.clone(),
                     addr: addrs[0],
                     device: Device::from_address(addrs[0], kind),
                     addrs,
@@ -201,6 +220,8 @@ mod tests {
             &Capabilities::assumed(ServiceKind::Raop)
         );
         assert!(!target.discovered);
+        assert_eq!(target.store_id, "127.0.0.1:5000");
+        assert_eq!(target.store_keys(), ["127.0.0.1:5000"]);
         let args = parse(&["--address", "[::1]:7000"]).expect("args");
         let target = args
             .resolve(Some(ServiceKind::AirPlay))
@@ -256,6 +277,11 @@ mod tests {
         let target = resolve(&netns, &args, ServiceKind::AirPlay).expect("Apple TV");
         assert_eq!(target.addr.port(), 7000);
         assert!(target.capabilities().airplay);
+        // Credentials are filed under the device id, and also found by address.
+        assert_eq!(target.store_id, "58:55:CA:1A:E2:88");
+        let keys = target.store_keys();
+        assert_eq!(keys[0], "58:55:CA:1A:E2:88");
+        assert!(keys.contains(&target.addr.to_string()), "{keys:?}");
 
         let args = parse(&["--device", "Speaker", "--discovery-timeout", "10"]).expect("args");
         let err = resolve(&netns, &args, ServiceKind::Raop).expect_err("ambiguous");

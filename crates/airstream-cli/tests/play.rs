@@ -14,6 +14,11 @@ async fn airstream(args: Vec<String>) -> Output {
     tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_airstream"))
             .args(&args)
+            // No credentials from the user's own store.
+            .env(
+                "AIRSTREAM_CONFIG_DIR",
+                std::env::temp_dir().join("airstream-tests-no-store"),
+            )
             .env_remove("AIRSTREAM_CREDENTIALS")
             .env_remove("RUST_LOG")
             .output()
@@ -163,7 +168,7 @@ async fn bad_credentials_are_refused_without_echoing_them() {
 async fn the_device_is_required() {
     let out = airstream(args(&["play", "http://127.0.0.1:9/video.mp4"])).await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--address"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--device"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -187,6 +192,10 @@ async fn ctrl_c_stops_the_playback_by_closing_the_connection() {
             "5",
             "http://127.0.0.1:9/video.mp4",
         ])
+        .env(
+            "AIRSTREAM_CONFIG_DIR",
+            std::env::temp_dir().join("airstream-tests-no-store"),
+        )
         .env_remove("AIRSTREAM_CREDENTIALS")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -10,6 +10,7 @@ mod udp;
 
 pub use assembler::Assembler;
 
+use airstream_proto::pairing::DeviceIdentity;
 use airstream_proto::raop::crypto::RsaPrivateKey;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -48,6 +49,10 @@ pub struct Behaviour {
     /// `require_pairing` also 403 afterwards (devices that need pairing).
     pub require_auth_setup: bool,
     pub require_pairing: bool,
+    /// Answer ANNOUNCE with 403 unless this connection first passed legacy pair-verify
+    /// (`POST /pair-verify`) with one of these trusted client keys (Apple TVs that require
+    /// device verification). Without it, `/pair-verify` gets 501.
+    pub require_pair_verify: Option<PairVerifyConfig>,
     /// `Audio-Latency` to put in the RECORD reply.
     pub audio_latency: Option<u32>,
     /// Private key for RSA-wrapped AES keys (et=1); without it encrypted streams get 456.
@@ -69,6 +74,7 @@ impl fmt::Debug for Behaviour {
             .field("no_timing", &self.no_timing)
             .field("require_auth_setup", &self.require_auth_setup)
             .field("require_pairing", &self.require_pairing)
+            .field("require_pair_verify", &self.require_pair_verify)
             .field("audio_latency", &self.audio_latency)
             .field(
                 "rsa_private_key",
@@ -76,6 +82,14 @@ impl fmt::Debug for Behaviour {
             )
             .finish()
     }
+}
+
+/// The device side of legacy pair-verify: who the receiver is and whom it trusts.
+#[derive(Debug, Clone)]
+pub struct PairVerifyConfig {
+    pub identity: DeviceIdentity,
+    /// Ed25519 public keys of paired senders (`Credentials::ed25519_public_key`).
+    pub trusted_clients: Vec<[u8; 32]>,
 }
 
 #[derive(Debug, Clone)]

@@ -5,6 +5,7 @@ use crate::decode::PayloadDecoder;
 use crate::udp::{self, Fate, Sockets, UdpSession};
 use crate::{Behaviour, SessionRecord, Summary};
 use airstream_proto::digest;
+use airstream_proto::pairing::{PAIR_VERIFY_PATH, PairVerifyServer};
 use airstream_proto::raop::crypto::AudioKey;
 use airstream_proto::rtsp::{self, Request, Response, header_param};
 use airstream_proto::sdp::{AnnouncedFormat, AnnouncedStream, parse_announce};
@@ -68,6 +69,9 @@ struct Connection {
     announced: Option<AnnouncedStream>,
     audio_key: Option<AudioKey>,
     auth_setup_done: bool,
+    /// Legacy pair-verify on this connection: the exchange under way, and whether it passed.
+    pair_verify: Option<PairVerifyServer>,
+    pair_verified: bool,
     udp: Option<UdpHandle>,
     summary: Summary,
     volume: f32,
@@ -83,6 +87,8 @@ impl Connection {
             announced: None,
             audio_key: None,
             auth_setup_done: false,
+            pair_verify: None,
+            pair_verified: false,
             udp: None,
             summary: Summary::default(),
             volume: -15.0,
@@ -225,6 +231,7 @@ impl Connection {
                     true,
                 )
             }
+            "POST" if request.uri == PAIR_VERIFY_PATH => (self.pair_verify(request), false),
             "POST" => {
                 if request.uri == "/auth-setup" {
                     self.auth_setup_done = true;
@@ -240,7 +247,8 @@ impl Connection {
             return Self::reply(request, 453, "Not Enough Bandwidth");
         }
         let authorised_device = !self.behaviour.require_pairing
-            && (!self.behaviour.require_auth_setup || self.auth_setup_done);
+            && (!self.behaviour.require_auth_setup || self.auth_setup_done)
+            && (self.behaviour.require_pair_verify.is_none() || self.pair_verified);
         if !authorised_device {
             return Self::reply(request, 403, "Forbidden");
         }
@@ -270,6 +278,39 @@ impl Connection {
             Err(e) => {
                 tracing::warn!("{}: bad ANNOUNCE: {e}", self.peer);
                 Self::reply(request, 415, "Unsupported Media Type")
+            }
+        }
+    }
+
+    /// Legacy pair-verify (airplay.md §2.4); a step-1 body starts a fresh exchange.
+    fn pair_verify(&mut self, request: &Request) -> Response {
+        let Some(config) = &self.behaviour.require_pair_verify else {
+            return Self::reply(request, 501, "Not Implemented");
+        };
+        if self.pair_verify.is_none() || request.body.starts_with(&[1, 0, 0, 0]) {
+            self.pair_verify = Some(PairVerifyServer::new(
+                &config.identity,
+                rand::random(),
+                config.trusted_clients.iter().copied(),
+            ));
+        }
+        let Some(verify) = self.pair_verify.as_mut() else {
+            return Self::reply(request, 500, "Internal Server Error");
+        };
+        match verify.handle_request(&request.body) {
+            Ok(body) => {
+                self.pair_verified = verify.is_verified();
+                let response = Self::reply(request, 200, "OK");
+                if body.is_empty() {
+                    response
+                } else {
+                    response.with_body("application/octet-stream", body)
+                }
+            }
+            Err(e) => {
+                tracing::debug!("{}: pair-verify refused: {e}", self.peer);
+                self.pair_verified = false;
+                Self::reply(request, 403, "Forbidden")
             }
         }
     }

@@ -43,6 +43,14 @@ pub enum Error {
     PasswordRequired { receiver: String },
     #[error("wrong PIN, run airstream pair again")]
     BadPin,
+    /// A pairing or pair-verify message failed its cryptographic check or could not be
+    /// parsed (e.g. the device's SRP proof M2 is wrong): the device cannot be trusted.
+    #[error("{device}: {source}")]
+    Pairing {
+        device: String,
+        #[source]
+        source: airstream_proto::pairing::PairingError,
+    },
     #[error("{receiver} is busy: another sender is using it")]
     DeviceBusy { receiver: String },
     #[error("unsupported: {0}")]
@@ -99,9 +107,10 @@ impl Error {
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Network { .. } | Error::ConnectionLost(_) => ErrorKind::Network,
-            Error::Protocol { .. } | Error::BadMessage { .. } | Error::PlaybackFailed { .. } => {
-                ErrorKind::Protocol
-            }
+            Error::Protocol { .. }
+            | Error::BadMessage { .. }
+            | Error::PlaybackFailed { .. }
+            | Error::Pairing { .. } => ErrorKind::Protocol,
             Error::Input(_) | Error::InvalidInput(_) => ErrorKind::Input,
             Error::NotFound(_) => ErrorKind::NotFound,
         }

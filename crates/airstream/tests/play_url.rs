@@ -360,8 +360,8 @@ fn airplay_txt(pairs: &[(&str, &str)]) -> Capabilities {
 fn pairing_fixture() -> (Credentials, LegacyPairing) {
     let credentials = Credentials::new([0x11; 8], [0x22; 32]);
     let pairing = LegacyPairing {
-        identity: DeviceIdentity::new([0xC0; 32]),
         trusted_clients: vec![credentials.ed25519_public_key()],
+        ..LegacyPairing::new(DeviceIdentity::new([0xC0; 32]))
     };
     (credentials, pairing)
 }

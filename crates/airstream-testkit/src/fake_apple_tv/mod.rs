@@ -7,14 +7,22 @@
 //!   error), in XML (as Apple TVs do) or binary plists; can drop the connection after N polls.
 //! - It can **fetch the URL it was told to play**, in ranged requests, so tests can prove the
 //!   file server served the right bytes.
-//! - `/pair-verify`: the legacy device side from `airstream_proto::pairing`.
+//! - Legacy pairing, device side from `airstream_proto::pairing`: `/pair-pin-start` makes it
+//!   "show" a PIN ([`FakeAppleTv::shown_pin`]), `/pair-setup-pin` runs SRP against that PIN
+//!   and learns the client's key, `/pair-verify` accepts learned and pre-trusted keys.
+//!   Statuses: wrong PIN (bad SRP proof, or a step-3 key that does not decrypt) →
+//!   [`WRONG_PIN_STATUS`] 470; `/pair-setup-pin` before any PIN was shown → 403; a malformed
+//!   or out-of-order body → 400; pair-verify refused → 403; no pairing configured → 404 for
+//!   the pairing endpoints and 501 for `/pair-verify`.
 //! - Every request and every connection open/close is recorded.
 
 mod fetch;
 
 pub use fetch::{FetchExchange, FetchPlan, FetchResult};
 
-use airstream_proto::pairing::{DeviceIdentity, PairVerifyServer};
+use airstream_proto::pairing::{
+    DeviceIdentity, PairSetupServer, PairVerifyServer, PairedClient, PairingError,
+};
 use airstream_proto::rtsp::{self, Request, Response, Version};
 use bytes::BytesMut;
 use plist::{Dictionary, Value};
@@ -71,12 +79,30 @@ impl PlaybackInfoReply {
     }
 }
 
+/// What `/pair-setup-pin` answers when the client's SRP proof shows it used another PIN
+/// (RTSP/AirPlay 470 Connection Authorization Required).
+pub const WRONG_PIN_STATUS: u16 = 470;
+
 /// Legacy pairing state of the fake: its identity and the clients it paired with.
 #[derive(Clone)]
 pub struct LegacyPairing {
     pub identity: DeviceIdentity,
-    /// Ed25519 public keys of paired clients (`Credentials::ed25519_public_key`).
+    /// Ed25519 public keys of clients paired before the fake started
+    /// (`Credentials::ed25519_public_key`); clients that pair with it are added to these.
     pub trusted_clients: Vec<[u8; 32]>,
+    /// The PIN `/pair-pin-start` shows; `None` shows a fresh random 4-digit PIN each time.
+    pub pin: Option<String>,
+}
+
+impl LegacyPairing {
+    /// A device with this identity, no trusted clients, and random PINs.
+    pub fn new(identity: DeviceIdentity) -> Self {
+        Self {
+            identity,
+            trusted_clients: Vec::new(),
+            pin: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for LegacyPairing {
@@ -84,6 +110,7 @@ impl std::fmt::Debug for LegacyPairing {
         f.debug_struct("LegacyPairing")
             .field("identity", &self.identity)
             .field("trusted_clients", &self.trusted_clients.len())
+            .field("pin", &self.pin.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -102,6 +129,9 @@ pub struct FakeAppleTvConfig {
     pub pairing: Option<LegacyPairing>,
     /// Refuse `/play` with `unauthorized_status` on connections that did not pair-verify.
     pub require_pair_verify: bool,
+    /// Play an impostor in pair-setup: accept any SRP proof and answer with a made-up M2
+    /// (a device that does not know the PIN cannot compute the real one).
+    pub forge_setup_proof: bool,
     pub unauthorized_status: u16,
     /// Fetch the media URL after `/play`; `/playback-info` answers wait for the fetch.
     pub fetch: Option<FetchPlan>,
@@ -130,6 +160,7 @@ impl Default for FakeAppleTvConfig {
             play_status: None,
             pairing: None,
             require_pair_verify: false,
+            forge_setup_proof: false,
             unauthorized_status: 403,
             fetch: None,
             binary_plists: false,
@@ -179,6 +210,10 @@ struct State {
     polls_seen: usize,
     script_pos: usize,
     fetch: Option<FetchResult>,
+    /// The PIN on "screen" since the last `/pair-pin-start`.
+    shown_pin: Option<String>,
+    /// Clients that completed pair-setup, in order.
+    paired: Vec<PairedClient>,
 }
 
 #[derive(Debug)]
@@ -248,6 +283,16 @@ impl FakeAppleTv {
         self.shared.state().fetch.clone()
     }
 
+    /// The PIN the fake "shows" since the last `/pair-pin-start`, like a TV screen.
+    pub fn shown_pin(&self) -> Option<String> {
+        self.shared.state().shown_pin.clone()
+    }
+
+    /// Clients that completed pair-setup with the fake (pair-verify now accepts them).
+    pub fn paired_clients(&self) -> Vec<PairedClient> {
+        self.shared.state().paired.clone()
+    }
+
     pub fn connection_counts(&self) -> ConnectionCounts {
         *self.shared.connections.borrow()
     }
@@ -284,9 +329,10 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// Per-connection state: pair-verify is per connection, as on a real device.
+/// Per-connection state: pair-setup and pair-verify are per connection, as on a real device.
 struct ConnectionState {
     number: usize,
+    setup: Option<PairSetupServer>,
     verify: Option<PairVerifyServer>,
     verified: bool,
 }
@@ -295,13 +341,8 @@ async fn serve(mut stream: TcpStream, number: usize, shared: &Arc<Shared>) -> io
     let mut buf = BytesMut::new();
     let mut conn = ConnectionState {
         number,
-        verify: shared.config.pairing.as_ref().map(|p| {
-            PairVerifyServer::new(
-                &p.identity,
-                rand::random(),
-                p.trusted_clients.iter().copied(),
-            )
-        }),
+        setup: None,
+        verify: None,
         verified: false,
     };
     loop {
@@ -344,6 +385,7 @@ fn status(code: u16) -> Response {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        470 => "Connection Authorization Required",
         500 => "Internal Server Error",
         501 => "Not Implemented",
         503 => "Service Unavailable",
@@ -360,7 +402,9 @@ async fn respond(
     let response = match (request.method.as_str(), request.uri.as_str()) {
         ("POST", "/play") => play(shared, conn, request),
         ("GET", "/playback-info") => return playback_info(shared).await,
-        ("POST", "/pair-verify") => pair_verify(conn, request),
+        ("POST", "/pair-pin-start") => pair_pin_start(shared, conn),
+        ("POST", "/pair-setup-pin") => pair_setup(shared, conn, request),
+        ("POST", "/pair-verify") => pair_verify(shared, conn, request),
         ("POST" | "GET", "/stop") => status(200),
         ("GET", "/server-info") => server_info(),
         _ => status(404),
@@ -475,9 +519,96 @@ fn server_info() -> Response {
     plist_response(&dict, false)
 }
 
-fn pair_verify(conn: &mut ConnectionState, request: &Request) -> Response {
-    let Some(verify) = conn.verify.as_mut() else {
+/// "Shows" a PIN; a pair-setup already under way on this connection starts over.
+fn pair_pin_start(shared: &Shared, conn: &mut ConnectionState) -> Response {
+    let Some(pairing) = &shared.config.pairing else {
+        return status(404);
+    };
+    let pin = pairing
+        .pin
+        .clone()
+        .unwrap_or_else(|| format!("{:04}", rand::random_range(0..10_000u32)));
+    shared.state().shown_pin = Some(pin);
+    conn.setup = None;
+    status(200)
+}
+
+fn pair_setup(shared: &Shared, conn: &mut ConnectionState, request: &Request) -> Response {
+    let Some(pairing) = &shared.config.pairing else {
+        return status(404);
+    };
+    if conn.setup.is_none() {
+        let Some(pin) = shared.state().shown_pin.clone() else {
+            tracing::debug!("fake Apple TV: pair-setup without a PIN on screen");
+            return status(403);
+        };
+        match PairSetupServer::new(&pairing.identity, &pin, rand::random(), rand::random()) {
+            Ok(server) => conn.setup = Some(server),
+            Err(e) => {
+                tracing::warn!("fake Apple TV: cannot pair with the configured PIN: {e}");
+                return status(500);
+            }
+        }
+    }
+    let Some(setup) = conn.setup.as_mut() else {
+        return status(500);
+    };
+    if shared.config.forge_setup_proof && is_setup_proof(&request.body) {
+        let mut forged = Dictionary::new();
+        forged.insert("proof".into(), Value::Data(vec![0x5A; 20]));
+        return plist_response(&forged, true);
+    }
+    match setup.handle_request(&request.body) {
+        Ok(body) => {
+            if let Some(client) = setup.paired_client() {
+                let mut state = shared.state();
+                if !state.paired.contains(client) {
+                    state.paired.push(client.clone());
+                }
+            }
+            status(200).with_body("application/x-apple-binary-plist", body)
+        }
+        Err(e) => {
+            tracing::debug!("fake Apple TV refused pair-setup: {e}");
+            match e {
+                PairingError::BadPin | PairingError::DecryptionFailed { .. } => {
+                    status(WRONG_PIN_STATUS)
+                }
+                _ => status(400),
+            }
+        }
+    }
+}
+
+/// Pair-setup step 2: `{pk: A, proof: M1}`.
+fn is_setup_proof(body: &[u8]) -> bool {
+    Value::from_reader(Cursor::new(body))
+        .ok()
+        .and_then(Value::into_dictionary)
+        .is_some_and(|d| d.contains_key("proof") && d.contains_key("pk"))
+}
+
+/// A step-1 body starts a fresh exchange trusting the pre-trusted keys plus every client
+/// that has paired so far.
+fn pair_verify(shared: &Shared, conn: &mut ConnectionState, request: &Request) -> Response {
+    let Some(pairing) = &shared.config.pairing else {
         return status(501);
+    };
+    if conn.verify.is_none() || request.body.starts_with(&[1, 0, 0, 0]) {
+        let learned: Vec<[u8; 32]> = shared
+            .state()
+            .paired
+            .iter()
+            .map(|c| c.ed25519_public_key)
+            .collect();
+        conn.verify = Some(PairVerifyServer::new(
+            &pairing.identity,
+            rand::random(),
+            pairing.trusted_clients.iter().copied().chain(learned),
+        ));
+    }
+    let Some(verify) = conn.verify.as_mut() else {
+        return status(500);
     };
     match verify.handle_request(&request.body) {
         Ok(body) => {

@@ -52,9 +52,17 @@ impl AirPlayDevice {
         }
     }
 
-    /// The exact command that pairs with this device.
+    /// The exact command that pairs with this device: by its advertised id when discovery
+    /// found one (that is also the key its credentials are stored under), else by address.
     pub fn pair_command(&self) -> String {
-        format!("airstream pair --address {}", self.address)
+        match self
+            .capabilities
+            .as_ref()
+            .and_then(|c| c.device_id.as_deref())
+        {
+            Some(id) => format!("airstream pair --device {id}"),
+            None => format!("airstream pair --address {}", self.address),
+        }
     }
 
     /// The AirPlay 1 route, or `Unsupported` when the device needs something not built —
@@ -125,6 +133,23 @@ mod tests {
         assert_eq!(
             device.airplay1_route().unwrap(),
             Airplay1Route { pair_verify: true }
+        );
+    }
+
+    #[test]
+    fn the_pair_command_names_the_device_id_when_discovery_knows_it() {
+        let bare = AirPlayDevice::new("127.0.0.1:7000".parse().unwrap());
+        assert_eq!(
+            bare.pair_command(),
+            "airstream pair --address 127.0.0.1:7000"
+        );
+        let found = device(&[
+            ("features", "0x5A7FFFF7,0x1E"),
+            ("deviceid", "58:55:ca:1a:e2:88"),
+        ]);
+        assert_eq!(
+            found.pair_command(),
+            "airstream pair --device 58:55:CA:1A:E2:88"
         );
     }
 

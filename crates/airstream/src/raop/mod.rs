@@ -19,6 +19,7 @@ pub use driver::StreamDriver;
 use crate::error::{ErrorKind, Result};
 use airstream_audio::{Metadata, PcmFormat, PcmSource, Source};
 use airstream_proto::capabilities::MetadataKind;
+use airstream_proto::pairing::Credentials;
 use airstream_proto::raop::StreamerStats;
 use airstream_proto::route::{AudioCodec, AudioRoute, RaopEncryption};
 pub use airstream_proto::sdp::Codec;
@@ -57,6 +58,9 @@ pub struct StreamOptions {
     pub encryption: Encryption,
     /// Send `POST /auth-setup` before ANNOUNCE (MFi devices; also done after a 403).
     pub auth_setup: bool,
+    /// Legacy pairing credentials (`airstream pair`): pair-verify runs on the RTSP
+    /// connection before ANNOUNCE, for Apple TVs that require device verification.
+    pub credentials: Option<Credentials>,
 }
 
 impl StreamOptions {
@@ -121,6 +125,7 @@ impl Default for StreamOptions {
             lead_in_packets: DEFAULT_LEAD_IN_PACKETS,
             encryption: Encryption::None,
             auth_setup: false,
+            credentials: None,
         }
     }
 }
@@ -135,6 +140,8 @@ impl fmt::Debug for StreamOptions {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("metadata", &self.metadata)
             .field("encryption", &self.encryption)
+            // Shows the identifier only.
+            .field("credentials", &self.credentials)
             .finish_non_exhaustive()
     }
 }
@@ -359,11 +366,15 @@ mod tests {
     }
 
     #[test]
-    fn options_debug_hides_password() {
+    fn options_debug_hides_password_and_key() {
         let options = StreamOptions {
             password: Some("hunter2".into()),
+            credentials: Some(Credentials::new([0xAB; 8], [0xCD; 32])),
             ..StreamOptions::default()
         };
-        assert!(!format!("{options:?}").contains("hunter2"));
+        let text = format!("{options:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains(&"AB".repeat(8)), "{text}");
+        assert!(!text.to_uppercase().contains(&"CD".repeat(4)), "{text}");
     }
 }

@@ -8,6 +8,7 @@ use super::pipeline::Pipeline;
 use super::{Encryption, Progress, StreamHandle, StreamOptions, StreamState, volume_db};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::pairing::verify::{VerifyPeer, pair_verify};
 use airstream_audio::PcmSource;
 use airstream_proto::digest::DigestCredentials;
 use airstream_proto::ntp::{NtpClock, NtpTime, UNIX_EPOCH_OFFSET_SECS};
@@ -64,6 +65,17 @@ pub(super) async fn establish(
     let timing = bind("timing").await?;
     let audio = bind("audio").await?;
     let port = |s: &UdpSocket| s.local_addr().map_or(0, |a| a.port());
+
+    if let Some(credentials) = &options.credentials {
+        // Legacy device verification (raop.md §2.2 step 3): HTTP/1.1 requests on the RTSP
+        // connection, before the session's first RTSP request.
+        let peer = VerifyPeer {
+            label: receiver.to_string(),
+            pair_command: format!("airstream pair --address {receiver}"),
+            device_key: None,
+        };
+        pair_verify(&mut conn, credentials, &peer).await?;
+    }
 
     let audio_key = audio_key(&options.encryption)?;
     let first_seq: u16 = rand::random();

@@ -1,0 +1,40 @@
+//! Which pairing credentials a command uses: `--credentials ID:KEY` if given, else those
+//! `airstream pair` stored for the device.
+
+use crate::target::Target;
+use airstream::credentials::CredentialStore;
+use airstream::pairing::Credentials;
+
+/// Parses `--credentials`; the message never repeats the value (it holds the key).
+pub(crate) fn parse_flag(value: &str) -> Result<Credentials, airstream::Error> {
+    value
+        .parse()
+        .map_err(|e| airstream::Error::InvalidInput(format!("--credentials: {e}")))
+}
+
+/// The stored credentials for `target`, if any. A store that cannot be read only costs a
+/// warning: most devices need no pairing, and a broken store must not stop them playing.
+pub(crate) fn lookup(target: &Target) -> Option<Credentials> {
+    let store = match CredentialStore::open_default() {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::debug!("no credential store: {e}");
+            return None;
+        }
+    };
+    for key in target.store_keys() {
+        match store.get(&key) {
+            Ok(Some(entry)) => {
+                tracing::info!(device = %key, credentials = %entry.credentials,
+                    "using stored credentials");
+                return Some(entry.credentials);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!("ignoring the credential store: {e}");
+                return None;
+            }
+        }
+    }
+    None
+}

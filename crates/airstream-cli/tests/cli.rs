@@ -65,7 +65,7 @@ async fn streams_stdin_bit_exact_and_prints_nothing_on_a_pipe() {
         .next_session_within(Duration::from_secs(5))
         .await
         .unwrap();
-    let lead = 9 * 352 * 2;
+    let lead = airstream::raop::DEFAULT_LEAD_IN_PACKETS as usize * 352 * 2;
     assert_eq!(&record.samples[lead..lead + samples.len()], &samples[..]);
 }
 

@@ -85,7 +85,7 @@ async fn every_format_through_a_pipe_to_the_embedded_receiver() {
             .next_session_within(Duration::from_secs(5))
             .await
             .unwrap();
-        let lead = 9 * 352 * 2;
+        let lead = airstream::raop::DEFAULT_LEAD_IN_PACKETS as usize * 352 * 2;
         assert!(
             record.samples[lead..lead + expected.len()] == expected[..],
             "{name} through a pipe differs from its reference decode"
@@ -170,7 +170,7 @@ fn serve_once(body: Vec<u8>) -> std::net::SocketAddr {
 async fn raw_pcm_and_http_inputs() {
     let mut rx = Receiver::start(ReceiverConfig::default()).await.unwrap();
     let address = rx.local_addr().to_string();
-    let lead = 9 * 352 * 2;
+    let lead = airstream::raop::DEFAULT_LEAD_IN_PACKETS as usize * 352 * 2;
 
     // Raw 16-bit PCM at the receiver's rate passes through bit for bit.
     let samples = airstream_testkit::signal::music(30_000, 44_100);

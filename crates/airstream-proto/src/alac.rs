@@ -24,6 +24,7 @@ pub fn escape_frame_len(frames: usize) -> usize {
 pub fn write_escape_frame(samples: &[i16], frames_per_packet: usize, out: &mut Vec<u8>) {
     let frames = samples.len() / 2;
     let partial = frames != frames_per_packet;
+    out.reserve(escape_frame_len(frames) + if partial { 4 } else { 0 });
     let mut w = BitWriter::new(out);
     w.put(ELEMENT_CPE, 3);
     w.put(0, 4); // instance tag
@@ -34,8 +35,12 @@ pub fn write_escape_frame(samples: &[i16], frames_per_packet: usize, out: &mut V
     if partial {
         w.put(frames as u32, 32);
     }
-    for &s in &samples[..frames * 2] {
-        w.put(u32::from(s as u16), 16);
+    // A whole stereo frame at a time: this loop is the sender's hottest code.
+    for frame in samples[..frames * 2].chunks_exact(2) {
+        w.put(
+            (u32::from(frame[0] as u16) << 16) | u32::from(frame[1] as u16),
+            32,
+        );
     }
     w.put(ELEMENT_END, 3);
     w.finish();
@@ -118,6 +123,11 @@ impl<'a> BitWriter<'a> {
         };
         self.acc = (self.acc << width) | u64::from(value & mask);
         self.bits += width;
+        if self.bits >= 32 {
+            self.bits -= 32;
+            self.out
+                .extend_from_slice(&((self.acc >> self.bits) as u32).to_be_bytes());
+        }
         while self.bits >= 8 {
             self.bits -= 8;
             self.out.push((self.acc >> self.bits) as u8);

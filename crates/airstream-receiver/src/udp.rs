@@ -56,18 +56,28 @@ struct State {
     request_seq: u16,
     clock: NtpClock,
     timing_sent: u32,
-    /// The latest sync: which RTP frame the sender said was audible, and when it arrived.
-    last_sync: Option<(u32, Instant)>,
+    /// The latest sync: which RTP frame the sender said was audible at which sender time.
+    last_sync: Option<(u32, NtpTime)>,
+    /// Sender clock minus ours, from the last timing reply (loopback: no transit time).
+    clock_offset: Option<i64>,
 }
 
 impl State {
-    /// The frame playing now by the sender's clock: the sync's audible frame moved on by the
-    /// time since, minus the fixed 11025 frames receivers add (we play nothing for real).
+    /// The frame playing now, as a real receiver works it out: the sync's audible frame
+    /// moved on by the sender-clock time since, minus the fixed 11025 frames receivers add.
+    /// Senders may send a sync a little ahead of its time; the clock makes that harmless.
     fn audible_now(&self, now: Instant) -> Option<u32> {
-        let (rtp, at) = self.last_sync?;
-        let elapsed = (now.saturating_duration_since(at).as_secs_f64() * 44_100.0) as u32;
+        let (rtp, sync_time) = self.last_sync?;
+        let sender_now = NtpTime(
+            self.clock
+                .ntp_at(now)
+                .0
+                .wrapping_add_signed(self.clock_offset?),
+        );
+        let elapsed = sender_now.wrapping_diff(sync_time) as f64 / 4_294_967_296.0;
+        let frames = (elapsed * 44_100.0).round() as i64;
         Some(
-            rtp.wrapping_add(elapsed)
+            rtp.wrapping_add(frames as u32)
                 .wrapping_sub(RECEIVER_FIXED_LATENCY),
         )
     }
@@ -83,6 +93,7 @@ impl UdpSession {
             clock: NtpClock::new(Instant::now(), NtpTime::from_parts(0x83AA_7E80, 0)),
             timing_sent: 0,
             last_sync: None,
+            clock_offset: None,
         };
         let mut audio_buf = vec![0u8; 4096];
         let mut control_buf = vec![0u8; 4096];
@@ -125,9 +136,12 @@ impl UdpSession {
                 }
                 received = self.sockets.timing.recv_from(&mut timing_buf), if !silent => {
                     if let Ok((n, _)) = received
-                        && TimingPacket::parse(&timing_buf[..n]).is_ok_and(|p| p.reply)
+                        && let Ok(reply) = TimingPacket::parse(&timing_buf[..n])
+                        && reply.reply
                     {
                         state.summary.timing_exchanges += 1;
+                        let ours = state.clock.ntp_at(Instant::now());
+                        state.clock_offset = Some(reply.sent.wrapping_diff(ours));
                     }
                 }
                 () = tokio::time::sleep_until(next_timing), if !silent && !self.behaviour.no_timing => {
@@ -197,7 +211,7 @@ impl UdpSession {
                 }
                 state.summary.sync_packets += 1;
                 state.summary.sync_latency = Some(sync.latency_frames());
-                state.last_sync = Some((sync.rtp_audible_now, Instant::now()));
+                state.last_sync = Some((sync.rtp_audible_now, sync.ntp));
             }
             Ok(ControlDatagram::Resent(packet)) => {
                 self.on_audio(packet, state, true).await;

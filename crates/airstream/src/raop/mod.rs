@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 /// See [`StreamOptions::lead_in_packets`].
-pub const DEFAULT_LEAD_IN_PACKETS: u32 = 9;
+pub const DEFAULT_LEAD_IN_PACKETS: u32 = 13;
 
 /// Default end-to-end latency (Apple's AirPlay 1 figure).
 pub const DEFAULT_LATENCY: Duration = Duration::from_secs(2);
@@ -52,8 +52,10 @@ pub struct StreamOptions {
     pub timing_wait: Duration,
     pub keep_alive: Duration,
     /// Silent packets sent before the audio. shairport-sync (3.3.x) mutes the first 9
-    /// packets it plays after every flush, and RECORD counts as one; without this lead-in
-    /// the first 72 ms of every stream are lost there (pyatv 0.13 loses them).
+    /// packets it plays after every flush, and RECORD counts as one; without a lead-in the
+    /// first 72 ms of every stream are lost there (pyatv 0.13 loses them). It counts from the
+    /// first packet it *receives* and drops earlier ones that arrive after it, so 4 more
+    /// cover a start the network reordered (13 packets, 104 ms).
     pub lead_in_packets: u32,
     pub encryption: Encryption,
     /// Send `POST /auth-setup` before ANNOUNCE (MFi devices; also done after a 403).

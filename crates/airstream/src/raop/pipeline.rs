@@ -1,13 +1,22 @@
 //! Decoding off the real-time path: a thread pulls PCM from the source and cuts it into
 //! 352-frame packets for a bounded channel. The pacer only ever `try_recv`s, so a slow or
 //! stalled source costs silence, never a late packet.
+//!
+//! Packets travel in batches: handing them over one by one woke the decode thread for every
+//! packet (125 times a second), which cost more CPU than decoding itself.
 
 use airstream_audio::{AudioError, Metadata, PcmSource};
 use airstream_proto::rtp::FRAMES_PER_PACKET;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 const CHANNELS: usize = 2;
 pub(crate) const SAMPLES_PER_PACKET: usize = FRAMES_PER_PACKET as usize * CHANNELS;
+/// Packets per hand-over (~130 ms of audio).
+const BATCH: usize = 16;
+/// A partial batch is handed over after this long, so slow (live) sources are not held back.
+const BATCH_WAIT: Duration = Duration::from_millis(20);
 
 #[derive(Debug)]
 pub(crate) enum Item {
@@ -23,7 +32,8 @@ pub(crate) enum Item {
 }
 
 pub(crate) struct Pipeline {
-    rx: mpsc::Receiver<Item>,
+    rx: mpsc::Receiver<Vec<Item>>,
+    ready: VecDeque<Item>,
     ended: bool,
 }
 
@@ -33,11 +43,15 @@ impl Pipeline {
         source: Box<dyn PcmSource>,
         capacity_packets: usize,
     ) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel(capacity_packets.max(1));
+        let (tx, rx) = mpsc::channel(capacity_packets.div_ceil(BATCH).max(1));
         std::thread::Builder::new()
             .name("airstream-decode".into())
             .spawn(move || decode_loop(source, &tx))?;
-        Ok(Self { rx, ended: false })
+        Ok(Self {
+            rx,
+            ready: VecDeque::with_capacity(BATCH),
+            ended: false,
+        })
     }
 
     /// The next item if one is ready; `None` means underrun (or the end was already seen).
@@ -45,64 +59,110 @@ impl Pipeline {
         if self.ended {
             return None;
         }
-        match self.rx.try_recv() {
-            Ok(item) => {
-                self.ended = matches!(item, Item::End | Item::Failed(_));
-                Some(item)
-            }
-            Err(mpsc::error::TryRecvError::Empty) => None,
-            Err(mpsc::error::TryRecvError::Disconnected) => {
-                self.ended = true;
-                Some(Item::Failed(AudioError::Invalid {
-                    input: "decoder".into(),
-                    detail: "the decode thread stopped unexpectedly".into(),
-                }))
+        if self.ready.is_empty() {
+            match self.rx.try_recv() {
+                Ok(batch) => self.ready.extend(batch),
+                Err(mpsc::error::TryRecvError::Empty) => return None,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.ended = true;
+                    return Some(Item::Failed(AudioError::Invalid {
+                        input: "decoder".into(),
+                        detail: "the decode thread stopped unexpectedly".into(),
+                    }));
+                }
             }
         }
+        let item = self.ready.pop_front()?;
+        self.ended = matches!(item, Item::End | Item::Failed(_));
+        Some(item)
     }
 
-    /// Waits until `packets` are buffered or the source ended (pre-roll before the first
-    /// packet, so start-up I/O never shows as an underrun).
+    /// Waits until about `packets` are buffered or the source ended (pre-roll before the
+    /// first packet, so start-up I/O never shows as an underrun).
     pub(crate) async fn wait_buffered(&self, packets: usize) {
-        let target = packets.min(self.rx.max_capacity());
+        let target = packets.div_ceil(BATCH).min(self.rx.max_capacity());
         while self.rx.len() < target && !self.rx.is_closed() {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 }
 
-fn decode_loop(mut source: Box<dyn PcmSource>, tx: &mpsc::Sender<Item>) {
-    let mut packet = vec![0i16; SAMPLES_PER_PACKET];
+/// Collects items and hands them over in batches.
+struct Batcher<'a> {
+    tx: &'a mpsc::Sender<Vec<Item>>,
+    batch: Vec<Item>,
+    started: Option<Instant>,
+}
+
+impl Batcher<'_> {
+    /// Adds an item; `false` once the stream was stopped (the receiver is gone).
+    fn push(&mut self, item: Item) -> bool {
+        let urgent = !matches!(item, Item::Audio { .. });
+        self.started.get_or_insert_with(Instant::now);
+        self.batch.push(item);
+        if urgent || self.batch.len() >= BATCH {
+            return self.flush();
+        }
+        true
+    }
+
+    /// Hands over a partial batch that waited long enough.
+    fn flush_if_stale(&mut self) -> bool {
+        match self.started {
+            Some(t) if t.elapsed() >= BATCH_WAIT => self.flush(),
+            _ => true,
+        }
+    }
+
+    fn flush(&mut self) -> bool {
+        self.started = None;
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.tx.blocking_send(batch).is_ok()
+    }
+}
+
+fn decode_loop(mut source: Box<dyn PcmSource>, tx: &mpsc::Sender<Vec<Item>>) {
+    let mut out = Batcher {
+        tx,
+        batch: Vec::with_capacity(BATCH),
+        started: None,
+    };
     loop {
         if let Some(update) = source.take_metadata_update()
-            && tx.blocking_send(Item::Metadata(update)).is_err()
+            && !out.push(Item::Metadata(update))
         {
             return;
         }
+        if !out.flush_if_stale() {
+            return;
+        }
         // Fill a whole packet: sources may return fewer frames than asked.
+        let mut packet = vec![0i16; SAMPLES_PER_PACKET];
         let mut filled = 0;
         while filled < SAMPLES_PER_PACKET {
             match source.read(&mut packet[filled..]) {
                 Ok(0) => break,
                 Ok(frames) => filled += frames * CHANNELS,
                 Err(e) => {
-                    let _ = tx.blocking_send(Item::Failed(e));
+                    out.push(Item::Failed(e));
                     return;
                 }
             }
         }
         if filled > 0 {
-            packet[filled..].fill(0);
             let item = Item::Audio {
-                samples: packet.clone(),
+                samples: packet,
                 frames: filled / CHANNELS,
             };
-            if tx.blocking_send(item).is_err() {
+            if !out.push(item) {
                 return; // the stream was stopped
             }
         }
         if filled < SAMPLES_PER_PACKET {
-            let _ = tx.blocking_send(Item::End);
+            out.push(Item::End);
             return;
         }
     }
@@ -115,10 +175,10 @@ mod tests {
 
     #[tokio::test]
     async fn cuts_packets_and_pads_the_last_one() {
-        let samples: Vec<i16> = (0..(352 * 2 + 100) * 2).map(|i| i as i16).collect();
+        let samples: Vec<i16> = (0..(352 * 40 + 100) * 2).map(|i| i as i16).collect();
         let source = VecSource::new(PcmFormat::RAOP, samples.clone());
-        let mut p = Pipeline::spawn(Box::new(source), 8).unwrap();
-        p.wait_buffered(4).await;
+        let mut p = Pipeline::spawn(Box::new(source), 64).unwrap();
+        p.wait_buffered(32).await;
         let mut got = Vec::new();
         let mut frames_total = 0;
         loop {
@@ -130,10 +190,10 @@ mod tests {
                 }
                 Some(Item::End) => break,
                 Some(other) => panic!("{other:?}"),
-                None => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
+                None => tokio::time::sleep(Duration::from_millis(1)).await,
             }
         }
-        assert_eq!(frames_total, 352 * 2 + 100);
+        assert_eq!(frames_total, 352 * 40 + 100);
         assert_eq!(&got[..samples.len()], &samples[..]);
         assert!(got[samples.len()..].iter().all(|s| *s == 0));
         assert!(p.try_next().is_none(), "nothing after the end");

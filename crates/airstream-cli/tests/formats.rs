@@ -5,38 +5,22 @@
 // Test helpers may unwrap: a panic is a test failure with a message.
 #![allow(clippy::unwrap_used)]
 
-use airstream_audio::{PcmFormat, Source};
 use airstream_receiver::{Receiver, ReceiverConfig};
 use airstream_testkit::compare::align_and_compare;
+use airstream_testkit::fixtures;
 use airstream_testkit::netns::Netns;
 use airstream_testkit::shairport::{PORT, Shairport, ShairportConfig};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../airstream-audio/tests/data")
-        .join(name)
-}
-
 fn reference(name: &str) -> Vec<i16> {
-    let mut pcm = Source::path(fixture(name)).open(PcmFormat::RAOP).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0i16; 4096];
-    loop {
-        let frames = pcm.read(&mut buf).unwrap();
-        if frames == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..frames * 2]);
-    }
+    fixtures::reference(name).unwrap()
 }
 
 /// `cat FILE | [ip netns exec NS] airstream stream --address ADDRESS ... -`
 fn stream_through_a_pipe(ns: Option<&Netns>, name: &str, address: &str, extra: &[&str]) -> Output {
     let mut cat = Command::new("cat")
-        .arg(fixture(name))
+        .arg(fixtures::audio(name))
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -128,7 +112,7 @@ async fn bad_inputs_name_the_input_and_exit_18() {
         ("truncated.flac", "truncated.flac"),
         ("does-not-exist.wav", "does-not-exist.wav"),
     ] {
-        let path = fixture(name);
+        let path = fixtures::audio(name);
         let address = address.clone();
         let out = tokio::task::spawn_blocking(move || {
             Command::new(env!("CARGO_BIN_EXE_airstream"))
@@ -214,7 +198,7 @@ async fn raw_pcm_and_http_inputs() {
 
     // A file over HTTP equals the same file decoded from disk.
     let expected = reference("music.flac");
-    let server = serve_once(std::fs::read(fixture("music.flac")).unwrap());
+    let server = serve_once(std::fs::read(fixtures::audio("music.flac")).unwrap());
     let url = format!("http://{server}/music.flac");
     let addr = address.clone();
     let out = tokio::task::spawn_blocking(move || {

@@ -11,10 +11,9 @@
 #![allow(clippy::unwrap_used)]
 
 use airstream_testkit::compare::{Comparison, align_and_compare};
-use airstream_testkit::netns::Netns;
 use airstream_testkit::relay::{Direction, Flow, Impairment, NamespacedRelay, RelayConfig};
-use airstream_testkit::shairport::{PORT, Shairport, ShairportConfig};
-use airstream_testkit::signal::{music, wav_bytes};
+use airstream_testkit::shairport::{self, PORT, ShairportConfig};
+use airstream_testkit::signal::music;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -43,17 +42,24 @@ const REPAIR_LATENCY_MS: u32 = 4000;
 /// packet the sender counts passes an iptables counter on this port.
 const AUDIO_PORT: u16 = 6003;
 
-struct Rig {
-    ns: Netns,
-    receiver: Shairport,
-    dir: tempfile::TempDir,
+/// shairport-sync in a namespace of its own, plus what these tests do with it.
+struct Rig(shairport::Rig);
+
+impl std::ops::Deref for Rig {
+    type Target = shairport::Rig;
+    fn deref(&self) -> &shairport::Rig {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Rig {
+    fn deref_mut(&mut self) -> &mut shairport::Rig {
+        &mut self.0
+    }
 }
 
 fn rig(config: &ShairportConfig) -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    let ns = Netns::create().unwrap();
-    let receiver = Shairport::start(&ns, dir.path(), config).unwrap();
-    Rig { ns, receiver, dir }
+    Rig(shairport::Rig::start(config).unwrap())
 }
 
 /// The counters `airstream stream --json` prints.
@@ -82,22 +88,12 @@ fn json_number(json: &str, key: &str) -> u64 {
 
 impl Rig {
     fn airstream(&self, args: &[&str]) -> Output {
-        self.ns
-            .command(env!("CARGO_BIN_EXE_airstream"))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn write_wav(&self, samples: &[i16]) -> String {
-        let path = self.dir.path().join("source.wav");
-        std::fs::write(&path, wav_bytes(samples, 44_100)).unwrap();
-        path.display().to_string()
+        self.run(env!("CARGO_BIN_EXE_airstream"), args).unwrap()
     }
 
     /// Streams `source` to `address` (shairport-sync, or a relay in front of it).
     fn stream(&self, address: &str, latency_ms: u32, source: &[i16]) -> SenderReport {
-        let file = self.write_wav(source);
+        let file = self.write_wav(source).unwrap();
         let latency = latency_ms.to_string();
         let out = self.airstream(&[
             "stream",

@@ -6,38 +6,16 @@
 #![allow(clippy::unwrap_used)]
 
 use airstream_testkit::compare::{align_and_compare, compare_across_pause};
-use airstream_testkit::netns::Netns;
-use airstream_testkit::shairport::{PORT, Shairport, ShairportConfig};
-use airstream_testkit::signal::{music, wav_bytes};
+use airstream_testkit::shairport::{PORT, Rig, ShairportConfig};
+use airstream_testkit::signal::music;
 use std::process::Output;
 
-struct Rig {
-    ns: Netns,
-    receiver: Shairport,
-    dir: tempfile::TempDir,
-}
-
 fn rig(config: &ShairportConfig) -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    let ns = Netns::create().unwrap();
-    let receiver = Shairport::start(&ns, dir.path(), config).unwrap();
-    Rig { ns, receiver, dir }
+    Rig::start(config).unwrap()
 }
 
-impl Rig {
-    fn airstream(&self, args: &[&str]) -> Output {
-        self.ns
-            .command(env!("CARGO_BIN_EXE_airstream"))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn write_wav(&self, samples: &[i16]) -> String {
-        let path = self.dir.path().join("source.wav");
-        std::fs::write(&path, wav_bytes(samples, 44_100)).unwrap();
-        path.display().to_string()
-    }
+fn airstream(rig: &Rig, args: &[&str]) -> Output {
+    rig.run(env!("CARGO_BIN_EXE_airstream"), args).unwrap()
 }
 
 fn address() -> String {
@@ -62,12 +40,12 @@ fn assert_bit_exact(rig: &Rig, source: &[i16]) {
 fn stream_bit_exact(codec: &str, extra: &[&str]) {
     let mut rig = rig(&ShairportConfig::default());
     let source = music(44_100 * 3, 44_100);
-    let file = rig.write_wav(&source);
+    let file = rig.write_wav(&source).unwrap();
     let address = address();
     let mut args = vec!["stream", "--codec", codec, "--address", &address, "--json"];
     args.extend_from_slice(extra);
     args.push(&file);
-    let out = rig.airstream(&args);
+    let out = airstream(&rig, &args);
     assert!(
         out.status.success(),
         "{}",
@@ -121,10 +99,13 @@ fn password_protected_shairport_sync() {
     };
     let rig = rig(&config);
     let source = music(44_100 * 2, 44_100);
-    let file = rig.write_wav(&source);
+    let file = rig.write_wav(&source).unwrap();
     let address = address();
 
-    let wrong = rig.airstream(&["stream", "--address", &address, "--password", "nope", &file]);
+    let wrong = airstream(
+        &rig,
+        &["stream", "--address", &address, "--password", "nope", &file],
+    );
     assert_eq!(wrong.status.code(), Some(14), "exit code for BadPassword");
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert!(
@@ -133,7 +114,7 @@ fn password_protected_shairport_sync() {
     );
     assert!(!stderr.contains("nope"), "the password is never printed");
 
-    let missing = rig.airstream(&["stream", "--address", &address, &file]);
+    let missing = airstream(&rig, &["stream", "--address", &address, &file]);
     assert_eq!(missing.status.code(), Some(14));
 
     let right = rig
@@ -165,26 +146,29 @@ fn metadata_and_volume_reach_shairport_syncs_metadata_pipe() {
     };
     let rig = rig(&config);
     let source = music(44_100 * 2, 44_100);
-    let file = rig.write_wav(&source);
+    let file = rig.write_wav(&source).unwrap();
     let artwork = rig.dir.path().join("cover.png");
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR-not-a-real-image".to_vec();
     std::fs::write(&artwork, &png).unwrap();
-    let out = rig.airstream(&[
-        "stream",
-        "--address",
-        &address(),
-        "--volume",
-        "50",
-        "--title",
-        "Tïtle",
-        "--artist",
-        "Artist",
-        "--album",
-        "Album",
-        "--artwork",
-        artwork.to_str().unwrap(),
-        &file,
-    ]);
+    let out = airstream(
+        &rig,
+        &[
+            "stream",
+            "--address",
+            &address(),
+            "--volume",
+            "50",
+            "--title",
+            "Tïtle",
+            "--artist",
+            "Artist",
+            "--album",
+            "Album",
+            "--artwork",
+            artwork.to_str().unwrap(),
+            &file,
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -233,7 +217,7 @@ fn pause_and_resume_on_shairport_sync_lose_nothing() {
     };
     let rig = rig(&config);
     let source = music(44_100 * 4, 44_100);
-    let file = rig.write_wav(&source);
+    let file = rig.write_wav(&source).unwrap();
     let runtime = rig.dir.path().join("run");
     let mut stream = rig
         .ns
@@ -286,9 +270,12 @@ fn stream_to_shairport_sync_found_by_name() {
     };
     let rig = rig(&config);
     let source = music(44_100 * 2, 44_100);
-    let file = rig.write_wav(&source);
+    let file = rig.write_wav(&source).unwrap();
     // Found through avahi's mDNS inside the test's namespace, by a differently cased name.
-    let out = rig.airstream(&["stream", "--device", "kitchen SPEAKER", "--json", &file]);
+    let out = airstream(
+        &rig,
+        &["stream", "--device", "kitchen SPEAKER", "--json", &file],
+    );
     assert!(
         out.status.success(),
         "{}",

@@ -4,6 +4,7 @@
 pub mod avahi;
 pub mod compare;
 pub mod fake_apple_tv;
+pub mod fixtures;
 pub mod http;
 pub mod mdns;
 pub mod netns;

@@ -188,6 +188,44 @@ impl Shairport {
     }
 }
 
+/// The usual end-to-end setup: shairport-sync in a network namespace of its own, with a
+/// scratch directory for inputs. Fields drop in order: receiver, namespace, directory.
+pub struct Rig {
+    pub receiver: Shairport,
+    pub ns: Netns,
+    pub dir: tempfile::TempDir,
+}
+
+impl Rig {
+    pub fn start(config: &ShairportConfig) -> io::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let ns = Netns::create()?;
+        let receiver = Shairport::start(&ns, dir.path(), config)?;
+        Ok(Self { receiver, ns, dir })
+    }
+
+    /// Where senders inside the namespace reach it.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{PORT}")
+    }
+
+    /// Runs `program` with `args` inside the namespace and waits for it.
+    pub fn run(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+        args: &[&str],
+    ) -> io::Result<std::process::Output> {
+        self.ns.command(program).args(args).output()
+    }
+
+    /// Writes `samples` as a 44.1 kHz WAV file in the scratch directory; returns its path.
+    pub fn write_wav(&self, samples: &[i16]) -> io::Result<String> {
+        let path = self.dir.path().join("source.wav");
+        std::fs::write(&path, crate::signal::wav_bytes(samples, 44_100))?;
+        Ok(path.display().to_string())
+    }
+}
+
 /// Reads the metadata FIFO on a thread. The FIFO is opened read-write, so the open never
 /// blocks and we can unblock our own read at the end by writing a sentinel.
 struct MetadataReader {

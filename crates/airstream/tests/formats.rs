@@ -6,17 +6,11 @@
 #![allow(clippy::unwrap_used)]
 
 use airstream::raop::{self, Codec, StreamOptions};
-use airstream_audio::{PcmFormat, PcmSource, Source};
+use airstream_audio::{PcmFormat, Source};
 use airstream_receiver::{Receiver, ReceiverConfig};
+use airstream_testkit::fixtures;
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../airstream-audio/tests/data")
-        .join(name)
-}
 
 #[derive(Debug, Clone, Copy)]
 enum Mode {
@@ -27,12 +21,12 @@ enum Mode {
 
 fn source(name: &str, mode: Mode) -> Source {
     match mode {
-        Mode::Path => Source::path(fixture(name)),
-        Mode::Buffer => Source::buffer(std::fs::read(fixture(name)).unwrap()),
+        Mode::Path => Source::path(fixtures::audio(name)),
+        Mode::Buffer => Source::buffer(std::fs::read(fixtures::audio(name)).unwrap()),
         Mode::Pipe => {
             // A real OS pipe: no seeking, short reads.
             let (reader, mut writer) = std::io::pipe().unwrap();
-            let bytes = std::fs::read(fixture(name)).unwrap();
+            let bytes = std::fs::read(fixtures::audio(name)).unwrap();
             std::thread::spawn(move || {
                 for chunk in bytes.chunks(4096) {
                     if writer.write_all(chunk).is_err() {
@@ -45,20 +39,8 @@ fn source(name: &str, mode: Mode) -> Source {
     }
 }
 
-fn decode_all(mut pcm: Box<dyn PcmSource>) -> Vec<i16> {
-    let mut out = Vec::new();
-    let mut buf = vec![0i16; 4096];
-    loop {
-        let frames = pcm.read(&mut buf).unwrap();
-        if frames == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..frames * 2]);
-    }
-}
-
 fn reference(name: &str) -> Vec<i16> {
-    decode_all(Source::path(fixture(name)).open(PcmFormat::RAOP).unwrap())
+    fixtures::reference(name).unwrap()
 }
 
 /// Streams `name` handed over as `mode` and returns what the receiver kept after the lead-in.

@@ -75,6 +75,10 @@ pub(crate) struct Decoded {
     timing: Timing,
     errors_in_a_row: u32,
     damaged_packets: u64,
+    /// 16-bit little-endian PCM already in the target rate and layout: the packet bytes are
+    /// the samples, so the decoder and converter are skipped (the commonest lossless case,
+    /// and the decoder's buffer round trip was most of the sender's CPU time for WAV).
+    passthrough: bool,
 }
 
 /// What we know about the length of the stream and how far decoding got.
@@ -379,6 +383,12 @@ impl Decoded {
         titles: Option<IcyTitles>,
     ) -> Self {
         let bits_per_sample = declared_bits(params, decoder.as_ref());
+        let passthrough = params.codec == codec_ids::CODEC_ID_PCM_S16LE
+            && params.sample_rate == Some(target.sample_rate)
+            && params
+                .channels
+                .as_ref()
+                .is_some_and(|c| c.count() == usize::from(target.channels));
         Self {
             input,
             packets,
@@ -397,6 +407,7 @@ impl Decoded {
             timing,
             errors_in_a_row: 0,
             damaged_packets: 0,
+            passthrough,
         }
     }
 
@@ -438,6 +449,19 @@ impl Decoded {
                 && gap > 0.001
             {
                 warn!(input = %self.input, "skipped {gap:.3} s of damaged audio");
+            }
+            if self.passthrough {
+                let data = &packet.data[..];
+                self.pending.extend(
+                    data[..data.len() / 2 * 2]
+                        .chunks_exact(2)
+                        .map(|b| i16::from_le_bytes([b[0], b[1]])),
+                );
+                // A packet of whole frames, as the demuxer cuts them.
+                let whole = self.pending.len() / usize::from(self.target.channels)
+                    * usize::from(self.target.channels);
+                self.pending.truncate(whole);
+                continue;
             }
             let decoder = &mut self.decoder;
             let decoded = match guard(&self.input, || decoder.decode(&packet)) {

@@ -134,7 +134,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .map_err(|e| pair_by_id(e, &target))?;
     let driver = tokio::spawn(driver);
     let _control = ipc::serve(target.addr, handle.clone())?;
-    let progress = spawn_progress_bar(&handle);
+    // Nothing to draw on a pipe: skip the bar's task altogether.
+    let progress =
+        std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| spawn_progress_bar(&handle));
     let stopper = handle.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -142,7 +144,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         }
     });
     let result = driver.await?;
-    progress.abort();
+    if let Some(progress) = progress {
+        progress.abort();
+    }
     let report = result?;
     if args.json {
         println!("{}", report_json(&report));

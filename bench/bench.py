@@ -288,6 +288,8 @@ def sender_command(program: str, args, port: int, path: Path) -> list[str]:
         cmd = [str(args.airstream), "stream", "--address", f"127.0.0.1:{port}", "--json"]
         if args.airstream_latency:
             cmd += ["--latency", str(args.airstream_latency)]
+        if args.airstream_codec:
+            cmd += ["--codec", args.airstream_codec]
         return cmd + [str(path)]
     return [
         str(args.atvremote),
@@ -539,7 +541,9 @@ def render(table, runs: list[Run], machine: dict, args, divan: str) -> str:
         f"- machine: {machine['cpu']}, {machine['cores']} cores, kernel {machine['kernel']}, {machine['os']}; "
         f"load average at start {machine['load']}",
         f"- receiver: shairport-sync {machine['shairport-sync']} (stdout backend, in a network namespace)",
-        f"- airstream {machine['airstream']} ({args.build} build); pyatv {machine['pyatv']} on Python {machine['python']}",
+        f"- airstream {machine['airstream']} ({args.build} build, codec "
+        f"{args.airstream_codec or 'default (compressed ALAC)'}); pyatv {machine['pyatv']} "
+        f"on Python {machine['python']} (uncompressed ALAC)",
         f"- input: {args.seconds} s of music-like audio (airstream_testkit::signal::music) as WAV, "
         "FLAC (-5), MP3 (CBR 320k), OGG Vorbis (q6)",
         f"- {args.reps} repetition(s), programs interleaved; cells are median (min–max); "
@@ -766,6 +770,9 @@ def main() -> int:
                    help="e.g. airstream alone while working on its speed (no ratios then)")
     p.add_argument("--profile", action="store_true", help="only perf-profile airstream streaming the 60 s WAV")
     p.add_argument("--airstream-latency", type=int, help="--latency for airstream (default: its own)")
+    p.add_argument("--airstream-codec", choices=["alac", "alac-raw", "pcm"],
+                   help="--codec for airstream (default: its own, compressed ALAC); pyatv 0.13.0 "
+                   "sends uncompressed ALAC, so alac-raw is the like-for-like comparison")
     p.add_argument("--airstream", type=Path, required=True)
     p.add_argument("--atvremote", type=Path, required=True)
     p.add_argument("--bench-receiver", type=Path, required=True)

@@ -478,3 +478,46 @@ async fn credentials_that_cannot_be_stored_are_still_printed() {
     let printed: Credentials = text(&out.stdout).trim().parse().unwrap();
     assert_eq!(tv.paired_clients()[0].identifier, printed.identifier_hex());
 }
+
+/// On a terminal `pair` asks for the PIN after the device showed it. `script` gives the
+/// command a pseudo-terminal; the answer is typed into it.
+#[tokio::test(flavor = "multi_thread")]
+async fn pair_asks_for_the_pin_on_a_terminal() {
+    let tv = apple_tv().await;
+    let address = tv.addr().to_string();
+    let config = Config::new();
+    let command = format!(
+        "{} pair --address {address}",
+        env!("CARGO_BIN_EXE_airstream")
+    );
+    let dir = config.dir.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = Command::new("script")
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .env("AIRSTREAM_CONFIG_DIR", &dir)
+            .env_remove("AIRSTREAM_PIN")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // The prompt comes once pair-pin-start is answered; typed-ahead input waits for it.
+        stdin.write_all(format!("{PIN}\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        out
+    })
+    .await
+    .unwrap();
+    let transcript = text(&out.stdout);
+    assert!(out.status.success(), "{transcript}{}", text(&out.stderr));
+    assert!(
+        transcript.contains("PIN shown on"),
+        "the prompt: {transcript}"
+    );
+    let stored = config.store().get(&address).unwrap().unwrap();
+    assert!(transcript.contains(&stored.credentials.to_secret_string()));
+    assert_eq!(tv.shown_pin().as_deref(), Some(PIN));
+}

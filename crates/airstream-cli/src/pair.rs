@@ -88,8 +88,8 @@ async fn pair(args: Args, store: &CredentialStore) -> anyhow::Result<()> {
         _ => {}
     }
     let target = TargetArgs {
-        device: args.device,
-        address: args.address,
+        device: args.device.into_iter().collect(),
+        address: args.address.into_iter().collect(),
         discovery_timeout: args.discovery_timeout,
     }
     .resolve(Some(ServiceKind::AirPlay))

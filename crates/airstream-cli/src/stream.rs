@@ -1,12 +1,14 @@
 //! `airstream stream`: play a file, stdin, a URL or raw PCM on a RAOP receiver.
 
 use crate::ipc;
-use crate::target::TargetArgs;
+use crate::target::{Target, TargetArgs};
 use airstream::discovery::ServiceKind;
-use airstream::raop::{self, StreamOptions, StreamReport, StreamState};
+use airstream::raop::{self, Codec, StreamOptions, StreamReport, StreamState};
 use airstream_audio::{Artwork, ArtworkKind, Metadata, PcmFormat, RawFormat, Source};
 use airstream_proto::capabilities::MetadataKind;
-use airstream_proto::route::{AudioCodec, RaopEncryption, RouteOverrides, select_audio_route};
+use airstream_proto::route::{
+    AudioCodec, AudioRoute, RaopEncryption, RouteOverrides, codec_advertised, select_audio_route,
+};
 use anyhow::Context;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -91,36 +93,17 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .as_deref()
         .map(crate::stored::parse_flag)
         .transpose()?;
-    let target = args.target.resolve(Some(ServiceKind::Raop)).await?;
-    let mut overrides = RouteOverrides {
-        codec: args.codec.map(AudioCodec::from),
-        encryption: args.encrypt.then_some(RaopEncryption::Rsa),
-        ..RouteOverrides::default()
-    };
-    if !target.discovered {
-        // Nothing advertised what it shows: send every kind (a refusal is only a warning).
-        overrides.metadata = Some(vec![
-            MetadataKind::Text,
-            MetadataKind::Artwork,
-            MetadataKind::Progress,
-        ]);
-    }
-    let route = select_audio_route(target.capabilities(), &overrides)
-        .map_err(|u| airstream::Error::Unsupported(format!("{}: {u}", target.label)))?;
-    tracing::info!(?route, "route to {}", target.label);
+    let targets = args.target.resolve_all(Some(ServiceKind::Raop)).await?;
+    let routes = targets
+        .iter()
+        .map(|t| route(t, &args))
+        .collect::<Result<Vec<_>, _>>()?;
+    let codec = group_codec(&targets, &routes, args.codec)?;
 
     let source = open_input(&args.input, args.raw.as_deref()).await?;
-    let mut options = StreamOptions::for_route(&route);
+    let mut options = StreamOptions::for_route(&routes[0]);
+    options.codec = codec;
     options.latency = Duration::from_millis(args.latency);
-    options.volume = args.volume;
-    options.password = args.password;
-    options.credentials = flag_credentials.or_else(|| {
-        // pyatv verifies whenever credentials are stored; we skip it where discovery says the
-        // device does not ask for it, so a stale entry cannot break a stream that needs none.
-        (route.auth.legacy_pairing || !target.discovered)
-            .then(|| crate::stored::lookup(&target))
-            .flatten()
-    });
     options.metadata = Some(Metadata {
         title: args.title,
         artist: args.artist,
@@ -128,12 +111,30 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         artwork: args.artwork.as_deref().map(read_artwork).transpose()?,
         duration: None,
     });
+    let receivers = targets
+        .iter()
+        .zip(&routes)
+        .map(|(target, route)| {
+            let mut receiver = raop::Receiver::new(target.addr, &StreamOptions::for_route(route));
+            receiver.volume = args.volume;
+            receiver.password.clone_from(&args.password);
+            // pyatv verifies whenever credentials are stored; we skip it where discovery
+            // says the device does not ask for it, so a stale entry cannot break a stream.
+            receiver.credentials = flag_credentials.clone().or_else(|| {
+                (route.auth.legacy_pairing || !target.discovered)
+                    .then(|| crate::stored::lookup(target))
+                    .flatten()
+            });
+            receiver
+        })
+        .collect();
 
-    let (handle, driver) = raop::start(target.addr, source, options)
+    let (handle, driver) = raop::start_group(receivers, source, options)
         .await
-        .map_err(|e| pair_by_id(e, &target))?;
+        .map_err(|e| pair_by_id(e, &targets[0]))?;
     let driver = tokio::spawn(driver);
-    let _control = ipc::serve(target.addr, handle.clone())?;
+    // `volume`, `pause` and `resume` find the stream by its (first) receiver.
+    let _control = ipc::serve(targets[0].addr, handle.clone())?;
     // Nothing to draw on a pipe: skip the bar's task altogether.
     let progress =
         std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| spawn_progress_bar(&handle));
@@ -152,6 +153,61 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         println!("{}", report_json(&report));
     }
     Ok(())
+}
+
+/// What route selection decides for one receiver, with the command line's wishes.
+fn route(target: &Target, args: &Args) -> Result<AudioRoute, airstream::Error> {
+    let mut overrides = RouteOverrides {
+        codec: args.codec.map(AudioCodec::from),
+        encryption: args.encrypt.then_some(RaopEncryption::Rsa),
+        ..RouteOverrides::default()
+    };
+    if !target.discovered {
+        // Nothing advertised what it shows: send every kind (a refusal is only a warning).
+        overrides.metadata = Some(vec![
+            MetadataKind::Text,
+            MetadataKind::Artwork,
+            MetadataKind::Progress,
+        ]);
+    }
+    let route = select_audio_route(target.capabilities(), &overrides)
+        .map_err(|u| airstream::Error::Unsupported(format!("{}: {u}", target.label)))?;
+    tracing::info!(?route, "route to {}", target.label);
+    Ok(route)
+}
+
+/// One payload goes to every receiver, so they need one codec: the one their routes agree
+/// on, else PCM where every one of them takes it.
+fn group_codec(
+    targets: &[Target],
+    routes: &[AudioRoute],
+    asked: Option<CodecArg>,
+) -> Result<Codec, airstream::Error> {
+    let chosen = |codec: AudioCodec| {
+        StreamOptions::for_route(&AudioRoute {
+            codec,
+            ..routes[0].clone()
+        })
+        .codec
+    };
+    if asked.is_some() || routes.iter().all(|r| r.codec == routes[0].codec) {
+        return Ok(chosen(routes[0].codec));
+    }
+    if targets
+        .iter()
+        .all(|t| codec_advertised(t.capabilities(), AudioCodec::Pcm))
+    {
+        return Ok(Codec::Pcm);
+    }
+    Err(airstream::Error::Unsupported(format!(
+        "these receivers take no codec in common: {}",
+        targets
+            .iter()
+            .zip(routes)
+            .map(|(t, r)| format!("{} {:?}", t.label, r.codec))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
 }
 
 /// Opens and probes the input off the async threads (a pipe or URL may block).
@@ -199,6 +255,12 @@ fn report_json(r: &StreamReport) -> serde_json::Value {
         "sync_sent": r.stats.sync_sent,
         "warnings": r.warnings,
         "stopped": r.stopped,
+        "receivers": r.receivers.iter().map(|m| serde_json::json!({
+            "receiver": m.receiver.to_string(),
+            "packets_sent": m.stats.packets_sent,
+            "retransmitted": m.stats.retransmitted,
+            "failure": m.failure,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -249,7 +311,7 @@ fn spawn_progress_bar(handle: &raop::StreamHandle) -> tokio::task::JoinHandle<()
 
 /// The RAOP session only knows the address; for a discovered device, point the "run
 /// `airstream pair`" hint at its id, which is also where the credentials get stored.
-fn pair_by_id(error: airstream::Error, target: &crate::target::Target) -> airstream::Error {
+fn pair_by_id(error: airstream::Error, target: &Target) -> airstream::Error {
     match error {
         airstream::Error::PairingRequired { device, .. } if target.discovered => {
             airstream::Error::PairingRequired {

@@ -13,18 +13,18 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(clap::Args, Debug, Clone, PartialEq)]
 pub(crate) struct TargetArgs {
-    /// The device's name (any case), id (MAC) or IP address, found with mDNS.
+    /// The device's name (any case), id (MAC) or IP address, found with mDNS. `stream`
+    /// takes several (and `--address`es) to play on all of them in sync.
     #[arg(
         long,
         value_name = "NAME|ID|ADDRESS",
-        conflicts_with = "address",
         required_unless_present = "address"
     )]
-    pub(crate) device: Option<String>,
+    pub(crate) device: Vec<String>,
     /// Talk to HOST:PORT directly, without mDNS (for devices that do not advertise; their
     /// capabilities are then assumed: no encryption, no password, no metadata).
     #[arg(long, value_name = "HOST:PORT")]
-    pub(crate) address: Option<String>,
+    pub(crate) address: Vec<String>,
     /// How long to look for --device, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     pub(crate) discovery_timeout: f64,
@@ -80,56 +80,78 @@ pub(crate) fn seconds(flag: &str, value: f64) -> Result<Duration, airstream::Err
 }
 
 impl TargetArgs {
-    /// Finds the device, with mDNS for `--device` (stopping as soon as it is known) or directly
-    /// for `--address`, and the address of the service the command needs. `None`: any service
-    /// will do (RAOP preferred), and an `--address` device counts as a RAOP receiver.
+    /// Finds the one device named, with mDNS for `--device` or directly for `--address`, and
+    /// the address of the service the command needs. `None`: any service will do (RAOP
+    /// preferred), and an `--address` device counts as a RAOP receiver.
     pub(crate) async fn resolve(&self, service: Option<ServiceKind>) -> anyhow::Result<Target> {
-        match (&self.device, &self.address) {
-            (Some(query), _) => {
-                let timeout = seconds("--discovery-timeout", self.discovery_timeout)?;
-                let mut options = FindOptions::new(timeout);
-                options.service = service;
-                let device = discovery::find_with(&DeviceQuery::parse(query), &options).await?;
-                let kind = service.unwrap_or(if device.has(ServiceKind::Raop) {
-                    ServiceKind::Raop
-                } else {
-                    ServiceKind::AirPlay
-                });
-                let addrs = device.socket_addrs(kind);
-                let Some(&addr) = addrs.first() else {
-                    return Err(airstream::Error::NotFound(format!(
-                        "{} advertises {kind} but no address",
-                        device.describe()
-                    ))
-                    .into());
-                };
-                Ok(Target {
-                    label: format!("{} ({addr})", device.name),
-                    store_id: device.id.clone().unwrap_or_else(|| addr.to_string()),
-                    addr,
-                    addrs,
-                    device,
-                    discovered: true,
-                })
-            }
-            (None, Some(address)) => {
-                let addrs = lookup(address).await?;
-                let kind = service.unwrap_or(ServiceKind::Raop);
-                Ok(Target {
-                    label: address.clone(),
-                    store_id: address.clone(),
-                    addr: addrs[0],
-                    device: Device::from_address(addrs[0], kind),
-                    addrs,
-                    discovered: false,
-                })
-            }
-            (None, None) => {
-                anyhow::bail!(
-                    "name the device with --device NAME|ID|ADDRESS or --address HOST:PORT"
-                )
-            }
+        let mut targets = self.resolve_all(service).await?;
+        if targets.len() != 1 {
+            anyhow::bail!(airstream::Error::InvalidInput(
+                "this command talks to one device: give one --device or --address".into()
+            ));
         }
+        Ok(targets.remove(0))
+    }
+
+    /// Every device named, in the order given (`--device`s first, then `--address`es).
+    pub(crate) async fn resolve_all(
+        &self,
+        service: Option<ServiceKind>,
+    ) -> anyhow::Result<Vec<Target>> {
+        if self.device.is_empty() && self.address.is_empty() {
+            anyhow::bail!("name the device with --device NAME|ID|ADDRESS or --address HOST:PORT");
+        }
+        let mut targets = Vec::new();
+        for query in &self.device {
+            targets.push(self.find(query, service).await?);
+        }
+        for address in &self.address {
+            targets.push(Self::direct(address, service).await?);
+        }
+        Ok(targets)
+    }
+
+    /// Finds one `--device` with mDNS, stopping as soon as it is known.
+    async fn find(&self, query: &str, service: Option<ServiceKind>) -> anyhow::Result<Target> {
+        let timeout = seconds("--discovery-timeout", self.discovery_timeout)?;
+        let mut options = FindOptions::new(timeout);
+        options.service = service;
+        let device = discovery::find_with(&DeviceQuery::parse(query), &options).await?;
+        let kind = service.unwrap_or(if device.has(ServiceKind::Raop) {
+            ServiceKind::Raop
+        } else {
+            ServiceKind::AirPlay
+        });
+        let addrs = device.socket_addrs(kind);
+        let Some(&addr) = addrs.first() else {
+            return Err(airstream::Error::NotFound(format!(
+                "{} advertises {kind} but no address",
+                device.describe()
+            ))
+            .into());
+        };
+        Ok(Target {
+            label: format!("{} ({addr})", device.name),
+            store_id: device.id.clone().unwrap_or_else(|| addr.to_string()),
+            addr,
+            addrs,
+            device,
+            discovered: true,
+        })
+    }
+
+    /// One `--address`, without discovery: its capabilities are assumed.
+    async fn direct(address: &str, service: Option<ServiceKind>) -> anyhow::Result<Target> {
+        let addrs = lookup(address).await?;
+        let kind = service.unwrap_or(ServiceKind::Raop);
+        Ok(Target {
+            label: address.to_string(),
+            store_id: address.to_string(),
+            addr: addrs[0],
+            device: Device::from_address(addrs[0], kind),
+            addrs,
+            discovered: false,
+        })
     }
 }
 
@@ -199,12 +221,18 @@ mod tests {
     #[test]
     fn needs_exactly_one_of_device_and_address() {
         assert!(parse(&[]).is_err());
-        assert!(parse(&["--device", "x", "--address", "1.2.3.4:5"]).is_err());
         let args = parse(&["--device", "Kitchen", "--discovery-timeout", "2.5"]).expect("args");
-        assert_eq!(args.device.as_deref(), Some("Kitchen"));
+        assert_eq!(args.device, ["Kitchen"]);
         assert!((args.discovery_timeout - 2.5).abs() < f64::EPSILON);
         let args = parse(&["--address", "[::1]:7000"]).expect("args");
-        assert_eq!(args.address.as_deref(), Some("[::1]:7000"));
+        assert_eq!(args.address, ["[::1]:7000"]);
+        let args =
+            parse(&["--device", "x", "--address", "1.2.3.4:5", "--device", "y"]).expect("args");
+        assert_eq!(
+            (args.device.len(), args.address.len()),
+            (2, 1),
+            "a group for stream"
+        );
     }
 
     #[tokio::test]

@@ -238,3 +238,50 @@ async fn ctrl_c_ends_the_stream_with_teardown() {
     assert!(record.summary.teardown, "TEARDOWN was sent");
     assert!(record.frames() < 44_100 * 10, "stopped early");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_plays_on_without_a_busy_member_and_fails_when_all_are_busy() {
+    let mut healthy = receiver(Behaviour::default()).await;
+    let busy = || {
+        receiver(Behaviour {
+            busy: true,
+            ..Behaviour::default()
+        })
+    };
+    let (busy_a, busy_b) = (busy().await, busy().await);
+    let dir = tempfile::tempdir().unwrap();
+    let (file, samples) = wav_file(&dir, 30_000);
+    let group = |members: [&Receiver; 2]| {
+        let mut cmd = airstream();
+        cmd.args(["stream", "--latency", "300", "--json"]);
+        for member in members {
+            cmd.args(["--address", &member.local_addr().to_string()]);
+        }
+        cmd.arg(&file);
+        cmd
+    };
+
+    let out = run(group([&healthy, &busy_a])).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&busy_a.local_addr().to_string()) && stderr.contains("busy"),
+        "the member left out is named: {stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["receivers"].as_array().map(Vec::len), Some(2));
+    let record = healthy
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    let lead = airstream::raop::DEFAULT_LEAD_IN_PACKETS as usize * 352 * 2;
+    assert_eq!(&record.samples[lead..lead + samples.len()], &samples[..]);
+
+    let out = run(group([&busy_a, &busy_b])).await;
+    assert_eq!(
+        out.status.code(),
+        Some(13),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

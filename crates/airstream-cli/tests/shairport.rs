@@ -343,3 +343,66 @@ fn tags_of_the_file_reach_shairport_sync_from_a_pipe() {
         "the PNG embedded in the FLAC, byte for byte"
     );
 }
+
+#[test]
+fn a_group_of_two_shairport_syncs_plays_bit_exact_on_both() {
+    let rig = rig(&ShairportConfig::default());
+    let second_dir = rig.dir.path().join("second");
+    std::fs::create_dir(&second_dir).unwrap();
+    let second_config = ShairportConfig {
+        name: "airstream-test-2".into(),
+        port: PORT + 1,
+        udp_port_base: 6101,
+        ..ShairportConfig::default()
+    };
+    let mut second = rig
+        .receiver
+        .start_beside(&rig.ns, &second_dir, &second_config)
+        .unwrap();
+    let source = music(44_100 * 3, 44_100);
+    let file = rig.write_wav(&source).unwrap();
+    let (first_address, second_address) = (address(), format!("127.0.0.1:{}", PORT + 1));
+    let out = airstream(
+        &rig,
+        &[
+            "stream",
+            "--address",
+            &first_address,
+            "--address",
+            &second_address,
+            "--json",
+            &file,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut first_frames = Vec::new();
+    for receiver in [&rig.receiver, &second] {
+        let captured = receiver.captured().unwrap();
+        let cmp = align_and_compare(&source, &captured).expect("audio in the capture");
+        eprintln!(
+            "{}: compared {} frames at offset {}: {} mismatched, {} missing",
+            receiver.dir.display(),
+            cmp.frames_compared,
+            cmp.offset,
+            cmp.mismatched_frames,
+            cmp.missing_frames
+        );
+        assert!(cmp.is_bit_exact(), "{cmp:?}\n{}", receiver.log_text());
+        assert_eq!(cmp.frames_compared, source.len() / 2);
+        assert_eq!(receiver.log_errors(), Vec::<String>::new());
+        // Where each capture starts depends on when its stdout backend began writing, so
+        // the offsets differ; the RTP time each one started playing at must not.
+        let log = receiver.log_text();
+        let first_frame = log
+            .lines()
+            .find_map(|l| l.split("first_packet_time set for frame ").nth(1))
+            .map(|rest| rest.trim_end_matches(['.', '"', ' ']).to_string());
+        first_frames.push(first_frame.expect("shairport-sync logs its first frame"));
+    }
+    assert_eq!(first_frames[0], first_frames[1], "one RTP timeline");
+    assert!(second.is_running(), "the second shairport-sync survived");
+}

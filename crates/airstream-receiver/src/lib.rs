@@ -141,6 +141,9 @@ pub struct Summary {
     pub first_sync_flagged: bool,
     /// Latency in sync packets (frames), as the receiver reads it.
     pub sync_latency: Option<u32>,
+    /// The first few sync packets as (RTP time being sent, sender NTP time): receivers in
+    /// sync get the same ones.
+    pub first_syncs: Vec<(u32, u64)>,
     pub timing_exchanges: u64,
     /// Whether the first sync packet arrived after a timing exchange had completed.
     pub timing_before_first_sync: bool,

@@ -211,6 +211,9 @@ impl UdpSession {
                 }
                 state.summary.sync_packets += 1;
                 state.summary.sync_latency = Some(sync.latency_frames());
+                if state.summary.first_syncs.len() < 5 {
+                    state.summary.first_syncs.push((sync.rtp_now, sync.ntp.0));
+                }
                 state.last_sync = Some((sync.rtp_audible_now, sync.ntp));
             }
             Ok(ControlDatagram::Resent(packet)) => {

@@ -25,6 +25,10 @@ pub struct ShairportConfig {
     /// How far ahead of time it writes audio out (its default for stdout is 1 s). A FLUSH
     /// cannot take back what was already written, unlike a real output device's buffer.
     pub output_buffer_seconds: Option<f64>,
+    /// RTSP port, and the first of the 10 UDP ports it may use: set both apart to run a
+    /// second instance in the same namespace (a multi-room group).
+    pub port: u16,
+    pub udp_port_base: u16,
 }
 
 impl Default for ShairportConfig {
@@ -35,6 +39,8 @@ impl Default for ShairportConfig {
             drop_fraction: None,
             metadata: false,
             output_buffer_seconds: None,
+            port: PORT,
+            udp_port_base: 6001,
         }
     }
 }
@@ -50,8 +56,9 @@ pub struct MetadataItem {
 pub struct Shairport {
     process: Guarded,
     metadata: Option<MetadataReader>,
-    // Kept so the receiver can advertise itself; dropped after shairport-sync.
-    _avahi: Avahi,
+    // Kept so the receiver can advertise itself; dropped after shairport-sync. Shared by
+    // every instance in the namespace.
+    avahi: Arc<Avahi>,
     pub capture: PathBuf,
     pub log: PathBuf,
     pub dir: PathBuf,
@@ -80,7 +87,7 @@ fn config_text(config: &ShairportConfig, pipe: &Path) -> String {
         String::new()
     };
     format!(
-        r#"general = {{ name = "{name}"; port = {PORT}; udp_port_base = 6001; udp_port_range = 10;
+        r#"general = {{ name = "{name}"; port = {port}; udp_port_base = {udp}; udp_port_range = 10;
   output_backend = "stdout"; mdns_backend = "avahi"; interpolation = "basic";
   ignore_volume_control = "yes"; playback_mode = "stereo"; alac_decoder = "hammerton";
   dbus_service_bus = "session"; mpris_service_bus = "session"; {password} {output_buffer} }};
@@ -88,7 +95,9 @@ sessioncontrol = {{ session_timeout = 20; allow_session_interruption = "yes"; }}
 {metadata}
 diagnostics = {{ log_output_to = "stderr"; statistics = "yes"; log_verbosity = 2; {drop} }};
 "#,
-        name = config.name
+        name = config.name,
+        port = config.port,
+        udp = config.udp_port_base,
     )
 }
 
@@ -96,7 +105,26 @@ impl Shairport {
     /// Starts avahi and shairport-sync in `ns`, with files under `dir`; returns once the
     /// RTSP port accepts connections.
     pub fn start(ns: &Netns, dir: &Path, config: &ShairportConfig) -> io::Result<Self> {
-        let avahi = Avahi::start_in(ns)?;
+        Self::start_with(Arc::new(Avahi::start_in(ns)?), ns, dir, config)
+    }
+
+    /// Starts another instance beside this one (same namespace and avahi), with files
+    /// under `dir`; `config` must give it its own name and ports.
+    pub fn start_beside(
+        &self,
+        ns: &Netns,
+        dir: &Path,
+        config: &ShairportConfig,
+    ) -> io::Result<Self> {
+        Self::start_with(Arc::clone(&self.avahi), ns, dir, config)
+    }
+
+    fn start_with(
+        avahi: Arc<Avahi>,
+        ns: &Netns,
+        dir: &Path,
+        config: &ShairportConfig,
+    ) -> io::Result<Self> {
         let pipe = dir.join("metadata.pipe");
         let conf = dir.join("shairport-sync.conf");
         std::fs::write(&conf, config_text(config, &pipe))?;
@@ -121,7 +149,7 @@ impl Shairport {
             .stdout(File::create(&capture)?)
             .stderr(File::create(&log)?);
         let mut process = Guarded::spawn("shairport-sync", cmd)?;
-        if !wait_until(Duration::from_secs(10), || ns.tcp_port_open(PORT)) {
+        if !wait_until(Duration::from_secs(10), || ns.tcp_port_open(config.port)) {
             process.check_running()?;
             return Err(io::Error::other(format!(
                 "shairport-sync did not listen: {}",
@@ -131,7 +159,7 @@ impl Shairport {
         Ok(Self {
             process,
             metadata,
-            _avahi: avahi,
+            avahi,
             capture,
             log,
             dir: dir.to_path_buf(),

@@ -696,3 +696,138 @@ async fn a_stalled_source_costs_silence_not_the_stream() {
         "one silent packet per underrun"
     );
 }
+
+fn group(receivers: &[&Receiver], opts: &StreamOptions) -> Vec<raop::Receiver> {
+    receivers
+        .iter()
+        .map(|rx| raop::Receiver::new(rx.local_addr(), opts))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_group_plays_the_same_timeline_everywhere() {
+    let mut a = receiver(Behaviour::default()).await;
+    let mut b = receiver(Behaviour {
+        drop_packets: vec![20, 21],
+        ..Behaviour::default()
+    })
+    .await;
+    let samples = music(44_100 * 2, 44_100);
+    let opts = options(Codec::Alac);
+    let (handle, driver) = raop::start_group(group(&[&a, &b], &opts), source(&samples), opts)
+        .await
+        .unwrap();
+    handle.set_receiver_volume(1, 30);
+    let report = driver.await.unwrap();
+    assert_eq!(report.receivers.len(), 2);
+    assert!(report.receivers.iter().all(|r| r.failure.is_none()));
+    assert_eq!(
+        report.receivers[1].stats.retransmitted, 2,
+        "each receiver repaired on its own"
+    );
+    let ra = a.next_session_within(Duration::from_secs(5)).await.unwrap();
+    let rb = b.next_session_within(Duration::from_secs(5)).await.unwrap();
+    for record in [&ra, &rb] {
+        assert_received(&record.samples, &samples, report.lead_in_frames);
+        assert!(record.summary.teardown);
+    }
+    // One timeline: the same first RTP time and the same sync packets (RTP time at NTP time).
+    assert_eq!(ra.summary.record_rtptime, rb.summary.record_rtptime);
+    assert!(ra.summary.first_syncs.len() >= 2);
+    assert_eq!(ra.summary.first_syncs, rb.summary.first_syncs);
+    assert_eq!(ra.summary.volumes, Vec::<f32>::new());
+    assert_eq!(
+        rb.summary.volumes,
+        vec![-21.0],
+        "only receiver 1's volume changed"
+    );
+}
+
+#[tokio::test]
+async fn a_receiver_that_fails_drops_out_and_the_others_play_on() {
+    let mut healthy = receiver(Behaviour::default()).await;
+    let dying = receiver(Behaviour {
+        die_after_packets: Some(80),
+        ..Behaviour::default()
+    })
+    .await;
+    let busy = receiver(Behaviour {
+        busy: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let samples = music(44_100 * 2, 44_100);
+    let opts = options(Codec::AlacRaw);
+    let report = {
+        let (handle, driver) = raop::start_group(
+            group(&[&busy, &healthy, &dying], &opts),
+            source(&samples),
+            opts,
+        )
+        .await
+        .unwrap();
+        // Indexes are those of the list given, gaps left by the busy one included.
+        handle.set_receiver_volume(1, 30);
+        driver.await.unwrap()
+    };
+    assert_eq!(report.receivers.len(), 3, "one report per receiver given");
+    assert!(report.receivers[1].failure.is_none());
+    let left_out = &report.receivers[0];
+    assert_eq!(left_out.receiver, busy.local_addr());
+    assert_eq!(left_out.stats.packets_sent, 0);
+    assert!(
+        left_out
+            .failure
+            .as_deref()
+            .is_some_and(|f| f.contains("busy")),
+        "{left_out:?}"
+    );
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("left out") && w.contains("busy")),
+        "{:?}",
+        report.warnings
+    );
+    assert!(
+        report.receivers[2].failure.is_some(),
+        "{:?}",
+        report.receivers[2]
+    );
+    assert!(report.warnings.iter().any(|w| w.contains("dropped out")));
+    let record = healthy
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_received(&record.samples, &samples, report.lead_in_frames);
+    assert_eq!(record.summary.volumes, vec![-21.0]);
+}
+
+#[tokio::test]
+async fn a_group_fails_only_when_no_receiver_can_play() {
+    let busy = receiver(Behaviour {
+        busy: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let closed = receiver(Behaviour {
+        close_on_connect: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let opts = options(Codec::Alac);
+    let err = raop::start_group(
+        group(&[&busy, &closed], &opts),
+        source(&music(1000, 44_100)),
+        opts,
+    )
+    .await
+    .err()
+    .unwrap();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::DeviceBusy,
+        "the first receiver's error: {err}"
+    );
+}

@@ -42,25 +42,44 @@ pub(crate) enum Report {
     Ended(Result<()>),
 }
 
+/// Where a member's control task reports, tagged with the member's index in the group.
+pub(crate) struct Reporter {
+    pub(crate) index: usize,
+    pub(crate) tx: mpsc::UnboundedSender<(usize, Report)>,
+}
+
+impl Reporter {
+    fn send(&self, report: Report) {
+        let _ = self.tx.send((self.index, report));
+    }
+}
+
+/// The warning for a refused non-fatal request, logged once here.
+pub(crate) fn warning(peer: &str, request: &str, status: u16, reason: &str) -> String {
+    let text = format!("{peer} refused {request}: {status} {reason}");
+    tracing::warn!("{text}");
+    text
+}
+
 /// Drives the RTSP session for the rest of the stream.
 pub(crate) async fn run(
     mut conn: Connection,
     mut session: RaopSession,
     mut commands: mpsc::Receiver<Command>,
-    reports: mpsc::UnboundedSender<Report>,
+    reports: Reporter,
     keep_alive: Duration,
 ) {
     conn.set_request_timeout(STREAMING_REQUEST_TIMEOUT);
     let result = pump(&mut conn, &mut session, &mut commands, &reports, keep_alive).await;
     conn.shutdown().await;
-    let _ = reports.send(Report::Ended(result));
+    reports.send(Report::Ended(result));
 }
 
 async fn pump(
     conn: &mut Connection,
     session: &mut RaopSession,
     commands: &mut mpsc::Receiver<Command>,
-    reports: &mpsc::UnboundedSender<Report>,
+    reports: &Reporter,
     keep_alive: Duration,
 ) -> Result<()> {
     let peer = conn.peer().to_string();
@@ -71,18 +90,14 @@ async fn pump(
             session
                 .handle_response(&response)
                 .map_err(|e| session_error(&peer, e))?;
-            let _ = reports.send(Report::Alive);
+            reports.send(Report::Alive);
             while let Some(event) = session.poll_event() {
                 match event {
                     SessionEvent::Warning {
                         request,
                         status,
                         reason,
-                    } => {
-                        let text = format!("{peer} refused {request}: {status} {reason}");
-                        tracing::warn!("{text}");
-                        let _ = reports.send(Report::Warning(text));
-                    }
+                    } => reports.send(Report::Warning(warning(&peer, &request, status, &reason))),
                     SessionEvent::Closed => return Ok(()),
                     SessionEvent::TransportReady(_)
                     | SessionEvent::Recording

@@ -1,25 +1,23 @@
 //! The real-time part of a stream: one task that sends audio packets at absolute deadlines
-//! from the monotonic clock and, between packets, answers the receiver's timing and
-//! retransmit requests and carries out what the handle asks (volume, metadata, pause).
+//! from the monotonic clock to every receiver, and carries out what the handle asks
+//! (volume, metadata, pause). Each receiver's own task answers its timing and retransmit
+//! requests in between.
 
 use super::control::{Command, Report};
-use super::liveness::Liveness;
+use super::member::Member;
 use super::pacer::{Next, Pacer};
 use super::payload::PayloadEncoder;
 use super::pipeline::Pipeline;
-use super::setup::Sockets;
 use super::{
-    Codec, HandleCommand, Outcome, Progress, StreamOptions, StreamReport, StreamState, metadata,
-    volume_db,
+    Codec, HandleCommand, Outcome, Progress, ReceiverReport, StreamOptions, StreamReport,
+    StreamState, metadata, volume_db,
 };
 use crate::error::{Error, Result};
 use airstream_audio::Metadata;
-use airstream_proto::raop::AudioStreamer;
+use airstream_proto::raop::StreamerStats;
 use airstream_proto::raop::crypto::AudioKey;
 use airstream_proto::rtp::FRAMES_PER_PACKET;
-use bytes::Bytes;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -35,8 +33,10 @@ const TEARDOWN_WAIT: Duration = Duration::from_secs(3);
 const BURST: usize = 8;
 /// Progress is published every this many packets (~80 ms).
 const PROGRESS_EVERY: u64 = 10;
-/// While paused there are no packet deadlines; wake this often to probe the receiver.
+/// While paused there are no packet deadlines; wake this often to probe the receivers.
 const PAUSED_TICK: Duration = Duration::from_millis(250);
+/// How often the start-up checks whether every receiver has sent its first timing request.
+const CLOCK_POLL: Duration = Duration::from_millis(5);
 
 /// Runs the stream; must be spawned or awaited, or nothing is sent.
 #[must_use = "the stream driver does nothing unless spawned or awaited"]
@@ -57,25 +57,24 @@ impl Future for StreamDriver {
 }
 
 pub(super) struct Driver {
-    pub(super) receiver: SocketAddr,
     pub(super) codec: Codec,
     pub(super) options: StreamOptions,
     pub(super) started: Instant,
-    pub(super) sockets: Sockets,
-    pub(super) streamer: AudioStreamer,
+    /// Every receiver, in the order given; failed ones stay (for the report) but get nothing.
+    pub(super) members: Vec<Member>,
+    /// Receivers that could not be set up, with their index in the list given.
+    pub(super) left_out: Vec<(usize, ReceiverReport)>,
     pub(super) pipeline: Pipeline,
-    pub(super) commands: mpsc::Sender<Command>,
-    pub(super) reports: mpsc::UnboundedReceiver<Report>,
+    pub(super) reports: mpsc::UnboundedReceiver<(usize, Report)>,
     pub(super) stop: watch::Receiver<bool>,
     pub(super) requests: mpsc::UnboundedReceiver<HandleCommand>,
     pub(super) progress: watch::Sender<Progress>,
     pub(super) outcome: watch::Sender<Option<Outcome>>,
     pub(super) warnings: Vec<String>,
-    pub(super) liveness: Liveness,
     pub(super) latency_frames: u32,
-    /// What the receiver shows now (the source's tags merged with the caller's).
+    /// What the receivers show now (the source's tags merged with the caller's).
     pub(super) metadata: Metadata,
-    /// Encrypts every payload when the session uses RSA/AES.
+    /// Encrypts every payload when the stream uses RSA/AES.
     pub(super) audio_key: Option<AudioKey>,
 }
 
@@ -87,8 +86,8 @@ fn frames_duration(frames: u32) -> Duration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Streaming,
-    /// Input ended; silence keeps the receiver's clock honest until `until`, which is fixed
-    /// once everything real has been sent.
+    /// Input ended; silence keeps the receivers' clocks honest until `until`, which is
+    /// fixed once everything real has been sent.
     Draining {
         until: Option<Instant>,
     },
@@ -117,7 +116,7 @@ impl Driver {
     }
 
     async fn stream(&mut self) -> Result<StreamReport> {
-        self.await_receiver_clock().await?;
+        self.await_receiver_clocks().await?;
         let _ = tokio::time::timeout(
             super::setup::PREROLL_WAIT,
             self.pipeline.wait_buffered(super::setup::PREROLL_PACKETS),
@@ -127,31 +126,62 @@ impl Driver {
         let mut pacer = Pacer::new(encoder, self.options.lead_in_packets);
         let mut first_packet = None;
         // Tagged with the RTP time of the first audio frame, right after the lead-in.
-        let (_, rtptime) = self.streamer.next_position();
+        let (_, rtptime) = self.lead().next_position();
         let lead_in = self.options.lead_in_packets * FRAMES_PER_PACKET;
         self.send_metadata(rtptime.wrapping_add(lead_in), true)
             .await;
-        self.streamer.start(Instant::now());
+        let now = Instant::now();
+        self.active().for_each(|m| m.start_timeline(now));
         self.set_state(StreamState::Streaming);
 
         let ending = self.pace(&mut pacer, &mut first_packet).await?;
         self.publish(&pacer);
         self.teardown().await;
-        self.streamer.clear_ring();
+        let mut receivers: Vec<(usize, ReceiverReport)> = self
+            .members
+            .iter()
+            .map(|m| {
+                m.clear_ring();
+                let report = ReceiverReport {
+                    receiver: m.receiver,
+                    stats: m.stats(),
+                    warnings: m.warnings.clone(),
+                    failure: m.failure.clone(),
+                };
+                (m.position, report)
+            })
+            .collect();
+        let packets_sent = receivers.first().map_or(0, |(_, r)| r.stats.packets_sent);
+        receivers.append(&mut self.left_out);
+        receivers.sort_by_key(|(position, _)| *position);
+        let receivers: Vec<ReceiverReport> = receivers.into_iter().map(|(_, r)| r).collect();
+        let stats = receivers
+            .iter()
+            .fold(StreamerStats::default(), |sum, r| add(sum, r.stats));
         Ok(StreamReport {
-            receiver: self.receiver,
+            receiver: self.members[0].receiver,
             codec: self.codec,
             frames_sent: pacer.frames_sent,
-            packets_sent: self.streamer.stats().packets_sent,
+            packets_sent,
             underruns: pacer.underruns,
             time_to_first_packet: first_packet
                 .map(|t: Instant| t.saturating_duration_since(self.started)),
-            stats: self.streamer.stats(),
+            stats,
             latency: frames_duration(self.latency_frames),
             lead_in_frames: u64::from(lead_in),
             warnings: std::mem::take(&mut self.warnings),
             stopped: matches!(ending, Ending::Stopped),
+            receivers,
         })
+    }
+
+    fn active(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| m.is_active())
+    }
+
+    /// The first receiver still in the stream: all share one timeline, so any can tell it.
+    fn lead(&self) -> &Member {
+        self.active().next().unwrap_or(&self.members[0])
     }
 
     /// The main loop: packets at their deadlines, everything else in between.
@@ -162,33 +192,33 @@ impl Driver {
     ) -> Result<Ending> {
         let mut phase = Phase::Streaming;
         let mut paused = false;
-        let mut control_buf = [0u8; 2048];
-        let mut timing_buf = [0u8; 128];
         loop {
-            let deadline = match self.streamer.next_deadline() {
+            let deadline = match self.lead().next_deadline() {
                 Some(d) if !paused => d,
                 _ => Instant::now() + PAUSED_TICK,
             };
             tokio::select! {
                 biased;
-                received = self.sockets.timing.recv_from(&mut timing_buf) => {
-                    self.answer_timing(received, &timing_buf).await;
-                }
-                received = self.sockets.control.recv_from(&mut control_buf) => {
-                    self.answer_control(received, &control_buf).await;
-                }
                 _ = self.stop.changed() => return Ok(Ending::Stopped),
                 report = self.reports.recv() => self.handle_report(report)?,
                 Some(request) = self.requests.recv() => match request {
                     HandleCommand::Volume(percent) => {
-                        let _ = self.commands.send(Command::Volume(volume_db(percent))).await;
+                        for member in self.active() {
+                            let _ = member.commands.send(Command::Volume(volume_db(percent))).await;
+                        }
+                    }
+                    HandleCommand::ReceiverVolume(index, percent) => {
+                        let wanted = self.members.iter().find(|m| m.position == index);
+                        if let Some(member) = wanted.filter(|m| m.is_active()) {
+                            let _ = member.commands.send(Command::Volume(volume_db(percent))).await;
+                        }
                     }
                     HandleCommand::Metadata(mut update) => {
                         if update.duration.is_none() {
                             update.duration = self.metadata.duration;
                         }
                         self.metadata = update;
-                        let (_, rtptime) = self.streamer.next_position();
+                        let (_, rtptime) = self.lead().next_position();
                         self.send_metadata(rtptime, true).await;
                     }
                     HandleCommand::Pause if !paused => {
@@ -198,7 +228,8 @@ impl Driver {
                     HandleCommand::Resume if paused => {
                         paused = false;
                         pacer.restart();
-                        self.streamer.start(Instant::now());
+                        let now = Instant::now();
+                        self.active().for_each(|m| m.start_timeline(now));
                         self.set_state(match phase {
                             Phase::Streaming => StreamState::Streaming,
                             Phase::Draining { .. } => StreamState::Draining,
@@ -208,9 +239,11 @@ impl Driver {
                 },
                 () = tokio::time::sleep_until(deadline.into()) => {
                     let now = Instant::now();
-                    if self.liveness.probe_due(now) {
-                        // Full queue: a request is already on its way, which probes as well.
-                        let _ = self.commands.try_send(Command::Probe);
+                    for member in self.active() {
+                        if member.probe_due(now) {
+                            // Full queue: a request is already on its way, which probes too.
+                            let _ = member.commands.try_send(Command::Probe);
+                        }
                     }
                     if paused {
                         continue;
@@ -218,10 +251,10 @@ impl Driver {
                     // The due packet and the next few, so the task wakes 8 times less often;
                     // receivers buffer at least 250 ms, so a packet up to 56 ms early is fine.
                     for _ in 0..BURST {
-                        let Some(deadline) = self.streamer.next_deadline() else { break };
+                        let Some(deadline) = self.lead().next_deadline() else { break };
                         if let Phase::Draining { until } = &mut phase {
                             if until.is_none() && pacer.caught_up() {
-                                *until = Some(self.streamer.audible_end().unwrap_or(now) + DRAIN_MARGIN);
+                                *until = Some(self.lead().audible_end().unwrap_or(now) + DRAIN_MARGIN);
                             }
                             if until.is_some_and(|u| deadline >= u) {
                                 return Ok(Ending::Drained);
@@ -229,7 +262,7 @@ impl Driver {
                         }
                         self.send_next(pacer, &mut phase, deadline, now).await?;
                         first_packet.get_or_insert(now);
-                        if self.streamer.stats().packets_sent.is_multiple_of(PROGRESS_EVERY) {
+                        if self.lead().stats().packets_sent.is_multiple_of(PROGRESS_EVERY) {
                             self.publish(pacer);
                         }
                     }
@@ -238,7 +271,8 @@ impl Driver {
         }
     }
 
-    /// Sends the packet due at `deadline`, handling tag changes and the end of input on the way.
+    /// Sends the packet due at `deadline` to every receiver, handling tag changes and the
+    /// end of input on the way.
     async fn send_next(
         &mut self,
         pacer: &mut Pacer,
@@ -253,9 +287,25 @@ impl Driver {
             };
             match pacer.next(source) {
                 Next::Payload { frames } => {
-                    let datagram = self.send_packet(pacer.payload(), now).await?;
-                    let audible_at = deadline + frames_duration(self.latency_frames);
-                    pacer.sent(datagram, frames, audible_at, now);
+                    let mut sent = None;
+                    let mut failed = Vec::new();
+                    for (index, member) in self.members.iter().enumerate() {
+                        if !member.is_active() {
+                            continue;
+                        }
+                        match member.send(pacer.payload(), now).await {
+                            // Every receiver gets the same bytes; keep one copy.
+                            Ok(datagram) => sent = sent.or(Some(datagram)),
+                            Err(e) => failed.push((index, e)),
+                        }
+                    }
+                    for (index, e) in failed {
+                        self.member_failed(index, e)?;
+                    }
+                    if let Some(datagram) = sent {
+                        let audible_at = deadline + frames_duration(self.latency_frames);
+                        pacer.sent(datagram, frames, audible_at, now);
+                    }
                     return Ok(());
                 }
                 Next::Metadata(update) => {
@@ -263,7 +313,7 @@ impl Driver {
                     let mut merged = update;
                     merged.fill_missing_from(&self.metadata);
                     self.metadata = merged;
-                    let (_, rtptime) = self.streamer.next_position();
+                    let (_, rtptime) = self.lead().next_position();
                     self.send_metadata(rtptime, false).await;
                 }
                 Next::End => {
@@ -278,132 +328,116 @@ impl Driver {
         }
     }
 
-    /// Stops sending and makes the receiver drop what it buffered; the audio it had not
-    /// played yet is kept for the resume.
+    /// A receiver failed. Alone, that ends the stream with its error; in a group it drops
+    /// out and the others go on, unless it was the last.
+    fn member_failed(&mut self, index: usize, error: Error) -> Result<()> {
+        if self.members.len() == 1 {
+            return Err(error);
+        }
+        let Some(member) = self.members.get_mut(index).filter(|m| m.is_active()) else {
+            return Ok(());
+        };
+        let text = format!("{} dropped out: {error}", member.receiver);
+        tracing::warn!("{text}");
+        member.fail(error.to_string());
+        self.warnings.push(text);
+        if self.active().next().is_none() {
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Stops sending and makes the receivers drop what they buffered; the audio they had
+    /// not played yet is kept for the resume.
     async fn pause(&mut self, pacer: &mut Pacer) {
         let taken_back = pacer.take_back(Instant::now());
         tracing::debug!("paused; {taken_back} unplayed frames kept for the resume");
-        let (next_seq, next_rtptime) = self.streamer.next_position();
-        self.streamer.stop_timeline();
-        let _ = self
-            .commands
-            .send(Command::Flush {
-                next_seq,
-                next_rtptime,
-            })
-            .await;
+        for member in self.active() {
+            let (next_seq, next_rtptime) = member.stop_timeline();
+            let _ = member
+                .commands
+                .send(Command::Flush {
+                    next_seq,
+                    next_rtptime,
+                })
+                .await;
+        }
         self.publish(pacer);
         self.set_state(StreamState::Paused);
     }
 
     /// Receivers ignore sync packets until a timing exchange completed (shairport-sync logs
     /// "Sync packet received before we got a timing packet back"), so the first audio would
-    /// be lost: wait for the first timing request, answering it, before any audio.
-    async fn await_receiver_clock(&mut self) -> Result<()> {
-        let mut buf = [0u8; 128];
+    /// be lost: wait for every receiver's first timing request, answered by its listener,
+    /// before any audio.
+    async fn await_receiver_clocks(&mut self) -> Result<()> {
         let wait = tokio::time::sleep(self.options.timing_wait);
         tokio::pin!(wait);
-        while self.streamer.stats().timing_replies == 0 {
+        while !self.active().all(Member::has_clock) {
             tokio::select! {
-                received = self.sockets.timing.recv_from(&mut buf) => {
-                    self.answer_timing(received, &buf).await;
-                }
                 report = self.reports.recv() => self.handle_report(report)?,
+                () = tokio::time::sleep(CLOCK_POLL) => {}
                 () = &mut wait => {
-                    tracing::warn!(
-                        "{} sent no timing request within {:?}; starting anyway",
-                        self.receiver, self.options.timing_wait
-                    );
+                    for member in self.active().filter(|m| !m.has_clock()) {
+                        tracing::warn!(
+                            "{} sent no timing request within {:?}; starting anyway",
+                            member.receiver, self.options.timing_wait
+                        );
+                    }
                     return Ok(());
                 }
             }
         }
-        // Give the receiver a moment to take our reply in before the first sync arrives.
+        // Give the receivers a moment to take our reply in before the first sync arrives.
         tokio::time::sleep(Duration::from_millis(20)).await;
         Ok(())
     }
 
-    async fn send_packet(&mut self, payload: &[u8], now: Instant) -> Result<Bytes> {
-        if let Some(sync) = self.streamer.poll_sync(now) {
-            // A lost sync is repeated within a second; only audio errors are fatal.
-            if let Err(e) = self
-                .sockets
-                .control
-                .send_to(&sync, self.sockets.receiver_control)
-                .await
-            {
-                tracing::debug!("sync packet not sent: {e}");
-            }
-        }
-        let datagram = self.streamer.packet(payload);
-        self.sockets.audio.send(&datagram).await.map_err(|e| {
-            Error::ConnectionLost(format!("{} stopped accepting audio: {e}", self.receiver))
-        })?;
-        Ok(datagram)
-    }
-
-    async fn answer_timing(&mut self, received: std::io::Result<(usize, SocketAddr)>, buf: &[u8]) {
-        let arrived = Instant::now();
-        match received {
-            Ok((n, from)) => {
-                self.liveness.heard(arrived);
-                if let Some(reply) = self
-                    .streamer
-                    .handle_timing(&buf[..n], arrived, Instant::now())
-                    && let Err(e) = self.sockets.timing.send_to(&reply, from).await
-                {
-                    tracing::debug!("timing reply to {from} not sent: {e}");
-                }
-            }
-            Err(e) => tracing::debug!("timing socket: {e}"),
-        }
-    }
-
-    async fn answer_control(&mut self, received: std::io::Result<(usize, SocketAddr)>, buf: &[u8]) {
-        match received {
-            Ok((n, from)) => {
-                self.liveness.heard(Instant::now());
-                for reply in self.streamer.handle_control(&buf[..n]) {
-                    if let Err(e) = self.sockets.control.send_to(&reply, from).await {
-                        tracing::debug!("retransmission to {from} not sent: {e}");
-                    }
-                }
-            }
-            // ICMP errors from earlier sends surface here; they are not fatal by themselves.
-            Err(e) => tracing::debug!("control socket: {e}"),
-        }
-    }
-
-    /// Sends the current metadata, tied to `rtptime` (the first frame it describes).
+    /// Sends the current metadata, tied to `rtptime` (the first frame it describes), to each
+    /// receiver as far as it takes each kind.
     async fn send_metadata(&mut self, rtptime: u32, with_progress: bool) {
-        let commands = metadata::commands(
-            &self.metadata,
-            self.options.metadata_kinds,
-            rtptime,
-            with_progress,
-        );
-        for command in commands {
-            if self.commands.send(command).await.is_err() {
-                return;
+        for member in self.active() {
+            let commands = metadata::commands(
+                &self.metadata,
+                member.metadata_kinds,
+                rtptime,
+                with_progress,
+            );
+            for command in commands {
+                if member.commands.send(command).await.is_err() {
+                    break;
+                }
             }
         }
     }
 
-    fn handle_report(&mut self, report: Option<Report>) -> Result<()> {
+    fn handle_report(&mut self, report: Option<(usize, Report)>) -> Result<()> {
+        let Some((index, report)) = report else {
+            return Err(Error::ConnectionLost("every receiver session ended".into()));
+        };
         match report {
-            Some(Report::Warning(text)) => {
+            Report::Warning(text) => {
+                if let Some(member) = self.members.get_mut(index) {
+                    member.warnings.push(text.clone());
+                }
                 self.warnings.push(text);
                 Ok(())
             }
-            Some(Report::Alive) => {
-                self.liveness.heard(Instant::now());
+            Report::Alive => {
+                if let Some(member) = self.members.get(index) {
+                    member.heard(Instant::now());
+                }
                 Ok(())
             }
-            Some(Report::Ended(Err(e))) => Err(e),
-            Some(Report::Ended(Ok(()))) | None => Err(Error::ConnectionLost(format!(
-                "{} ended the session",
-                self.receiver
-            ))),
+            Report::Ended(Err(e)) => self.member_failed(index, e),
+            Report::Ended(Ok(())) => {
+                let receiver = self.members.get(index).map(|m| m.receiver.to_string());
+                let error = Error::ConnectionLost(format!(
+                    "{} ended the session",
+                    receiver.unwrap_or_default()
+                ));
+                self.member_failed(index, error)
+            }
         }
     }
 
@@ -412,31 +446,50 @@ impl Driver {
     }
 
     fn publish(&self, pacer: &Pacer) {
-        let stats = self.streamer.stats();
+        let retransmitted = self.active().map(|m| m.stats().retransmitted).sum();
         self.progress.send_modify(|p| {
             p.frames_sent = pacer.frames_sent;
             p.underruns = pacer.underruns;
-            p.retransmitted = stats.retransmitted;
+            p.retransmitted = retransmitted;
         });
     }
 
-    /// Sends TEARDOWN and waits (bounded) for the session to close.
+    /// Sends TEARDOWN to every receiver still in the stream and waits (bounded) for their
+    /// sessions to close.
     async fn teardown(&mut self) {
-        if self.commands.send(Command::Teardown).await.is_err() {
-            return;
+        let mut waiting = 0;
+        for member in self.active() {
+            if member.commands.send(Command::Teardown).await.is_ok() {
+                waiting += 1;
+            }
         }
         let wait = async {
-            while let Some(report) = self.reports.recv().await {
-                if let Report::Ended(result) = report {
-                    if let Err(e) = result {
-                        tracing::debug!("teardown: {e}");
+            while waiting > 0 {
+                match self.reports.recv().await {
+                    Some((_, Report::Ended(result))) => {
+                        if let Err(e) = result {
+                            tracing::debug!("teardown: {e}");
+                        }
+                        waiting -= 1;
                     }
-                    return;
+                    Some(_) => {}
+                    None => return,
                 }
             }
         };
         if tokio::time::timeout(TEARDOWN_WAIT, wait).await.is_err() {
-            tracing::warn!("{} did not answer TEARDOWN", self.receiver);
+            tracing::warn!("a receiver did not answer TEARDOWN");
         }
+    }
+}
+
+fn add(a: StreamerStats, b: StreamerStats) -> StreamerStats {
+    StreamerStats {
+        packets_sent: a.packets_sent + b.packets_sent,
+        sync_sent: a.sync_sent + b.sync_sent,
+        timing_replies: a.timing_replies + b.timing_replies,
+        retransmit_requests: a.retransmit_requests + b.retransmit_requests,
+        retransmitted: a.retransmitted + b.retransmitted,
+        retransmit_missed: a.retransmit_missed + b.retransmit_missed,
     }
 }

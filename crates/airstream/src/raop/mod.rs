@@ -1,13 +1,18 @@
-//! Streaming audio to a RAOP (AirPlay 1 audio) receiver.
+//! Streaming audio to RAOP (AirPlay 1 audio) receivers.
 //!
 //! [`start`] connects, runs the RTSP handshake and returns a [`StreamHandle`] plus a
 //! [`StreamDriver`] future that must be spawned or awaited: the driver paces packets on
 //! absolute deadlines, answers timing and retransmit requests, and at the end keeps the
 //! session open until the receiver has played everything before it sends TEARDOWN.
+//!
+//! [`start_group`] does the same for several receivers at once, in sync: they share one
+//! timeline, so every packet and every sync packet is the same for all of them, and each
+//! plays frame *n* at the same instant. A receiver that fails drops out; the others go on.
 
 mod control;
 mod driver;
 mod liveness;
+mod member;
 mod metadata;
 mod pacer;
 mod payload;
@@ -148,6 +153,51 @@ impl fmt::Debug for StreamOptions {
     }
 }
 
+/// One receiver of a group, with what is particular to it. The group's codec, latency,
+/// lead-in and tags come from its [`StreamOptions`].
+#[derive(Clone)]
+pub struct Receiver {
+    pub address: SocketAddr,
+    pub password: Option<String>,
+    pub credentials: Option<Credentials>,
+    pub auth_setup: bool,
+    pub metadata_kinds: MetadataKinds,
+    /// 0–100, set before the first sample; `None` leaves it alone.
+    pub volume: Option<u8>,
+    /// How this receiver gets the AES key. A group encrypts for all or for none.
+    pub encryption: Encryption,
+}
+
+impl Receiver {
+    /// A receiver with the per-receiver settings of `options`.
+    pub fn new(address: SocketAddr, options: &StreamOptions) -> Self {
+        Self {
+            address,
+            password: options.password.clone(),
+            credentials: options.credentials.clone(),
+            auth_setup: options.auth_setup,
+            metadata_kinds: options.metadata_kinds,
+            volume: options.volume,
+            encryption: options.encryption.clone(),
+        }
+    }
+}
+
+/// Never shows the password or the key.
+impl fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("address", &self.address)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("credentials", &self.credentials)
+            .field("auth_setup", &self.auth_setup)
+            .field("metadata_kinds", &self.metadata_kinds)
+            .field("volume", &self.volume)
+            .field("encryption", &self.encryption)
+            .finish()
+    }
+}
+
 /// Kinds of metadata a receiver accepts (TXT `md`: 0 text, 1 artwork, 2 progress).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetadataKinds {
@@ -198,9 +248,21 @@ impl Progress {
     }
 }
 
+/// What one receiver of a stream saw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiverReport {
+    pub receiver: SocketAddr,
+    pub stats: StreamerStats,
+    /// Refused non-fatal requests (volume, metadata).
+    pub warnings: Vec<String>,
+    /// Why it dropped out of a group before the end.
+    pub failure: Option<String>,
+}
+
 /// What a finished stream did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamReport {
+    /// The (first) receiver.
     pub receiver: SocketAddr,
     pub codec: Codec,
     /// Real audio frames sent.
@@ -210,14 +272,17 @@ pub struct StreamReport {
     pub underruns: u64,
     /// From [`start`] being called to the first RTP audio packet leaving.
     pub time_to_first_packet: Option<Duration>,
+    /// Summed over the receivers.
     pub stats: StreamerStats,
     pub latency: Duration,
     /// Frames of silence sent before the first audio frame (the lead-in).
     pub lead_in_frames: u64,
-    /// Refused non-fatal requests (volume, metadata).
+    /// Refused non-fatal requests (volume, metadata) and receivers that dropped out.
     pub warnings: Vec<String>,
     /// Stopped through the handle before the end of the input.
     pub stopped: bool,
+    /// Each receiver, in the order given.
+    pub receivers: Vec<ReceiverReport>,
 }
 
 /// A clonable summary of how the stream ended, for watchers of the handle.
@@ -240,6 +305,8 @@ pub struct StreamHandle {
 #[derive(Debug)]
 pub(crate) enum HandleCommand {
     Volume(u8),
+    /// The volume of one receiver of a group (by its index).
+    ReceiverVolume(usize, u8),
     Metadata(Metadata),
     Pause,
     Resume,
@@ -258,6 +325,14 @@ impl StreamHandle {
     /// Changes the receiver's volume (0–100) on the live session.
     pub fn set_volume(&self, percent: u8) {
         let _ = self.requests.send(HandleCommand::Volume(percent.min(100)));
+    }
+
+    /// Changes the volume of one receiver of a group (its index in the list given to
+    /// [`start_group`]), leaving the others alone.
+    pub fn set_receiver_volume(&self, index: usize, percent: u8) {
+        let _ = self
+            .requests
+            .send(HandleCommand::ReceiverVolume(index, percent.min(100)));
     }
 
     /// Shows other tags from the next packet on (a new track, a radio title); progress
@@ -299,8 +374,19 @@ pub async fn start(
     source: Box<dyn PcmSource>,
     options: StreamOptions,
 ) -> Result<(StreamHandle, StreamDriver)> {
+    let receivers = vec![Receiver::new(receiver, &options)];
+    start_group(receivers, source, options).await
+}
+
+/// Connects to every receiver (at once) and streams to all of them in sync. Receivers that
+/// cannot be set up are left out with a warning in the report; it fails only if none can.
+pub async fn start_group(
+    receivers: Vec<Receiver>,
+    source: Box<dyn PcmSource>,
+    options: StreamOptions,
+) -> Result<(StreamHandle, StreamDriver)> {
     let started = Instant::now();
-    setup::establish(receiver, source, options, started).await
+    setup::establish(receivers, source, options, started).await
 }
 
 /// Streams `source` to the end (or until the receiver fails) and reports.

@@ -1,27 +1,20 @@
-//! Connecting: UDP sockets first (receivers start timing requests as soon as SETUP is
-//! answered), then the RTSP handshake up to RECORD, with decoding already under way.
+//! Starting a stream: decoding gets under way while every receiver is connected and taken
+//! through the RTSP handshake at once; then all of them get one timeline.
 
-use super::control::{self, session_error};
 use super::driver::{Driver, StreamDriver};
-use super::liveness::Liveness;
+use super::member::{self, Member, Shared};
 use super::pipeline::Pipeline;
-use super::{Encryption, Progress, StreamHandle, StreamOptions, StreamState, volume_db};
-use crate::connection::Connection;
-use crate::error::{Error, Result};
-use crate::pairing::verify::{VerifyPeer, pair_verify};
-use airstream_audio::PcmSource;
-use airstream_proto::digest::DigestCredentials;
-use airstream_proto::ntp::{NtpClock, NtpTime, UNIX_EPOCH_OFFSET_SECS};
-use airstream_proto::raop::crypto::{AudioKey, airport_public_key};
-use airstream_proto::raop::streamer::RECEIVER_FIXED_LATENCY;
-use airstream_proto::raop::{
-    AudioStreamer, RaopSession, SessionConfig, SessionEvent, StreamerConfig, Transport,
+use super::{
+    Encryption, Progress, Receiver, ReceiverReport, StreamHandle, StreamOptions, StreamState,
 };
-use airstream_proto::sdp::SdpEncryption;
-use std::net::SocketAddr;
+use crate::error::{Error, Result};
+use airstream_audio::PcmSource;
+use airstream_proto::ntp::{NtpClock, NtpTime, UNIX_EPOCH_OFFSET_SECS};
+use airstream_proto::raop::StreamerStats;
+use airstream_proto::raop::crypto::AudioKey;
+use airstream_proto::raop::streamer::RECEIVER_FIXED_LATENCY;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
 const SAMPLE_RATE: u32 = 44_100;
@@ -31,20 +24,25 @@ const PIPELINE_PACKETS: usize = 256;
 pub(super) const PREROLL_PACKETS: usize = 63;
 pub(super) const PREROLL_WAIT: Duration = Duration::from_secs(2);
 
-pub(crate) struct Sockets {
-    pub(crate) audio: UdpSocket,
-    pub(crate) control: UdpSocket,
-    pub(crate) timing: UdpSocket,
-    /// Where sync packets go: the receiver's control port.
-    pub(crate) receiver_control: SocketAddr,
-}
-
 pub(super) async fn establish(
-    receiver: SocketAddr,
+    receivers: Vec<Receiver>,
     source: Box<dyn PcmSource>,
     options: StreamOptions,
     started: Instant,
 ) -> Result<(StreamHandle, StreamDriver)> {
+    if receivers.is_empty() {
+        return Err(Error::InvalidInput("no receiver to stream to".into()));
+    }
+    let encrypted = receivers
+        .iter()
+        .filter(|r| !matches!(r.encryption, Encryption::None))
+        .count();
+    if encrypted != 0 && encrypted != receivers.len() {
+        // One payload for all: it is either encrypted for every receiver or for none.
+        return Err(Error::Unsupported(
+            "a group cannot mix receivers that need encryption with receivers that do not".into(),
+        ));
+    }
     let mut metadata = options.metadata.clone().unwrap_or_default();
     metadata.fill_missing_from(&source.metadata());
     if metadata.duration.is_none() {
@@ -54,86 +52,82 @@ pub(super) async fn establish(
     let pipeline = Pipeline::spawn(source, PIPELINE_PACKETS)
         .map_err(|e| Error::network("cannot start the decode thread", e))?;
 
-    let mut conn = Connection::connect(receiver).await?;
-    let local_ip = conn.local().ip();
-    let bind = |what: &'static str| async move {
-        UdpSocket::bind(SocketAddr::new(local_ip, 0))
-            .await
-            .map_err(|e| Error::network(format!("cannot bind the {what} socket"), e))
-    };
-    let control = bind("control").await?;
-    let timing = bind("timing").await?;
-    let audio = bind("audio").await?;
-    let port = |s: &UdpSocket| s.local_addr().map_or(0, |a| a.port());
-
-    if let Some(credentials) = &options.credentials {
-        // Legacy device verification (raop.md §2.2 step 3): HTTP/1.1 requests on the RTSP
-        // connection, before the session's first RTSP request.
-        let peer = VerifyPeer {
-            label: receiver.to_string(),
-            pair_command: format!("airstream pair --address {receiver}"),
-            device_key: None,
-        };
-        pair_verify(&mut conn, credentials, &peer).await?;
-    }
-
-    let audio_key = audio_key(&options.encryption)?;
-    let first_seq: u16 = rand::random();
-    let first_rtptime: u32 = rand::random();
-    let latency_frames = latency_frames(options.latency);
-    let mut session = RaopSession::new(SessionConfig {
-        local_ip,
-        remote_ip: receiver.ip(),
-        session_id: rand::random(),
-        dacp_id: rand::random(),
-        active_remote: rand::random(),
+    let shared = Arc::new(Shared {
         codec: options.codec,
-        encryption: audio_key.as_ref().map(|(_, sdp)| sdp.clone()),
-        password: options.password.clone().map(DigestCredentials::new),
-        control_port: port(&control),
-        timing_port: port(&timing),
-        first_seq,
-        first_rtptime,
-        initial_volume_db: options.volume.map(volume_db),
-        auth_setup: options.auth_setup,
-        min_latency: None,
-        max_latency: None,
+        first_seq: rand::random(),
+        first_rtptime: rand::random(),
+        ssrc: rand::random(),
+        clock: wall_clock_anchor(),
+        audio_key: (encrypted > 0).then(|| AudioKey::new(rand::random(), rand::random())),
+        keep_alive: options.keep_alive,
     });
+    let mut handshakes = tokio::task::JoinSet::new();
+    for (index, receiver) in receivers.iter().cloned().enumerate() {
+        let shared = Arc::clone(&shared);
+        handshakes.spawn(async move { (index, member::connect(&receiver, &shared).await) });
+    }
+    let mut connected = Vec::new();
+    let mut failures = Vec::new();
+    while let Some(joined) = handshakes.join_next().await {
+        match joined {
+            Ok((index, Ok(c))) => connected.push((index, c)),
+            Ok((index, Err(e))) => failures.push((index, e)),
+            Err(e) => failures.push((0, Error::InvalidInput(format!("setup task failed: {e}")))),
+        }
+    }
+    if connected.is_empty() {
+        // Report the first receiver's error, as a lone stream would.
+        failures.sort_by_key(|(index, _)| *index);
+        return Err(failures
+            .into_iter()
+            .next()
+            .map_or_else(|| Error::InvalidInput("no receiver".into()), |(_, e)| e));
+    }
+    connected.sort_by_key(|(index, _)| *index);
+    let left_out: Vec<(usize, ReceiverReport)> = failures
+        .iter()
+        .map(|(index, e)| {
+            let receiver = receivers[*index].address;
+            tracing::warn!("{receiver} left out: {e}");
+            let report = ReceiverReport {
+                receiver,
+                stats: StreamerStats::default(),
+                warnings: Vec::new(),
+                failure: Some(e.to_string()),
+            };
+            (*index, report)
+        })
+        .collect();
+    let mut warnings: Vec<String> = left_out
+        .iter()
+        .map(|(_, r)| {
+            format!(
+                "{} left out: {}",
+                r.receiver,
+                r.failure.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
 
-    let (transport, warnings) = handshake(&mut conn, &mut session, receiver).await?;
-    audio
-        .connect(SocketAddr::new(receiver.ip(), transport.server_port))
-        .await
-        .map_err(|e| Error::network("cannot reach the receiver's audio port", e))?;
-    let receiver_control = SocketAddr::new(receiver.ip(), transport.control_port);
-    // Receivers may ask for more buffering than we planned (libraop takes the larger).
-    let latency_frames = latency_frames.max(
-        transport
-            .audio_latency
-            .map_or(0, |l| l.saturating_add(RECEIVER_FIXED_LATENCY)),
-    );
-
-    let clock = wall_clock_anchor();
-    let streamer = AudioStreamer::new(
-        StreamerConfig {
-            ssrc: rand::random(),
-            first_seq,
-            first_rtptime,
-            sample_rate: SAMPLE_RATE,
-            latency_frames,
-        },
-        clock,
-    );
-
-    let (commands_tx, commands_rx) = mpsc::channel(32);
+    // One latency for all, the largest any receiver asks for (libraop takes the larger).
+    let latency_frames = connected
+        .iter()
+        .filter_map(|(_, c)| c.audio_latency())
+        .map(|l| l.saturating_add(RECEIVER_FIXED_LATENCY))
+        .fold(latency_frames(options.latency), u32::max);
     let (reports_tx, reports_rx) = mpsc::unbounded_channel();
-    tokio::spawn(control::run(
-        conn,
-        session,
-        commands_rx,
-        reports_tx,
-        options.keep_alive,
-    ));
+    let members: Vec<Member> = connected
+        .into_iter()
+        .enumerate()
+        .map(|(index, (position, c))| {
+            let mut member = Member::start(c, &shared, latency_frames, index, reports_tx.clone());
+            member.position = position;
+            member
+        })
+        .collect();
+    for member in &members {
+        warnings.extend(member.warnings.iter().cloned());
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let (progress_tx, progress_rx) = watch::channel(Progress {
@@ -153,88 +147,23 @@ pub(super) async fn establish(
         requests: requests_tx,
     };
     let driver = Driver {
-        receiver,
         codec: options.codec,
+        audio_key: shared.audio_key.clone(),
         options,
         started,
-        sockets: Sockets {
-            audio,
-            control,
-            timing,
-            receiver_control,
-        },
-        streamer,
+        members,
+        left_out,
         pipeline,
-        commands: commands_tx,
         reports: reports_rx,
         stop: stop_rx,
         requests: requests_rx,
         progress: progress_tx,
         outcome: outcome_tx,
         warnings,
-        liveness: Liveness::new(Instant::now()),
         latency_frames,
         metadata,
-        audio_key: audio_key.map(|(key, _)| key),
     };
     Ok((handle, StreamDriver::new(driver)))
-}
-
-/// Runs OPTIONS → ANNOUNCE → SETUP → RECORD (→ volume) and returns the transport.
-async fn handshake(
-    conn: &mut Connection,
-    session: &mut RaopSession,
-    receiver: SocketAddr,
-) -> Result<(Transport, Vec<String>)> {
-    let peer = receiver.to_string();
-    let mut warnings = Vec::new();
-    let mut answered_any = false;
-    loop {
-        while let Some(event) = session.poll_event() {
-            match event {
-                SessionEvent::TransportReady(_) => session.record(),
-                SessionEvent::Recording => {
-                    let transport =
-                        session
-                            .transport()
-                            .cloned()
-                            .ok_or_else(|| Error::BadMessage {
-                                peer: peer.clone(),
-                                detail: "RECORD before SETUP".into(),
-                            })?;
-                    return Ok((transport, warnings));
-                }
-                SessionEvent::Warning {
-                    request,
-                    status,
-                    reason,
-                } => {
-                    let text = format!("{peer} refused {request}: {status} {reason}");
-                    tracing::warn!("{text}");
-                    warnings.push(text);
-                }
-                SessionEvent::Flushed | SessionEvent::Closed => {}
-            }
-        }
-        let Some(request) = session.poll_request() else {
-            return Err(Error::BadMessage {
-                peer,
-                detail: "session stalled before RECORD".into(),
-            });
-        };
-        let response = match conn.request(&request).await {
-            Ok(r) => r,
-            // A receiver that refuses a second sender may close right after accepting.
-            Err(Error::ConnectionLost(_)) if !answered_any => {
-                return Err(Error::DeviceBusy { receiver: peer });
-            }
-            Err(e) => return Err(e),
-        };
-        answered_any = true;
-        session
-            .handle_response(&response)
-            .map_err(|e| session_error(&peer, e))?;
-    }
 }
 
 /// Total latency in frames, never below what receivers add by themselves.
@@ -252,20 +181,4 @@ fn wall_clock_anchor() -> NtpClock {
         .unwrap_or_default();
     let ntp = NtpTime::from_duration(since_unix + Duration::from_secs(UNIX_EPOCH_OFFSET_SECS));
     NtpClock::new(now, ntp)
-}
-
-/// A fresh AES key and IV for this session and its SDP lines, when encrypting.
-fn audio_key(encryption: &Encryption) -> Result<Option<(AudioKey, SdpEncryption)>> {
-    let public_key = match encryption {
-        Encryption::None => return Ok(None),
-        Encryption::AirPortRsa => {
-            airport_public_key().map_err(|e| Error::Unsupported(format!("RSA encryption: {e}")))?
-        }
-        Encryption::Rsa(key) => key.as_ref().clone(),
-    };
-    let key = AudioKey::new(rand::random(), rand::random());
-    let sdp = key
-        .sdp(&public_key, &mut rand::rng())
-        .map_err(|e| Error::Unsupported(format!("RSA encryption: {e}")))?;
-    Ok(Some((key, sdp)))
 }

@@ -115,11 +115,11 @@ class Receiver:
     """One bench_receiver process: a fresh shairport-sync in its own namespace. It stops
     (and deletes the namespace) when its stdin closes, so it never outlives this driver."""
 
-    def __init__(self, binary: Path, workdir: Path):
+    def __init__(self, binary: Path, workdir: Path, count: int = 1):
         workdir.mkdir(parents=True, exist_ok=True)
         self.err = open(workdir / "bench_receiver.err", "wb")
         self.proc = subprocess.Popen(
-            [str(binary), str(workdir)],
+            [str(binary), str(workdir), str(count)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.err,
@@ -127,7 +127,7 @@ class Receiver:
         )
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
-        if not {"ns", "port", "capture", "log"} <= fields.keys():
+        if not {"ns", "port", "capture", "log", "ports", "captures"} <= fields.keys():
             self.stop()
             raise BenchError(
                 f"bench_receiver did not start: {(workdir / 'bench_receiver.err').read_text(errors='replace')}"
@@ -136,6 +136,9 @@ class Receiver:
         self.port = int(fields["port"])
         self.capture = Path(fields["capture"])
         self.log = Path(fields["log"])
+        # Every instance, the first one included (several for group streaming).
+        self.ports = [int(p) for p in fields["ports"].split(",")]
+        self.captures = [Path(c) for c in fields["captures"].split(",")]
 
     def stop(self) -> None:
         if self.proc.stdin and not self.proc.stdin.closed:
@@ -283,9 +286,12 @@ class Run:
     detail: str = ""
 
 
-def sender_command(program: str, args, port: int, path: Path) -> list[str]:
+def sender_command(program: str, args, port: int | list[int], path: Path) -> list[str]:
+    ports = port if isinstance(port, list) else [port]
     if program == "airstream":
-        cmd = [str(args.airstream), "stream", "--address", f"127.0.0.1:{port}", "--json"]
+        cmd = [str(args.airstream), "stream", "--json"]
+        for p in ports:
+            cmd += ["--address", f"127.0.0.1:{p}"]
         if args.airstream_latency:
             cmd += ["--latency", str(args.airstream_latency)]
         if args.airstream_codec:
@@ -297,7 +303,7 @@ def sender_command(program: str, args, port: int, path: Path) -> list[str]:
         "--address",
         "127.0.0.1",
         "--port",
-        str(port),
+        str(ports[0]),
         "--protocol",
         "raop",
         "--id",
@@ -315,6 +321,55 @@ def kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
+@dataclass
+class Launched:
+    """A sender run to its end under GNU time: what wait4() and time reported."""
+
+    launch_ns: int
+    end_ns: int
+    returncode: int
+    usage: object  # resource.struct_rusage
+    stderr: str
+    rss_file: Path
+
+    def peak_rss_mib(self) -> float:
+        return int(self.rss_file.read_text().split()[-1]) / 1024  # KiB -> MiB
+
+
+def launch_timed(cmd: list[str], workdir: Path, timeout_s: float) -> Launched:
+    out = open(workdir / "sender.out", "wb")
+    err = open(workdir / "sender.err", "wb")
+    rss_file = workdir / "sender.maxrss"
+    # GNU time forks the sender from its own small process; see "peak RSS" above.
+    timed = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), "--"]
+    launch_ns = time.time_ns()
+    # A session of its own, so a timeout or an error here kills time and sender together.
+    proc = subprocess.Popen(
+        timed + cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+    )
+    watchdog = threading.Timer(timeout_s, kill_group, (proc,))
+    watchdog.start()
+    try:
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    except BaseException:
+        kill_group(proc)
+        proc.wait()
+        raise
+    finally:
+        watchdog.cancel()
+        out.close()
+        err.close()
+    return Launched(
+        launch_ns=launch_ns,
+        end_ns=time.time_ns(),
+        returncode=proc.returncode,
+        usage=usage,
+        stderr=(workdir / "sender.err").read_text(errors="replace").strip(),
+        rss_file=rss_file,
+    )
+
+
 def one_run(args, program: str, fmt: str, rep: int, source: Path, audio_s: float) -> Run:
     workdir = args.workdir / f"{program}-{fmt}-{rep}"
     shutil.rmtree(workdir, ignore_errors=True)
@@ -324,50 +379,27 @@ def one_run(args, program: str, fmt: str, rep: int, source: Path, audio_s: float
         capture = CaptureWatch(receiver.capture)
         packets.start()
         capture.start()
-        out = open(workdir / "sender.out", "wb")
-        err = open(workdir / "sender.err", "wb")
-        rss_file = workdir / "sender.maxrss"
-        # GNU time forks the sender from its own small process; see "peak RSS" above.
-        timed = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), "--"]
-        launch_ns = time.time_ns()
-        # A session of its own, so a timeout or an error here kills time and sender together.
-        proc = subprocess.Popen(
-            timed + sender_command(program, args, receiver.port, source),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-        watchdog = threading.Timer(audio_s + 30, kill_group, (proc,))
-        watchdog.start()
         try:
-            _pid, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-        except BaseException:
-            kill_group(proc)
-            proc.wait()
-            raise
+            cmd = sender_command(program, args, receiver.port, source)
+            launched = launch_timed(cmd, workdir, audio_s + 30)
         finally:
-            watchdog.cancel()
-            out.close()
-            err.close()
             packets.stop()
             capture.stop()
-        end_ns = time.time_ns()
-        run.wall_s = (end_ns - launch_ns) / 1e9
-        stderr_text = (workdir / "sender.err").read_text(errors="replace").strip()
+        launch_ns = launched.launch_ns
+        run.wall_s = (launched.end_ns - launch_ns) / 1e9
+        stderr_text = launched.stderr
         # WAV is airstream's own format: rejecting it is a failure, not "unsupported".
-        if program == "airstream" and fmt != "wav" and proc.returncode == EXIT_UNUSABLE_INPUT:
+        if program == "airstream" and fmt != "wav" and launched.returncode == EXIT_UNUSABLE_INPUT:
             run.status = "unsupported"
             run.detail = stderr_text.splitlines()[-1] if stderr_text else ""
             return run
-        if proc.returncode != 0:
+        if launched.returncode != 0:
             tail = " | ".join(stderr_text.splitlines()[-3:])
-            run.detail = f"exit {proc.returncode} after {run.wall_s:.1f} s: {tail}"
+            run.detail = f"exit {launched.returncode} after {run.wall_s:.1f} s: {tail}"
             return run
-        run.cpu_s = usage.ru_utime + usage.ru_stime
+        run.cpu_s = launched.usage.ru_utime + launched.usage.ru_stime
         run.cpu_per_audio_min = run.cpu_s / (audio_s / 60)
-        run.peak_rss_mib = int(rss_file.read_text().split()[-1]) / 1024  # KiB -> MiB
+        run.peak_rss_mib = launched.peak_rss_mib()
         if packets.stamp_ns is not None:
             run.first_packet_ms = (packets.stamp_ns - launch_ns) / 1e6
         if capture.first_audible_ns is not None:
@@ -386,6 +418,57 @@ def one_run(args, program: str, fmt: str, rep: int, source: Path, audio_s: float
             return run
         run.status = "ok"
         return run
+
+
+@dataclass
+class GroupRun:
+    """airstream streaming the WAV to several receivers at once (multi-room)."""
+
+    receivers: int
+    rep: int
+    status: str
+    cpu_per_audio_min: float = float("nan")
+    peak_rss_mib: float = float("nan")
+    shortest_audible_s: float = float("nan")
+    detail: str = ""
+
+
+def group_run(args, receivers: int, rep: int, source: Path, audio_s: float) -> GroupRun:
+    workdir = args.workdir / f"group-{receivers}-{rep}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    run = GroupRun(receivers, rep, "failed")
+    with Receiver(args.bench_receiver, workdir, receivers) as receiver, Namespace(receiver.ns):
+        cmd = sender_command("airstream", args, receiver.ports, source)
+        launched = launch_timed(cmd, workdir, audio_s + 30)
+        if launched.returncode != 0:
+            tail = " | ".join(launched.stderr.splitlines()[-3:])
+            run.detail = f"exit {launched.returncode}: {tail}"
+            return run
+        run.cpu_per_audio_min = (launched.usage.ru_utime + launched.usage.ru_stime) / (audio_s / 60)
+        run.peak_rss_mib = launched.peak_rss_mib()
+        # A member that drops out does not fail the stream: every capture must hold it all.
+        audible = [CaptureWatch(c).audible_frames() / 44_100 for c in receiver.captures]
+        run.shortest_audible_s = min(audible)
+        if run.shortest_audible_s < 0.9 * audio_s:
+            run.detail = f"a receiver played only {run.shortest_audible_s:.2f} s of {audio_s:.2f} s"
+            return run
+        run.status = "ok"
+        return run
+
+
+def group_table(runs: list[GroupRun]) -> list[tuple[str, ...]]:
+    """Rows: receivers, CPU per audio minute, ratio to one receiver, peak RSS."""
+    cells = {}
+    for n in sorted({r.receivers for r in runs}):
+        mine = [r for r in runs if r.receivers == n]
+        ok = [r for r in mine if r.status == "ok"]
+        cells[n] = (Cell([r.cpu_per_audio_min for r in ok]), Cell([r.peak_rss_mib for r in ok]))
+    rows = []
+    base = cells.get(1, (Cell(), Cell()))[0]
+    for n, (cpu, rss) in cells.items():
+        scale = f"{cpu.median() / base.median():.2f}×" if cpu.values and base.values else "–"
+        rows.append((str(n), cpu.text("{:.3f}"), scale, rss.text("{:.1f}")))
+    return rows
 
 
 # ---------------------------------------------------------------- inputs
@@ -533,7 +616,10 @@ def repo_relative(text: str) -> str:
     return text.replace(f"{ROOT}/", "")
 
 
-def render(table, runs: list[Run], machine: dict, args, divan: str) -> str:
+GROUP_HEADER = ("receivers", "CPU s per audio minute", "vs 1 receiver", "peak RSS MiB")
+
+
+def render(table, runs: list[Run], machine: dict, args, divan: str, groups: list[GroupRun]) -> str:
     lines = [
         f"# airstream vs pyatv {machine['pyatv']} on shairport-sync",
         "",
@@ -557,8 +643,17 @@ def render(table, runs: list[Run], machine: dict, args, divan: str) -> str:
             a = table[(fmt, "airstream", key)].text(spec)
             b = table[(fmt, "pyatv", key)].text(spec)
             lines.append(f"| {fmt.upper()} | {label} | {a} | {b} | {ratio(table, fmt, key)} |")
-    lines.append("| – | streaming to 1 / 5 / 10 receivers | not yet measured (multi-receiver "
-                 "streaming does not exist yet) | – | – |")
+    if groups:
+        lines += [
+            "",
+            "## Group streaming: airstream alone, the WAV to N shairport-sync instances at once",
+            "",
+            "pyatv streams to one receiver only. Same receivers, codec and repetitions as above.",
+            "",
+            "| " + " | ".join(GROUP_HEADER) + " |",
+            "|---|---|---|---|",
+        ]
+        lines += ["| " + " | ".join(row) + " |" for row in group_table(groups)]
     lines += ["", "## Targets", ""]
     lines += targets(table)
     lines += ["", "## Decode + convert throughput (airstream-audio, divan)", "", "```", divan, "```"]
@@ -567,9 +662,11 @@ def render(table, runs: list[Run], machine: dict, args, divan: str) -> str:
     if unsupported:
         lines += ["", "## Unsupported by airstream (as reported by `airstream stream`)", ""]
         lines += [f"- {fmt.upper()}: {detail}" for fmt, detail in unsupported]
-    if failed:
+    failed_groups = [r for r in groups if r.status == "failed"]
+    if failed or failed_groups:
         lines += ["", "## Failed runs", ""]
         lines += [f"- {r.program} {r.fmt} #{r.rep}: {r.detail}" for r in failed]
+        lines += [f"- airstream to {r.receivers} receivers #{r.rep}: {r.detail}" for r in failed_groups]
     lines += [
         "",
         "## How it is measured",
@@ -701,14 +798,20 @@ def plot(path: Path, table, machine: dict, args) -> None:
     plt.close(fig)
 
 
-def print_table(table) -> None:
+def print_table(table, groups: list[GroupRun]) -> None:
     rows = [("format", "metric", "airstream", "pyatv", "ratio")]
     for fmt in FORMATS:
         for key, label, spec in METRICS:
             rows.append((fmt.upper(), label, table[(fmt, "airstream", key)].text(spec),
                          table[(fmt, "pyatv", key)].text(spec), ratio(table, fmt, key)))
-    rows.append(("-", "1 / 5 / 10 receivers", "not yet measured", "-", "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    print_rows(rows)
+    if groups:
+        print()
+        print_rows([GROUP_HEADER, *group_table(groups)])
+
+
+def print_rows(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for n, r in enumerate(rows):
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
         if n == 0:
@@ -778,6 +881,8 @@ def main() -> int:
     p.add_argument("--bench-receiver", type=Path, required=True)
     p.add_argument("--bench-wav", type=Path, required=True)
     p.add_argument("--build", default="release", help="cargo profile of the binaries (a label)")
+    p.add_argument("--groups", help="receiver counts for group streaming (default 1,5,10; "
+                   "1,2 with --smoke; empty to skip)")
     args = p.parse_args()
     if args.smoke:
         args.reps = 1
@@ -822,9 +927,20 @@ def main() -> int:
                 if run.status == "unsupported":
                     skip.add((program, fmt))
 
+    group_sizes = args.groups if args.groups is not None else "1,2" if args.smoke else "1,5,10"
+    groups: list[GroupRun] = []
+    if "airstream" in programs:
+        for rep in range(1, args.reps + 1):
+            for n in [int(x) for x in group_sizes.split(",") if x]:
+                log(f"rep {rep}/{args.reps}: airstream wav to {n} receivers")
+                group = group_run(args, n, rep, inputs["wav"], audio_s)
+                log(f"  -> {group.status}: {group.cpu_per_audio_min:.3f} s CPU per audio minute, "
+                    f"rss {group.peak_rss_mib:.1f} MiB {group.detail}")
+                groups.append(group)
+
     divan = divan_figures(args)
     table = summarize(runs)
-    markdown = render(table, runs, machine, args, divan)
+    markdown = render(table, runs, machine, args, divan, groups)
     (args.out / "results.md").write_text(markdown)
     write_csv(args.out / "results.csv", runs, table)
     plot(args.out / "results.png", table, machine, args)
@@ -850,15 +966,18 @@ def main() -> int:
     print()
     print(markdown.split("\n| format")[0].strip())
     print()
-    print_table(table)
+    print_table(table, groups)
     print()
     print("\n".join(targets(table)))
     print(f"\nwritten: {args.out / 'results.md'}, {args.out / 'results.csv'}, {args.out / 'results.png'}")
 
     failed = [r for r in runs if r.status == "failed"]
-    if failed:
-        for r in failed:
-            print(f"FAILED: {r.program} {r.fmt} #{r.rep}: {r.detail}", file=sys.stderr)
+    for r in failed:
+        print(f"FAILED: {r.program} {r.fmt} #{r.rep}: {r.detail}", file=sys.stderr)
+    failed_groups = [g for g in groups if g.status == "failed"]
+    for g in failed_groups:
+        print(f"FAILED: airstream to {g.receivers} receivers #{g.rep}: {g.detail}", file=sys.stderr)
+    if failed or failed_groups:
         return 1
     return 0
 

@@ -8,8 +8,8 @@
 
 use crate::ntp::NtpClock;
 use crate::rtp::{
-    AudioHeader, ControlDatagram, FRAMES_PER_PACKET, SyncPacket, TimingPacket, audio_packet,
-    retransmit_reply,
+    AudioHeader, AudioPacket, ControlDatagram, FRAMES_PER_PACKET, SyncPacket, TimingPacket,
+    audio_packet, retransmit_reply,
 };
 use bytes::Bytes;
 use std::time::{Duration, Instant};
@@ -134,14 +134,39 @@ impl AudioStreamer {
             ssrc: self.config.ssrc,
         };
         let datagram = Bytes::from(audio_packet(&header, payload));
-        self.ring[usize::from(header.seq) % RETRANSMIT_RING] = Some((header.seq, datagram.clone()));
+        self.keep(header.seq, datagram.clone());
+        datagram
+    }
+
+    /// Takes `datagram`, built by another streamer on the same timeline (a group shares
+    /// sequence numbers, RTP times and SSRC), as this one's next packet: the bytes are
+    /// shared, not copied. A datagram for another position is refused (`false`).
+    pub fn adopt(&mut self, datagram: &Bytes) -> bool {
+        let Ok(AudioPacket { header, .. }) = AudioPacket::parse(datagram) else {
+            return false;
+        };
+        let expected = AudioHeader {
+            marker: self.marker_pending,
+            seq: self.next_seq,
+            timestamp: self.next_rtptime,
+            ssrc: self.config.ssrc,
+        };
+        if header != expected {
+            return false;
+        }
+        self.marker_pending = false;
+        self.keep(header.seq, datagram.clone());
+        true
+    }
+
+    fn keep(&mut self, seq: u16, datagram: Bytes) {
+        self.ring[usize::from(seq) % RETRANSMIT_RING] = Some((seq, datagram));
         self.next_seq = self.next_seq.wrapping_add(1);
         self.next_rtptime = self.next_rtptime.wrapping_add(FRAMES_PER_PACKET);
         if let Some(t) = self.timeline.as_mut() {
             t.packets += 1;
         }
         self.stats.packets_sent += 1;
-        datagram
     }
 
     /// A sync packet for the packet about to be sent, when one is due: the first one right
@@ -324,6 +349,33 @@ mod tests {
         let later = SyncPacket::parse(&later).unwrap();
         assert!(!later.first);
         assert_eq!(later.rtp_now, 5352);
+    }
+
+    #[test]
+    fn a_group_member_adopts_the_leaders_bytes_and_resends_them() {
+        let (mut leader, t0) = streamer(100, 5000);
+        let (mut member, _) = streamer(100, 5000);
+        leader.start(t0);
+        member.start(t0);
+        let first = leader.packet(&[1, 2, 3]);
+        assert!(member.adopt(&first), "same position, marker included");
+        assert!(!member.adopt(&first), "a packet is taken once");
+        let (mut stranger, _) = streamer(101, 5352);
+        assert!(
+            !stranger.adopt(&leader.packet(&[4])),
+            "marker still pending"
+        );
+        assert!(!member.adopt(&Bytes::from_static(b"not rtp")));
+        let req = RetransmitRequest {
+            first_seq: 100,
+            count: 1,
+        }
+        .encode(1);
+        let resent = member.handle_control(&req);
+        assert_eq!(resent.len(), 1);
+        assert_eq!(&resent[0][4..], &first[..]);
+        assert_eq!(member.stats().packets_sent, 1);
+        assert_eq!(member.next_position(), (101, 5352));
     }
 
     #[test]

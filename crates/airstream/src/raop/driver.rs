@@ -293,7 +293,7 @@ impl Driver {
                         if !member.is_active() {
                             continue;
                         }
-                        match member.send(pacer.payload(), now).await {
+                        match member.send(pacer.payload(), sent.as_ref(), now).await {
                             // Every receiver gets the same bytes; keep one copy.
                             Ok(datagram) => sent = sent.or(Some(datagram)),
                             Err(e) => failed.push((index, e)),

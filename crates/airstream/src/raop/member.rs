@@ -308,10 +308,22 @@ impl Member {
     }
 
     /// Sends the sync packet when one is due, then the audio packet; returns the datagram.
-    pub(super) async fn send(&self, payload: &[u8], now: Instant) -> Result<Bytes> {
+    /// `built` is the datagram another member of the group already made for this position:
+    /// every member keeps the same bytes for its retransmits instead of a copy of its own.
+    pub(super) async fn send(
+        &self,
+        payload: &[u8],
+        built: Option<&Bytes>,
+        now: Instant,
+    ) -> Result<Bytes> {
         let (sync, datagram) = {
             let mut streamer = lock(&self.streamer);
-            (streamer.poll_sync(now), streamer.packet(payload))
+            let sync = streamer.poll_sync(now);
+            let datagram = match built {
+                Some(datagram) if streamer.adopt(datagram) => datagram.clone(),
+                _ => streamer.packet(payload),
+            };
+            (sync, datagram)
         };
         if let Some(sync) = sync
             // A lost sync is repeated within a second; only audio errors are fatal.

@@ -28,9 +28,9 @@ use tokio::sync::{mpsc, watch};
 const DRAIN_MARGIN: Duration = Duration::from_millis(250);
 /// How long TEARDOWN may take before we give up on a polite goodbye.
 const TEARDOWN_WAIT: Duration = Duration::from_secs(3);
-/// Packets sent per wake-up of the pacer (the first on time, the others early): waking
-/// for every packet cost more CPU than everything else the sender does.
-const BURST: usize = 8;
+/// Most packets sent per wake-up of the pacer (the first on time, the others early):
+/// every wake-up costs more CPU than sending a packet. See [`burst_packets`].
+const MAX_BURST: u32 = 32;
 /// Progress is published every this many packets (~80 ms).
 const PROGRESS_EVERY: u64 = 10;
 /// While paused there are no packet deadlines; wake this often to probe the receivers.
@@ -76,6 +76,13 @@ pub(super) struct Driver {
     pub(super) metadata: Metadata,
     /// Encrypts every payload when the stream uses RSA/AES.
     pub(super) audio_key: Option<AudioKey>,
+}
+
+/// Packets per wake-up for a stream of `latency_frames`: receivers buffer the whole
+/// latency, so a packet up to an eighth of it early is safe (31 packets, 248 ms, at the
+/// default 2 s; 3 at the 250 ms minimum).
+fn burst_packets(latency_frames: u32) -> u32 {
+    (latency_frames / 8 / FRAMES_PER_PACKET).clamp(1, MAX_BURST)
 }
 
 fn frames_duration(frames: u32) -> Duration {
@@ -248,10 +255,14 @@ impl Driver {
                     if paused {
                         continue;
                     }
-                    // The due packet and the next few, so the task wakes 8 times less often;
-                    // receivers buffer at least 250 ms, so a packet up to 56 ms early is fine.
-                    for _ in 0..BURST {
+                    // The due packet, then the next few while the source has them ready
+                        // (an early packet is never worth an underrun).
+                    for early in 0..burst_packets(self.latency_frames) {
                         let Some(deadline) = self.lead().next_deadline() else { break };
+                        let source = matches!(phase, Phase::Streaming).then_some(&mut self.pipeline);
+                        if early > 0 && !pacer.has_next(source) {
+                            break;
+                        }
                         if let Phase::Draining { until } = &mut phase {
                             if until.is_none() && pacer.caught_up() {
                                 *until = Some(self.lead().audible_end().unwrap_or(now) + DRAIN_MARGIN);

@@ -100,6 +100,11 @@ impl Pacer {
         }
     }
 
+    /// Whether [`next`](Self::next) has something other than an underrun to give.
+    pub(super) fn has_next(&mut self, source: Option<&mut Pipeline>) -> bool {
+        self.lead_in > 0 || !self.replay.is_empty() || source.is_none_or(Pipeline::has_ready)
+    }
+
     fn silent(&mut self) -> Next {
         self.encoder.encode(&self.silence, &mut self.payload);
         Next::Payload { frames: 0 }

@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 
 const CHANNELS: usize = 2;
 pub(crate) const SAMPLES_PER_PACKET: usize = FRAMES_PER_PACKET as usize * CHANNELS;
-/// Packets per hand-over (~130 ms of audio).
-const BATCH: usize = 16;
+/// Packets per hand-over (~260 ms of audio, about one burst of the pacer at 2 s latency).
+const BATCH: usize = 32;
 /// A partial batch is handed over after this long, so slow (live) sources are not held back.
 const BATCH_WAIT: Duration = Duration::from_millis(20);
 
@@ -75,6 +75,25 @@ impl Pipeline {
         let item = self.ready.pop_front()?;
         self.ended = matches!(item, Item::End | Item::Failed(_));
         Some(item)
+    }
+
+    /// Whether [`try_next`](Self::try_next) would give an item now (errors included).
+    pub(crate) fn has_ready(&mut self) -> bool {
+        if !self.ready.is_empty() {
+            return true;
+        }
+        if self.ended {
+            return false;
+        }
+        match self.rx.try_recv() {
+            Ok(batch) => {
+                self.ready.extend(batch);
+                !self.ready.is_empty()
+            }
+            Err(mpsc::error::TryRecvError::Empty) => false,
+            // try_next reports it.
+            Err(mpsc::error::TryRecvError::Disconnected) => true,
+        }
     }
 
     /// Waits until about `packets` are buffered or the source ended (pre-roll before the

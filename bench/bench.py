@@ -628,7 +628,7 @@ def render(table, runs: list[Run], machine: dict, args, divan: str, groups: list
         f"load average at start {machine['load']}",
         f"- receiver: shairport-sync {machine['shairport-sync']} (stdout backend, in a network namespace)",
         f"- airstream {machine['airstream']} ({args.build} build, codec "
-        f"{args.airstream_codec or 'default (compressed ALAC)'}); pyatv {machine['pyatv']} "
+        f"{args.airstream_codec}); pyatv {machine['pyatv']} "
         f"on Python {machine['python']} (uncompressed ALAC)",
         f"- input: {args.seconds} s of music-like audio (airstream_testkit::signal::music) as WAV, "
         "FLAC (-5), MP3 (CBR 320k), OGG Vorbis (q6)",
@@ -834,7 +834,7 @@ def perf_report(data: Path, *options: str) -> str:
 
 def profile(args, source: Path) -> None:
     """perf with the software cpu-clock event (works in VMs without a PMU) and DWARF call
-    graphs (release builds have no frame pointers) on airstream streaming the WAV to a fresh
+    graphs (release builds have no frame pointers) on airstream streaming one input to a fresh
     receiver. Writes results/profile/profile.txt and prints it."""
     folder = RESULTS / "profile"
     folder.mkdir(parents=True, exist_ok=True)
@@ -871,11 +871,12 @@ def main() -> int:
     p.add_argument("--formats", default=",".join(FORMATS))
     p.add_argument("--programs", default=",".join(PROGRAMS),
                    help="e.g. airstream alone while working on its speed (no ratios then)")
-    p.add_argument("--profile", action="store_true", help="only perf-profile airstream streaming the 60 s WAV")
+    p.add_argument("--profile", action="store_true",
+                   help="only perf-profile airstream streaming the first of --formats (60 s)")
     p.add_argument("--airstream-latency", type=int, help="--latency for airstream (default: its own)")
-    p.add_argument("--airstream-codec", choices=["alac", "alac-raw", "pcm"],
-                   help="--codec for airstream (default: its own, compressed ALAC); pyatv 0.13.0 "
-                   "sends uncompressed ALAC, so alac-raw is the like-for-like comparison")
+    p.add_argument("--airstream-codec", choices=["alac", "alac-raw", "pcm"], default="alac-raw",
+                   help="--codec for airstream (default alac-raw: pyatv 0.13.0 sends uncompressed "
+                   "ALAC, so that is the like-for-like comparison; alac adds ALAC encoding)")
     p.add_argument("--airstream", type=Path, required=True)
     p.add_argument("--atvremote", type=Path, required=True)
     p.add_argument("--bench-receiver", type=Path, required=True)
@@ -902,7 +903,7 @@ def main() -> int:
     args.workdir = args.out / "runs"
 
     if args.profile:
-        profile(args, make_inputs(args, 60)["wav"])
+        profile(args, make_inputs(args, 60)[formats[0]])
         return 0
 
     machine = machine_summary()

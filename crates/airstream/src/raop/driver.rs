@@ -29,8 +29,9 @@ const DRAIN_MARGIN: Duration = Duration::from_millis(250);
 /// How long TEARDOWN may take before we give up on a polite goodbye.
 const TEARDOWN_WAIT: Duration = Duration::from_secs(3);
 /// Most packets sent per wake-up of the pacer (the first on time, the others early):
-/// every wake-up costs more CPU than sending a packet. See [`burst_packets`].
-const MAX_BURST: u32 = 32;
+/// every wake-up costs more CPU than sending a packet. See [`burst_packets`]. 64 packets
+/// are 511 ms, the most any receiver is asked to hold beyond its latency.
+const MAX_BURST: u32 = 64;
 /// Progress is published every this many packets (~80 ms).
 const PROGRESS_EVERY: u64 = 10;
 /// While paused there are no packet deadlines; wake this often to probe the receivers.
@@ -79,10 +80,10 @@ pub(super) struct Driver {
 }
 
 /// Packets per wake-up for a stream of `latency_frames`: receivers buffer the whole
-/// latency, so a packet up to an eighth of it early is safe (31 packets, 248 ms, at the
-/// default 2 s; 3 at the 250 ms minimum).
+/// latency, so a packet up to a quarter of it early is safe (62 packets, 495 ms, at the
+/// default 2 s; 7 at the 250 ms minimum).
 fn burst_packets(latency_frames: u32) -> u32 {
-    (latency_frames / 8 / FRAMES_PER_PACKET).clamp(1, MAX_BURST)
+    (latency_frames / 4 / FRAMES_PER_PACKET).clamp(1, MAX_BURST)
 }
 
 fn frames_duration(frames: u32) -> Duration {
@@ -502,5 +503,26 @@ fn add(a: StreamerStats, b: StreamerStats) -> StreamerStats {
         retransmit_requests: a.retransmit_requests + b.retransmit_requests,
         retransmitted: a.retransmitted + b.retransmitted,
         retransmit_missed: a.retransmit_missed + b.retransmit_missed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bursts_send_at_most_a_quarter_of_the_latency_early() {
+        // 2 s: 62 packets (495 ms); 250 ms: 7 packets (56 ms); 10 s: capped at 64 (511 ms).
+        assert_eq!(burst_packets(88_200), 62);
+        assert_eq!(burst_packets(11_025), 7);
+        assert_eq!(burst_packets(441_000), MAX_BURST);
+        assert_eq!(burst_packets(0), 1);
+        for latency in [0, 11_025, 22_050, 88_200, 441_000] {
+            let early = frames_duration((burst_packets(latency) - 1) * FRAMES_PER_PACKET);
+            assert!(
+                early <= frames_duration(latency / 4).max(Duration::ZERO),
+                "{latency}"
+            );
+        }
     }
 }

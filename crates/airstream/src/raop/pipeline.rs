@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 
 const CHANNELS: usize = 2;
 pub(crate) const SAMPLES_PER_PACKET: usize = FRAMES_PER_PACKET as usize * CHANNELS;
-/// Packets per hand-over (~260 ms of audio, about one burst of the pacer at 2 s latency).
-const BATCH: usize = 32;
+/// Packets per hand-over (~510 ms of audio, one burst of the pacer at 2 s latency).
+const BATCH: usize = 64;
 /// A partial batch is handed over after this long, so slow (live) sources are not held back.
 const BATCH_WAIT: Duration = Duration::from_millis(20);
 

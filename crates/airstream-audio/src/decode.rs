@@ -130,7 +130,12 @@ impl Timing {
     /// Records a packet; returns the number of seconds skipped before it, if any.
     fn record(&mut self, packet: &Packet) -> Option<f64> {
         let start = packet.pts.get();
-        let end = start.saturating_add(i64::try_from(packet.dur.get()).unwrap_or(i64::MAX));
+        // `dur` leaves out the trimmed frames (encoder delay, padding), `pts` does not: a
+        // Vorbis stream's first packet is all delay (pts -128, dur 0), not 128 missing frames.
+        let span = [packet.trim_start, packet.dur, packet.trim_end]
+            .iter()
+            .fold(0u64, |sum, d| sum.saturating_add(d.get()));
+        let end = start.saturating_add(i64::try_from(span).unwrap_or(i64::MAX));
         let gap = self
             .next_expected
             .filter(|&expected| start > expected)

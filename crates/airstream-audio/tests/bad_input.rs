@@ -171,6 +171,34 @@ fn corrupt_frames_in_the_middle_are_skipped_with_a_warning() {
     }
 }
 
+/// Encoder delay is not damage: a Vorbis stream's first packet decodes to nothing (pts -128,
+/// no frames), which once showed as "skipped 0.003 s of damaged audio".
+#[test]
+fn intact_inputs_decode_without_a_warning() {
+    logs();
+    for name in [
+        "music.ogg",
+        "music.mp3",
+        "music.flac",
+        "music_aac.m4a",
+        "music_alac.m4a",
+    ] {
+        for mode in MODES {
+            let label = format!("intact-test:{name}:{mode:?}");
+            let pcm = source(name, mode)
+                .with_name(&label)
+                .open(PcmFormat::RAOP)
+                .unwrap();
+            let d = decode_all(pcm);
+            assert!(d.error.is_none(), "{label}: {:?}", d.error);
+            assert!(!d.samples.is_empty(), "{label}: no audio");
+            let logs = logs();
+            let warnings: Vec<&str> = logs.lines().filter(|l| l.contains(&label)).collect();
+            assert!(warnings.is_empty(), "{label}: {warnings:?}");
+        }
+    }
+}
+
 #[test]
 fn raw_pcm_from_an_empty_input_is_empty() {
     let err = open_error(Source::buffer(Vec::<u8>::new()).raw("s16le:44100:2".parse().unwrap()));

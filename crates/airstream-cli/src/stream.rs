@@ -183,15 +183,8 @@ fn group_codec(
     routes: &[AudioRoute],
     asked: Option<CodecArg>,
 ) -> Result<Codec, airstream::Error> {
-    let chosen = |codec: AudioCodec| {
-        StreamOptions::for_route(&AudioRoute {
-            codec,
-            ..routes[0].clone()
-        })
-        .codec
-    };
     if asked.is_some() || routes.iter().all(|r| r.codec == routes[0].codec) {
-        return Ok(chosen(routes[0].codec));
+        return Ok(routes[0].codec.into());
     }
     if targets
         .iter()

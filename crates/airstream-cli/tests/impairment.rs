@@ -12,7 +12,7 @@
 
 use airstream_testkit::compare::{Comparison, align_and_compare};
 use airstream_testkit::relay::{Direction, Flow, Impairment, NamespacedRelay, RelayConfig};
-use airstream_testkit::shairport::{self, PORT, ShairportConfig};
+use airstream_testkit::shairport::{self, ShairportConfig};
 use airstream_testkit::signal::music;
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -150,10 +150,6 @@ impl Rig {
     }
 }
 
-fn address() -> String {
-    format!("127.0.0.1:{PORT}")
-}
-
 fn source() -> Vec<i16> {
     music(44_100 * SECONDS, 44_100)
 }
@@ -181,7 +177,7 @@ fn receiver_dropping_5_percent_of_audio_still_plays_bit_exact() {
     };
     let mut rig = rig(&config);
     let source = source();
-    let report = rig.stream(&address(), REPAIR_LATENCY_MS, &source);
+    let report = rig.stream(&rig.address(), REPAIR_LATENCY_MS, &source);
     let cmp = rig.compare(&source);
     print_figures("receiver drops 5 %", &report, &cmp, started);
     rig.assert_bit_exact(&cmp, &source);
@@ -234,7 +230,7 @@ fn kernel_dropping_5_percent_of_audio_still_plays_bit_exact() {
         "DROP",
     ]);
     let source = source();
-    let report = rig.stream(&address(), DEFAULT_LATENCY_MS, &source);
+    let report = rig.stream(&rig.address(), DEFAULT_LATENCY_MS, &source);
     let cmp = rig.compare(&source);
     print_figures("kernel drops 5 %", &report, &cmp, started);
     let counts = rule_packets(&rig.iptables(&["-L", "INPUT", "-n", "-v", "-x"]));
@@ -266,7 +262,7 @@ fn delay_jitter_and_reordering_still_play_bit_exact() {
         reorder_hold: Duration::from_millis(30),
         loss: 0.0,
     };
-    let config = RelayConfig::new(address().parse().unwrap(), 0x00C0_FFEE, impairment);
+    let config = RelayConfig::new(rig.address().parse().unwrap(), 0x00C0_FFEE, impairment);
     let relay = NamespacedRelay::start(&rig.ns, config).unwrap();
     let source = source();
     let report = rig.stream(&relay.local_addr().to_string(), DEFAULT_LATENCY_MS, &source);

@@ -18,10 +18,6 @@ fn airstream(rig: &Rig, args: &[&str]) -> Output {
     rig.run(env!("CARGO_BIN_EXE_airstream"), args).unwrap()
 }
 
-fn address() -> String {
-    format!("127.0.0.1:{PORT}")
-}
-
 fn assert_bit_exact(rig: &Rig, source: &[i16]) {
     let captured = rig.receiver.captured().unwrap();
     let cmp = align_and_compare(source, &captured).expect("audio in the capture");
@@ -41,7 +37,7 @@ fn stream_bit_exact(codec: &str, extra: &[&str]) {
     let mut rig = rig(&ShairportConfig::default());
     let source = music(44_100 * 3, 44_100);
     let file = rig.write_wav(&source).unwrap();
-    let address = address();
+    let address = rig.address();
     let mut args = vec!["stream", "--codec", codec, "--address", &address, "--json"];
     args.extend_from_slice(extra);
     args.push(&file);
@@ -100,7 +96,7 @@ fn password_protected_shairport_sync() {
     let rig = rig(&config);
     let source = music(44_100 * 2, 44_100);
     let file = rig.write_wav(&source).unwrap();
-    let address = address();
+    let address = rig.address();
 
     let wrong = airstream(
         &rig,
@@ -155,7 +151,7 @@ fn metadata_and_volume_reach_shairport_syncs_metadata_pipe() {
         &[
             "stream",
             "--address",
-            &address(),
+            &rig.address(),
             "--volume",
             "50",
             "--title",
@@ -222,7 +218,7 @@ fn pause_and_resume_on_shairport_sync_lose_nothing() {
     let mut stream = rig
         .ns
         .command(env!("CARGO_BIN_EXE_airstream"))
-        .args(["stream", "--address", &address(), &file])
+        .args(["stream", "--address", &rig.address(), &file])
         .env("AIRSTREAM_RUNTIME_DIR", &runtime)
         .spawn()
         .unwrap();
@@ -230,7 +226,7 @@ fn pause_and_resume_on_shairport_sync_lose_nothing() {
         let out = rig
             .ns
             .command(env!("CARGO_BIN_EXE_airstream"))
-            .args([what, "--address", &address()])
+            .args([what, "--address", &rig.address()])
             .env("AIRSTREAM_RUNTIME_DIR", &runtime)
             .output()
             .unwrap();
@@ -306,7 +302,7 @@ fn tags_of_the_file_reach_shairport_sync_from_a_pipe() {
     let out = rig
         .ns
         .command(env!("CARGO_BIN_EXE_airstream"))
-        .args(["stream", "--address", &address(), "-"])
+        .args(["stream", "--address", &rig.address(), "-"])
         .stdin(cat.stdout.take().unwrap())
         .output()
         .unwrap();
@@ -361,7 +357,7 @@ fn a_group_of_two_shairport_syncs_plays_bit_exact_on_both() {
         .unwrap();
     let source = music(44_100 * 3, 44_100);
     let file = rig.write_wav(&source).unwrap();
-    let (first_address, second_address) = (address(), format!("127.0.0.1:{}", PORT + 1));
+    let (first_address, second_address) = (rig.address(), format!("127.0.0.1:{}", second.port));
     let out = airstream(
         &rig,
         &[

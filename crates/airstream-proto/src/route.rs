@@ -29,6 +29,17 @@ pub enum AudioCodec {
     Pcm,
 }
 
+/// What a route's codec is called on the wire (SDP).
+impl From<AudioCodec> for crate::sdp::Codec {
+    fn from(codec: AudioCodec) -> Self {
+        match codec {
+            AudioCodec::AlacCompressed => Self::Alac,
+            AudioCodec::AlacUncompressed => Self::AlacRaw,
+            AudioCodec::Pcm => Self::Pcm,
+        }
+    }
+}
+
 impl AudioCodec {
     fn codec(self) -> Codec {
         match self {

@@ -73,20 +73,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .into());
         }
     }
-    let join = |f: &dyn Fn(u16, &Shairport) -> String| {
-        (0..count)
-            .zip(&receivers)
-            .map(|(i, r)| f(i, r))
-            .collect::<Vec<_>>()
-            .join(",")
-    };
+    let join =
+        |f: &dyn Fn(&Shairport) -> String| receivers.iter().map(f).collect::<Vec<_>>().join(",");
     println!(
         "ns={} port={PORT} capture={} log={} ports={} captures={}",
         ns.name(),
         receivers[0].capture.display(),
         receivers[0].log.display(),
-        join(&|i, _| (PORT + i).to_string()),
-        join(&|_, r| r.capture.display().to_string()),
+        join(&|r| r.port.to_string()),
+        join(&|r| r.capture.display().to_string()),
     );
     std::io::stdout().flush()?;
 

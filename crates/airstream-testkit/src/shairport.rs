@@ -59,6 +59,8 @@ pub struct Shairport {
     // Kept so the receiver can advertise itself; dropped after shairport-sync. Shared by
     // every instance in the namespace.
     avahi: Arc<Avahi>,
+    /// Its RTSP port.
+    pub port: u16,
     pub capture: PathBuf,
     pub log: PathBuf,
     pub dir: PathBuf,
@@ -160,6 +162,7 @@ impl Shairport {
             process,
             metadata,
             avahi,
+            port: config.port,
             capture,
             log,
             dir: dir.to_path_buf(),
@@ -234,7 +237,7 @@ impl Rig {
 
     /// Where senders inside the namespace reach it.
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{PORT}")
+        format!("127.0.0.1:{}", self.receiver.port)
     }
 
     /// Runs `program` with `args` inside the namespace and waits for it.

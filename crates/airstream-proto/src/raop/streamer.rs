@@ -127,12 +127,7 @@ impl AudioStreamer {
     /// Builds the next audio datagram around an already-encoded (and encrypted) payload,
     /// keeps it for retransmission, and advances the timeline.
     pub fn packet(&mut self, payload: &[u8]) -> Bytes {
-        let header = AudioHeader {
-            marker: std::mem::take(&mut self.marker_pending),
-            seq: self.next_seq,
-            timestamp: self.next_rtptime,
-            ssrc: self.config.ssrc,
-        };
+        let header = self.next_header();
         let datagram = Bytes::from(audio_packet(&header, payload));
         self.keep(header.seq, datagram.clone());
         datagram
@@ -145,21 +140,26 @@ impl AudioStreamer {
         let Ok(AudioPacket { header, .. }) = AudioPacket::parse(datagram) else {
             return false;
         };
-        let expected = AudioHeader {
-            marker: self.marker_pending,
-            seq: self.next_seq,
-            timestamp: self.next_rtptime,
-            ssrc: self.config.ssrc,
-        };
-        if header != expected {
+        if header != self.next_header() {
             return false;
         }
-        self.marker_pending = false;
         self.keep(header.seq, datagram.clone());
         true
     }
 
+    /// The header of the next packet (the marker only on the first after a start).
+    fn next_header(&self) -> AudioHeader {
+        AudioHeader {
+            marker: self.marker_pending,
+            seq: self.next_seq,
+            timestamp: self.next_rtptime,
+            ssrc: self.config.ssrc,
+        }
+    }
+
+    /// Holds the packet just sent for retransmits and moves the timeline on by one.
     fn keep(&mut self, seq: u16, datagram: Bytes) {
+        self.marker_pending = false;
         self.ring[usize::from(seq) % RETRANSMIT_RING] = Some((seq, datagram));
         self.next_seq = self.next_seq.wrapping_add(1);
         self.next_rtptime = self.next_rtptime.wrapping_add(FRAMES_PER_PACKET);

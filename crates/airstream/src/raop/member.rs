@@ -211,12 +211,12 @@ async fn handshake(
 
 impl Member {
     /// Starts the member's control task (RTSP) and listener task (timing, retransmits).
-    /// `index` tags its reports.
+    /// `index` (in the group) tags its reports; `position` is its place in the list given.
     pub(super) fn start(
         connected: Connected,
         shared: &Shared,
         latency_frames: u32,
-        index: usize,
+        (index, position): (usize, usize),
         reports: mpsc::UnboundedSender<(usize, Report)>,
     ) -> Self {
         let streamer = Arc::new(Mutex::new(AudioStreamer::new(
@@ -247,7 +247,7 @@ impl Member {
         ));
         Self {
             receiver: connected.receiver,
-            position: index,
+            position,
             streamer,
             audio: connected.audio,
             control,

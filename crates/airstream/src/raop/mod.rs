@@ -26,7 +26,7 @@ use airstream_audio::{Metadata, PcmFormat, PcmSource, Source};
 use airstream_proto::capabilities::MetadataKind;
 use airstream_proto::pairing::Credentials;
 use airstream_proto::raop::StreamerStats;
-use airstream_proto::route::{AudioCodec, AudioRoute, RaopEncryption};
+use airstream_proto::route::{AudioRoute, RaopEncryption};
 pub use airstream_proto::sdp::Codec;
 use std::fmt;
 use std::net::SocketAddr;
@@ -76,11 +76,7 @@ impl StreamOptions {
     pub fn for_route(route: &AudioRoute) -> Self {
         let kinds = &route.metadata;
         Self {
-            codec: match route.codec {
-                AudioCodec::AlacCompressed => Codec::Alac,
-                AudioCodec::AlacUncompressed => Codec::AlacRaw,
-                AudioCodec::Pcm => Codec::Pcm,
-            },
+            codec: route.codec.into(),
             encryption: match route.encryption {
                 RaopEncryption::None => Encryption::None,
                 RaopEncryption::Rsa => Encryption::AirPortRsa,

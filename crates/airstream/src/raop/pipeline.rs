@@ -59,18 +59,12 @@ impl Pipeline {
         if self.ended {
             return None;
         }
-        if self.ready.is_empty() {
-            match self.rx.try_recv() {
-                Ok(batch) => self.ready.extend(batch),
-                Err(mpsc::error::TryRecvError::Empty) => return None,
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    self.ended = true;
-                    return Some(Item::Failed(AudioError::Invalid {
-                        input: "decoder".into(),
-                        detail: "the decode thread stopped unexpectedly".into(),
-                    }));
-                }
-            }
+        if self.ready.is_empty() && !self.refill() {
+            self.ended = true;
+            return Some(Item::Failed(AudioError::Invalid {
+                input: "decoder".into(),
+                detail: "the decode thread stopped unexpectedly".into(),
+            }));
         }
         let item = self.ready.pop_front()?;
         self.ended = matches!(item, Item::End | Item::Failed(_));
@@ -82,17 +76,20 @@ impl Pipeline {
         if !self.ready.is_empty() {
             return true;
         }
-        if self.ended {
-            return false;
-        }
+        // A vanished decode thread counts: try_next reports it.
+        !self.ended && (!self.refill() || !self.ready.is_empty())
+    }
+
+    /// Takes the next batch into `ready` if the decode thread has handed one over; `false`
+    /// once that thread is gone and nothing is left.
+    fn refill(&mut self) -> bool {
         match self.rx.try_recv() {
             Ok(batch) => {
                 self.ready.extend(batch);
-                !self.ready.is_empty()
+                true
             }
-            Err(mpsc::error::TryRecvError::Empty) => false,
-            // try_next reports it.
-            Err(mpsc::error::TryRecvError::Disconnected) => true,
+            Err(mpsc::error::TryRecvError::Empty) => true,
+            Err(mpsc::error::TryRecvError::Disconnected) => false,
         }
     }
 

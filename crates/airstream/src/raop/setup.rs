@@ -84,11 +84,14 @@ pub(super) async fn establish(
             .map_or_else(|| Error::InvalidInput("no receiver".into()), |(_, e)| e));
     }
     connected.sort_by_key(|(index, _)| *index);
+    let mut warnings = Vec::new();
     let left_out: Vec<(usize, ReceiverReport)> = failures
         .iter()
         .map(|(index, e)| {
             let receiver = receivers[*index].address;
-            tracing::warn!("{receiver} left out: {e}");
+            let text = format!("{receiver} left out: {e}");
+            tracing::warn!("{text}");
+            warnings.push(text);
             let report = ReceiverReport {
                 receiver,
                 stats: StreamerStats::default(),
@@ -96,16 +99,6 @@ pub(super) async fn establish(
                 failure: Some(e.to_string()),
             };
             (*index, report)
-        })
-        .collect();
-    let mut warnings: Vec<String> = left_out
-        .iter()
-        .map(|(_, r)| {
-            format!(
-                "{} left out: {}",
-                r.receiver,
-                r.failure.as_deref().unwrap_or_default()
-            )
         })
         .collect();
 
@@ -120,9 +113,13 @@ pub(super) async fn establish(
         .into_iter()
         .enumerate()
         .map(|(index, (position, c))| {
-            let mut member = Member::start(c, &shared, latency_frames, index, reports_tx.clone());
-            member.position = position;
-            member
+            Member::start(
+                c,
+                &shared,
+                latency_frames,
+                (index, position),
+                reports_tx.clone(),
+            )
         })
         .collect();
     for member in &members {

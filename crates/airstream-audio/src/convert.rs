@@ -301,21 +301,39 @@ fn apply_mix(matrix: &[Vec<f32>], planes: &[Vec<f32>], frames: usize, out: &mut 
 fn quantize(
     planes: &[Vec<f32>],
     range: std::ops::Range<usize>,
-    mut dither: Option<&mut Tpdf>,
+    dither: Option<&mut Tpdf>,
     out: &mut Vec<i16>,
 ) {
-    out.reserve(range.len() * planes.len());
-    match (planes, &mut dither) {
-        ([left, right], None) => {
-            for (&l, &r) in left[range.clone()].iter().zip(&right[range]) {
-                out.extend_from_slice(&[to_i16(l, 0.0), to_i16(r, 0.0)]);
+    match dither {
+        None => interleave(planes, range, out, || 0.0),
+        Some(tpdf) => interleave(planes, range, out, || tpdf.next()),
+    }
+}
+
+/// The body of [`quantize`], generic over the noise so that the undithered case compiles to
+/// plain rounding, with a stereo loop free of per-sample plane lookups (the common case).
+#[inline]
+fn interleave(
+    planes: &[Vec<f32>],
+    range: std::ops::Range<usize>,
+    out: &mut Vec<i16>,
+    mut noise: impl FnMut() -> f32,
+) {
+    let start = out.len();
+    out.resize(start + range.len() * planes.len(), 0);
+    let written = &mut out[start..];
+    match planes {
+        [left, right] => {
+            let pairs = left[range.clone()].iter().zip(&right[range]);
+            for (frame, (&l, &r)) in written.chunks_exact_mut(2).zip(pairs) {
+                frame[0] = to_i16(l, noise());
+                frame[1] = to_i16(r, noise());
             }
         }
         _ => {
-            for i in range {
-                for plane in planes {
-                    let d = dither.as_mut().map_or(0.0, |t| t.next());
-                    out.push(to_i16(plane[i], d));
+            for (frame, i) in written.chunks_exact_mut(planes.len()).zip(range) {
+                for (sample, plane) in frame.iter_mut().zip(planes) {
+                    *sample = to_i16(plane[i], noise());
                 }
             }
         }
@@ -344,17 +362,16 @@ impl Tpdf {
         }
     }
 
-    /// xorshift64*: plenty for dither, and cheap.
-    fn uniform(&mut self) -> f32 {
+    /// One ±1 LSB triangular value: the difference of two 24-bit uniforms, both cut from a
+    /// single xorshift64* draw (plenty for dither, and half the draws of one per uniform).
+    fn next(&mut self) -> f32 {
         self.state ^= self.state >> 12;
         self.state ^= self.state << 25;
         self.state ^= self.state >> 27;
         let x = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        (x >> 40) as f32 * (1.0 / 16_777_216.0)
-    }
-
-    fn next(&mut self) -> f32 {
-        self.uniform() - self.uniform()
+        let high = (x >> 40) as i32;
+        let low = ((x >> 16) & 0xFF_FFFF) as i32;
+        (high - low) as f32 * (1.0 / 16_777_216.0)
     }
 }
 
@@ -469,6 +486,21 @@ mod tests {
         let mut out = Vec::new();
         c.push(&GenericAudioBufferRef::S16(&buf), &mut out).unwrap();
         assert_eq!(out, vec![i16::MAX; 8]);
+    }
+
+    #[test]
+    fn dither_is_triangular_over_plus_minus_one_lsb() {
+        let mut tpdf = Tpdf::new();
+        let draws: Vec<f64> = (0..200_000).map(|_| f64::from(tpdf.next())).collect();
+        assert!(draws.iter().all(|d| d.abs() < 1.0));
+        let n = draws.len() as f64;
+        let mean = draws.iter().sum::<f64>() / n;
+        let variance = draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n;
+        // A triangle over (-1, 1) has variance 1/6, and 1/4 of its mass beyond ±0.5.
+        let outer = draws.iter().filter(|d| d.abs() > 0.5).count() as f64 / n;
+        assert!(mean.abs() < 0.005, "mean {mean}");
+        assert!((variance - 1.0 / 6.0).abs() < 0.005, "variance {variance}");
+        assert!((outer - 0.25).abs() < 0.005, "mass beyond ±0.5: {outer}");
     }
 
     #[test]

@@ -46,7 +46,18 @@ async fn heavy_reordering_and_loss_still_arrive_bit_exact() {
         .next_session_within(Duration::from_secs(5))
         .await
         .unwrap();
-    let relayed = relay.stats();
+    // The last audio packets and requests may still be in the relay's sockets when the
+    // session ends; wait (briefly) until the relay has read them before comparing counters.
+    let caught_up = Instant::now() + Duration::from_secs(2);
+    let mut relayed = relay.stats();
+    while (relayed.get(Flow::Control, Direction::ToSender).received
+        < record.summary.retransmit_requests
+        || relayed.get(Flow::Audio, Direction::ToReceiver).received < report.packets_sent)
+        && Instant::now() < caught_up
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        relayed = relay.stats();
+    }
     let audio = relayed.get(Flow::Audio, Direction::ToReceiver);
     let requests = relayed.get(Flow::Control, Direction::ToSender);
     let to_receiver = relayed.get(Flow::Control, Direction::ToReceiver);

@@ -20,6 +20,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection quiet this long on both sides is abandoned (RAOP keep-alives come every 25 s).
 const IDLE_LIMIT: Duration = Duration::from_secs(120);
+/// How long the UDP pipes outlive their RTSP connection.
+const PIPE_LINGER: Duration = Duration::from_millis(200);
 
 /// Replaces the non-zero values of `key=port` parameters in a `Transport` header, leaving
 /// everything else as it was. Zero means "not offered" and stays zero.
@@ -85,6 +87,17 @@ pub(super) async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<
         in_flight: VecDeque::new(),
         pipes: JoinSet::new(),
     };
+    let ended = relay_messages(&mut proxy, client, server).await;
+    // A sender sends its last packets just before TEARDOWN and closes at once: let the
+    // pipes take in what is still queued on their sockets before they are dropped.
+    if !proxy.pipes.is_empty() {
+        tokio::time::sleep(PIPE_LINGER).await;
+    }
+    ended
+}
+
+/// Passes RTSP messages both ways until either side closes.
+async fn relay_messages(proxy: &mut Proxy, client: TcpStream, server: TcpStream) -> io::Result<()> {
     let (mut client_rx, mut client_tx) = client.into_split();
     let (mut server_rx, mut server_tx) = server.into_split();
     let mut from_client = BytesMut::with_capacity(4096);

@@ -276,15 +276,24 @@ impl Driver {
                                 *until = Some(self.lead().audible_end().unwrap_or(now) + DRAIN_MARGIN);
                             }
                             if until.is_some_and(|u| deadline >= u) {
+                                self.flush().await?;
                                 return Ok(Ending::Drained);
                             }
                         }
                         self.send_next(pacer, &mut phase, deadline, now).await?;
+                        // The due packet leaves alone and first; the early ones follow in one
+                        // batch. (A receiver starts at the first packet it gets: shairport-sync
+                        // dropped the start of a stream whose first batch a jittery link
+                        // reordered.)
+                        if early == 0 {
+                            self.flush().await?;
+                        }
                         first_packet.get_or_insert(now);
                         if self.lead().stats().packets_sent.is_multiple_of(PROGRESS_EVERY) {
                             self.publish(pacer);
                         }
                     }
+                    self.flush().await?;
                 }
             }
         }
@@ -303,19 +312,10 @@ impl Driver {
             match pacer.next(phase.source(&mut self.pipeline)) {
                 Next::Payload { frames } => {
                     let mut sent = None;
-                    let mut failed = Vec::new();
-                    for (index, member) in self.members.iter().enumerate() {
-                        if !member.is_active() {
-                            continue;
-                        }
-                        match member.send(pacer.payload(), sent.as_ref(), now).await {
-                            // Every receiver gets the same bytes; keep one copy.
-                            Ok(datagram) => sent = sent.or(Some(datagram)),
-                            Err(e) => failed.push((index, e)),
-                        }
-                    }
-                    for (index, e) in failed {
-                        self.member_failed(index, e)?;
+                    for member in self.members.iter_mut().filter(|m| m.is_active()) {
+                        let datagram = member.queue(pacer.payload(), sent.as_ref(), now).await;
+                        // Every receiver gets the same bytes; keep one copy.
+                        sent = sent.or(Some(datagram));
                     }
                     if let Some(datagram) = sent {
                         let audible_at = deadline + frames_duration(self.latency_frames);
@@ -341,6 +341,22 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Sends the audio the members queued during a burst; a member that fails drops out.
+    async fn flush(&mut self) -> Result<()> {
+        let mut failed = Vec::new();
+        for (index, member) in self.members.iter_mut().enumerate() {
+            if member.is_active()
+                && let Err(e) = member.flush().await
+            {
+                failed.push((index, e));
+            }
+        }
+        for (index, e) in failed {
+            self.member_failed(index, e)?;
+        }
+        Ok(())
     }
 
     /// A receiver failed. Alone, that ends the stream with its error; in a group it drops

@@ -2,6 +2,7 @@
 //! and a listener task that answers its timing and retransmit requests. Every member of a
 //! group gets the same packets on the same timeline; this is where they part ways.
 
+use super::batch;
 use super::control::{self, Command, Report, Reporter, session_error};
 use super::liveness::Liveness;
 use super::{Encryption, MetadataKinds, Receiver, volume_db};
@@ -40,6 +41,8 @@ pub(super) struct Member {
     pub(super) position: usize,
     streamer: Arc<Mutex<AudioStreamer>>,
     audio: UdpSocket,
+    /// Audio datagrams queued during a burst, sent together by [`Member::flush`].
+    outbox: Vec<Bytes>,
     control: Arc<UdpSocket>,
     receiver_control: SocketAddr,
     pub(super) commands: mpsc::Sender<Command>,
@@ -250,6 +253,7 @@ impl Member {
             position,
             streamer,
             audio: connected.audio,
+            outbox: Vec::new(),
             control,
             receiver_control: SocketAddr::new(
                 connected.receiver.ip(),
@@ -307,15 +311,16 @@ impl Member {
         lock(&self.liveness).probe_due(now)
     }
 
-    /// Sends the sync packet when one is due, then the audio packet; returns the datagram.
-    /// `built` is the datagram another member of the group already made for this position:
-    /// every member keeps the same bytes for its retransmits instead of a copy of its own.
-    pub(super) async fn send(
-        &self,
+    /// Sends the sync packet when one is due and queues the audio packet for [`Self::flush`];
+    /// returns the datagram. `built` is the datagram another member of the group already
+    /// made for this position: every member keeps the same bytes for its retransmits
+    /// instead of a copy of its own.
+    pub(super) async fn queue(
+        &mut self,
         payload: &[u8],
         built: Option<&Bytes>,
         now: Instant,
-    ) -> Result<Bytes> {
+    ) -> Bytes {
         let (sync, datagram) = {
             let mut streamer = lock(&self.streamer);
             let sync = streamer.poll_sync(now);
@@ -325,21 +330,33 @@ impl Member {
             };
             (sync, datagram)
         };
+        // The sync goes out at once, so still ahead of the audio it describes.
         if let Some(sync) = sync
             // A lost sync is repeated within a second; only audio errors are fatal.
             && let Err(e) = self.control.send_to(&sync, self.receiver_control).await
         {
             tracing::debug!("sync packet to {} not sent: {e}", self.receiver);
         }
-        self.audio.send(&datagram).await.map_err(|e| {
+        self.outbox.push(datagram.clone());
+        datagram
+    }
+
+    /// Sends the queued audio packets.
+    pub(super) async fn flush(&mut self) -> Result<()> {
+        if self.outbox.is_empty() {
+            return Ok(());
+        }
+        let sent = batch::send_all(&self.audio, &self.outbox).await;
+        self.outbox.clear();
+        sent.map_err(|e| {
             Error::ConnectionLost(format!("{} stopped accepting audio: {e}", self.receiver))
-        })?;
-        Ok(datagram)
+        })
     }
 
     /// Takes the member out of the group (it failed); its tasks end.
     pub(super) fn fail(&mut self, why: String) {
         self.listener.abort();
+        self.outbox.clear();
         self.failure = Some(why);
     }
 

@@ -9,6 +9,7 @@
 //! timeline, so every packet and every sync packet is the same for all of them, and each
 //! plays frame *n* at the same instant. A receiver that fails drops out; the others go on.
 
+mod batch;
 mod control;
 mod driver;
 mod liveness;

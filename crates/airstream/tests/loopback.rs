@@ -805,6 +805,33 @@ async fn a_receiver_that_fails_drops_out_and_the_others_play_on() {
 }
 
 #[tokio::test]
+async fn the_report_counts_the_packets_of_the_receivers_that_played_on() {
+    // The first receiver given dies: the report's count is not frozen at its last packet.
+    let dying = receiver(Behaviour {
+        die_after_packets: Some(80),
+        ..Behaviour::default()
+    })
+    .await;
+    let mut healthy = receiver(Behaviour::default()).await;
+    let samples = music(44_100 * 2, 44_100);
+    let opts = options(Codec::AlacRaw);
+    let (_handle, driver) =
+        raop::start_group(group(&[&dying, &healthy], &opts), source(&samples), opts)
+            .await
+            .unwrap();
+    let report = driver.await.unwrap();
+    assert!(report.receivers[0].failure.is_some(), "{report:?}");
+    let played_on = report.receivers[1].stats.packets_sent;
+    assert!(report.receivers[0].stats.packets_sent < played_on);
+    assert_eq!(report.packets_sent, played_on);
+    let record = healthy
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_received(&record.samples, &samples, report.lead_in_frames);
+}
+
+#[tokio::test]
 async fn a_group_fails_only_when_no_receiver_can_play() {
     let busy = receiver(Behaviour {
         busy: true,

@@ -153,6 +153,8 @@ impl Driver {
         let ending = self.pace(&mut pacer, &mut first_packet).await?;
         self.publish(&pacer);
         self.teardown().await;
+        // The lead's count: the first member may have dropped out early.
+        let packets_sent = self.lead().stats().packets_sent;
         let mut receivers: Vec<(usize, ReceiverReport)> = self
             .members
             .iter()
@@ -167,7 +169,6 @@ impl Driver {
                 (m.position, report)
             })
             .collect();
-        let packets_sent = receivers.first().map_or(0, |(_, r)| r.stats.packets_sent);
         receivers.append(&mut self.left_out);
         receivers.sort_by_key(|(position, _)| *position);
         let receivers: Vec<ReceiverReport> = receivers.into_iter().map(|(_, r)| r).collect();

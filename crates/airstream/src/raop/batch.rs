@@ -1,7 +1,7 @@
 //! Sends a burst of datagrams on a connected UDP socket with as few system calls as the
-//! platform allows: one `sendmmsg` on Linux. Each call costs far more than the copy it
-//! makes, and on loopback every separate send also wakes the receiver once and hands it
-//! the CPU; a whole burst in one call cut the sender's kernel time several times over.
+//! platform allows: one `sendmmsg` on Linux. On loopback every separate send also woke the
+//! receiver and handed it the CPU; one call per burst halved the sender's context switches
+//! and took about a tenth off its CPU time (perf stat, 60 s of MP3 to shairport-sync).
 
 use bytes::Bytes;
 use std::io;

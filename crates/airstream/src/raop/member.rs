@@ -343,9 +343,6 @@ impl Member {
 
     /// Sends the queued audio packets.
     pub(super) async fn flush(&mut self) -> Result<()> {
-        if self.outbox.is_empty() {
-            return Ok(());
-        }
         let sent = batch::send_all(&self.audio, &self.outbox).await;
         self.outbox.clear();
         sent.map_err(|e| {

@@ -2,6 +2,7 @@
 
 use airstream::ErrorKind;
 
+/// A bug or an unexpected local failure (an internal task died, a socket could not be made).
 pub(crate) const INTERNAL: u8 = 1;
 
 pub(crate) fn for_kind(kind: ErrorKind) -> u8 {
@@ -16,14 +17,7 @@ pub(crate) fn for_kind(kind: ErrorKind) -> u8 {
         ErrorKind::Unsupported => 17,
         ErrorKind::Input => 18,
         ErrorKind::NotFound => 19,
+        // Internal, and kinds a newer library may add.
         _ => INTERNAL,
     }
-}
-
-/// Finds the airstream error in an anyhow chain and maps its kind.
-pub(crate) fn code_for(error: &anyhow::Error) -> u8 {
-    error
-        .chain()
-        .find_map(|e| e.downcast_ref::<airstream::Error>())
-        .map_or(INTERNAL, |e| for_kind(e.kind()))
 }

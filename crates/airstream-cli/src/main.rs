@@ -1,9 +1,20 @@
 //! `airstream`: stream audio to AirPlay receivers, play URLs on Apple TVs, and receive.
 
+/// `println!` that returns the write error instead of panicking: a closed pipe
+/// (`airstream scan | head -1`) then ends the command quietly (see `failure`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+    }};
+}
+
 mod demo;
 mod exit;
+mod failure;
 mod info;
 mod ipc;
+mod logging;
 mod pair;
 mod play;
 mod receive;
@@ -56,24 +67,9 @@ enum Command {
     Resume(target::TargetArgs),
 }
 
-fn init_logging(verbose: u8) {
-    use tracing_subscriber::EnvFilter;
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    logging::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -100,9 +96,6 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("airstream: {e:#}");
-            ExitCode::from(exit::code_for(&e))
-        }
+        Err(e) => ExitCode::from(failure::report(&e)),
     }
 }

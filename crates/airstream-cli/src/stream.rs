@@ -150,7 +150,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     }
     let report = result?;
     if args.json {
-        println!("{}", report_json(&report));
+        outln!("{}", report_json(&report))?;
     }
     Ok(())
 }

@@ -267,7 +267,7 @@ async fn a_wrong_pin_exits_with_the_bad_pin_code_and_stores_nothing() {
     )
     .await;
     assert_eq!(out.status.code(), Some(16), "BadPin exit code");
-    assert!(text(&out.stderr).contains("wrong PIN, run airstream pair again"));
+    assert!(text(&out.stderr).contains("wrong PIN: run `airstream pair` again"));
     assert!(out.stdout.is_empty());
     assert!(config.store().list().unwrap().is_empty());
     assert!(tv.paired_clients().is_empty());
@@ -401,7 +401,7 @@ async fn keys_and_pins_never_reach_the_logs_at_trace_level() {
         logs.push_str(&text(&out.stdout));
     }
     // Trace logging was on, and it talked about these credentials by identifier.
-    assert!(logs.contains("TRACE"), "{logs}");
+    assert!(logs.contains("trace: "), "{logs}");
     assert!(logs.contains("pair-verify succeeded"), "{logs}");
     assert!(logs.contains(&given.identifier_hex()), "{logs}");
     for leak in [key.clone(), key.to_lowercase(), PIN.to_string()] {

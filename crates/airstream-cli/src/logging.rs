@@ -1,0 +1,168 @@
+//! Log lines on stderr: one line per event, in words (`warning: skipped 0.2 s of damaged
+//! audio (input: song.mp3)`), no timestamps or module paths unless `-vv` asks for them, colour
+//! only on a terminal and never with `NO_COLOR`. Our crates speak from the default level on;
+//! dependencies (symphonia, mdns-sd, hyper…) only from `-vv`.
+
+use std::fmt::{self, Write as _};
+use std::io::IsTerminal;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The crates whose messages are ours to show from the default level on.
+const OUR_CRATES: [&str; 5] = [
+    "airstream",
+    "airstream_cli",
+    "airstream_proto",
+    "airstream_audio",
+    "airstream_receiver",
+];
+
+/// The filter for `-v` given `verbose` times: ours at warn/info/debug/trace, the
+/// dependencies off below `-vv`.
+pub(crate) fn filter_directives(verbose: u8) -> String {
+    let (ours, others) = match verbose {
+        0 => ("warn", "off"),
+        1 => ("info", "off"),
+        2 => ("debug", "info"),
+        _ => ("trace", "trace"),
+    };
+    let mut directives = others.to_string();
+    for krate in OUR_CRATES {
+        write!(directives, ",{krate}={ours}").unwrap_or_default();
+    }
+    directives
+}
+
+/// Whether stderr gets colour: a terminal, and `NO_COLOR` unset or empty (no-color.org).
+pub(crate) fn colour_wanted(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
+}
+
+/// Installs the stderr logger; `RUST_LOG` replaces the level filter.
+pub(crate) fn init(verbose: u8) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(filter_directives(verbose)));
+    let colour = colour_wanted(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .event_format(Line {
+            show_target: verbose >= 2,
+        })
+        .init();
+}
+
+/// `warning: message (key: value, …)`; with `-vv`, the module path after the level.
+struct Line {
+    show_target: bool,
+}
+
+impl<S, N> FormatEvent<S, N> for Line
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let metadata = event.metadata();
+        let (word, colour) = match *metadata.level() {
+            Level::ERROR => ("error", "31"),
+            Level::WARN => ("warning", "33"),
+            Level::INFO => ("info", "32"),
+            Level::DEBUG => ("debug", "34"),
+            Level::TRACE => ("trace", "35"),
+        };
+        if writer.has_ansi_escapes() {
+            write!(writer, "\x1b[{colour}m{word}\x1b[0m: ")?;
+        } else {
+            write!(writer, "{word}: ")?;
+        }
+        if self.show_target {
+            write!(writer, "[{}] ", metadata.target())?;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        writer.write_str(&one_line(&fields.message))?;
+        if !fields.rest.is_empty() {
+            write!(writer, " ({})", one_line(&fields.rest.join(", ")))?;
+        }
+        writeln!(writer)
+    }
+}
+
+/// Line breaks inside a message would break "one event, one line".
+fn one_line(text: &str) -> String {
+    text.trim_end().replace(['\r', '\n'], " ")
+}
+
+/// The message, then the other fields as `key: value`.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: Vec<String>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        } else {
+            self.rest.push(format!("{}: {value}", field.name()));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else if !field.name().starts_with("log.") {
+            // `log` records (from dependencies) carry their origin as fields; the target
+            // already says where they come from.
+            self.rest.push(format!("{}: {value:?}", field.name()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn dependencies_are_silent_below_two_v() {
+        for verbose in [0, 1] {
+            let directives = filter_directives(verbose);
+            assert!(directives.starts_with("off,"), "{directives}");
+            assert!(directives.contains(",airstream="), "{directives}");
+            assert!(directives.contains(",airstream_audio="), "{directives}");
+        }
+        assert!(filter_directives(0).contains("airstream_cli=warn"));
+        assert!(filter_directives(1).contains("airstream_cli=info"));
+        assert!(filter_directives(2).starts_with("info,"));
+        assert!(filter_directives(3).starts_with("trace,"));
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour_wanted(true, None));
+        assert!(colour_wanted(true, Some(OsStr::new(""))));
+        assert!(!colour_wanted(true, Some(OsStr::new("1"))));
+        assert!(!colour_wanted(false, None));
+    }
+
+    #[test]
+    fn messages_stay_on_one_line() {
+        assert_eq!(one_line("a\nb\r\n"), "a b");
+    }
+}

@@ -76,13 +76,19 @@ pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
     airstream_error(error).map_or(exit::INTERNAL, |e| exit::for_kind(e.kind()))
 }
 
+/// One line for the user on stderr, `airstream: ` first; a closed stderr is no reason to
+/// stop (or panic, as `eprintln!` would).
+pub(crate) fn note(text: &str) {
+    let _ = writeln!(std::io::stderr(), "airstream: {text}");
+}
+
 /// Prints the failure (when there is anything to say) and returns the exit code.
 pub(crate) fn report(error: &anyhow::Error) -> u8 {
     if is_closed_stdout(error) {
         return 0;
     }
     // stderr may be the closed pipe too (`2>&1 | head`): nothing to do about that.
-    let _ = writeln!(std::io::stderr(), "airstream: {}", message(error));
+    note(&message(error));
     exit_code(error)
 }
 

@@ -9,6 +9,7 @@ macro_rules! outln {
     }};
 }
 
+mod config;
 mod demo;
 mod exit;
 mod failure;
@@ -17,6 +18,7 @@ mod ipc;
 mod logging;
 mod pair;
 mod play;
+mod progress;
 mod receive;
 mod report;
 mod scan;

@@ -66,8 +66,12 @@ fn airstream_error(error: &anyhow::Error) -> Option<&Error> {
 pub(crate) fn is_closed_stdout(error: &anyhow::Error) -> bool {
     airstream_error(error).is_none()
         && error.chain().any(|e| {
-            e.downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            let kind = e
+                .downcast_ref::<std::io::Error>()
+                .map(std::io::Error::kind)
+                // serde_json keeps the io::Error out of the chain.
+                .or_else(|| e.downcast_ref::<serde_json::Error>()?.io_error_kind());
+            kind == Some(std::io::ErrorKind::BrokenPipe)
         })
 }
 

@@ -89,11 +89,12 @@ where
         } else {
             write!(writer, "{word}: ")?;
         }
-        if self.show_target {
-            write!(writer, "[{}] ", metadata.target())?;
-        }
         let mut fields = Fields::default();
         event.record(&mut fields);
+        if self.show_target {
+            let target = fields.log_target.as_deref().unwrap_or(metadata.target());
+            write!(writer, "[{target}] ")?;
+        }
         writer.write_str(&one_line(&fields.message))?;
         if !fields.rest.is_empty() {
             write!(writer, " ({})", one_line(&fields.rest.join(", ")))?;
@@ -108,28 +109,30 @@ fn one_line(text: &str) -> String {
 }
 
 /// The message, then the other fields as `key: value`.
+/// `log` records (from dependencies such as symphonia) arrive with target `log` and their
+/// origin in `log.*` fields: the target is kept, the rest is noise.
 #[derive(Default)]
 struct Fields {
     message: String,
     rest: Vec<String>,
+    log_target: Option<String>,
 }
 
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = value.to_string();
-        } else {
-            self.rest.push(format!("{}: {value}", field.name()));
+        match field.name() {
+            "message" => self.message = value.to_string(),
+            "log.target" => self.log_target = Some(value.to_string()),
+            name if name.starts_with("log.") => {}
+            name => self.rest.push(format!("{name}: {value}")),
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            self.message = format!("{value:?}");
-        } else if !field.name().starts_with("log.") {
-            // `log` records (from dependencies) carry their origin as fields; the target
-            // already says where they come from.
-            self.rest.push(format!("{}: {value:?}", field.name()));
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            name if name.starts_with("log.") => {}
+            name => self.rest.push(format!("{name}: {value:?}")),
         }
     }
 }

@@ -36,6 +36,10 @@ impl From<CodecArg> for AudioCodec {
 
 /// No `Debug`: it holds the password and maybe a key.
 #[derive(clap::Args)]
+#[command(mut_arg("device", |arg| arg.help(
+    "A receiver's name (any case), id (MAC) or IP address, found with mDNS; repeat it (and \
+     --address) to play on several in sync. Default: `device` in the config file"
+)))]
 pub(crate) struct Args {
     #[command(flatten)]
     target: TargetArgs,

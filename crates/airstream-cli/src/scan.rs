@@ -7,8 +7,8 @@ use std::io::Write;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// How long to listen for answers, in seconds (more than 0, at most 3600). `--timeout`
-    /// is accepted too.
+    /// How long to listen for answers, in seconds (more than 0, at most 3600).
+    // The name every command uses; `--timeout`, its old name, still works unlisted.
     #[arg(
         long = "discovery-timeout",
         alias = "timeout",

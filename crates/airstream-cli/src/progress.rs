@@ -76,13 +76,20 @@ pub(crate) fn clock(d: Duration) -> String {
 
 /// The line printed when the stream has ended: played to the end or stopped, and where.
 pub(crate) fn summary(report: &StreamReport, what: &str) -> String {
-    let played = Duration::from_secs(report.frames_sent / 44_100);
-    if report.stopped {
+    let played = Duration::from_secs(report.frames_sent / u64::from(SAMPLE_RATE));
+    summary_line(played, report.stopped, what)
+}
+
+fn summary_line(played: Duration, stopped: bool, what: &str) -> String {
+    if stopped {
         format!("stopped at {}: {what}", clock(played))
     } else {
         format!("played {}: {what}", clock(played))
     }
 }
+
+/// RAOP audio is 44.1 kHz.
+const SAMPLE_RATE: u32 = 44_100;
 
 #[cfg(test)]
 mod tests {
@@ -115,6 +122,18 @@ mod tests {
         );
         // The position is the audio's, not the wall clock's: no elapsed-time field.
         assert!(!TEMPLATE.contains("elapsed"));
+    }
+
+    #[test]
+    fn the_summary_says_whether_it_played_to_the_end() {
+        assert_eq!(
+            summary_line(Duration::from_secs(62), false, "\"Demo\" on Kitchen"),
+            "played 1:02: \"Demo\" on Kitchen"
+        );
+        assert_eq!(
+            summary_line(Duration::from_secs(2), true, "\"Demo\" on Kitchen"),
+            "stopped at 0:02: \"Demo\" on Kitchen"
+        );
     }
 
     #[test]

@@ -255,7 +255,9 @@ async fn open_input(
             .map_err(|e| airstream::Error::InvalidInput(format!("--raw {format}: {e}")))?;
         source = source.raw(format);
     }
-    let opened = tokio::task::spawn_blocking(move || source.open(PcmFormat::RAOP)).await?;
+    let opened = tokio::task::spawn_blocking(move || source.open(PcmFormat::RAOP))
+        .await
+        .map_err(|e| airstream::Error::internal("the input could not be opened", e))?;
     Ok(opened.map_err(airstream::Error::from)?)
 }
 

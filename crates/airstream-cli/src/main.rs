@@ -148,7 +148,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("airstream: cannot start the async runtime: {e}");
+            failure::note(&format!("cannot start the async runtime: {e}"));
             return ExitCode::from(exit::INTERNAL);
         }
     };

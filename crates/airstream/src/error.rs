@@ -2,8 +2,9 @@
 //! carries what to tell the user. The text of an error says what failed, never the
 //! underlying cause again: that stays [`std::error::Error::source`], so a caller that prints
 //! the chain prints each cause once. The text holds no command-line advice either (what to
-//! run, which flag to pass): the CLI adds that per [`ErrorKind`]. Non-fatal receiver replies (a rejected volume or metadata
-//! request) are never errors: they surface as warnings on the stream handle.
+//! run, which flag to pass): the CLI adds that per [`ErrorKind`]. Non-fatal receiver
+//! replies (a rejected volume or metadata request) are never errors: they surface as
+//! warnings on the stream handle.
 
 use std::io;
 

@@ -4,6 +4,7 @@
 //! program quietly.
 
 use crate::exit;
+use airstream::credentials::StoreError;
 use airstream::{Error, ErrorKind};
 use std::io::Write;
 
@@ -75,9 +76,18 @@ pub(crate) fn is_closed_stdout(error: &anyhow::Error) -> bool {
         })
 }
 
-/// The exit code for `error`: its kind's, or [`exit::INTERNAL`] for anything else.
+/// The exit code for `error`: its kind's; a credential store that cannot be used is an
+/// unusable file (or a timeout, when another process holds it); anything else is
+/// [`exit::INTERNAL`].
 pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
-    airstream_error(error).map_or(exit::INTERNAL, |e| exit::for_kind(e.kind()))
+    if let Some(e) = airstream_error(error) {
+        return exit::for_kind(e.kind());
+    }
+    match error.chain().find_map(|e| e.downcast_ref::<StoreError>()) {
+        Some(StoreError::Locked { .. }) => exit::for_kind(ErrorKind::Timeout),
+        Some(_) => exit::for_kind(ErrorKind::Input),
+        None => exit::INTERNAL,
+    }
 }
 
 /// One line for the user on stderr, `airstream: ` first; a closed stderr is no reason to
@@ -136,6 +146,21 @@ mod tests {
             "the stream task failed: it panicked: this is a bug in airstream; please report it"
         );
         assert_eq!(exit_code(&error), exit::INTERNAL);
+    }
+
+    #[test]
+    fn an_unusable_credential_store_is_an_input_error() {
+        let corrupt: anyhow::Error = StoreError::Corrupt {
+            path: "credentials.json".into(),
+            detail: "expected value at line 1".into(),
+        }
+        .into();
+        assert_eq!(exit_code(&corrupt), 18);
+        let locked: anyhow::Error = StoreError::Locked {
+            path: "credentials.json".into(),
+        }
+        .into();
+        assert_eq!(exit_code(&locked), 11);
     }
 
     #[test]

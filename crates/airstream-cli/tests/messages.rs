@@ -225,6 +225,9 @@ async fn every_failure_has_a_documented_exit_code() {
     let config_dir = dir.path().join("config");
     std::fs::create_dir(&config_dir).unwrap();
     std::fs::write(config_dir.join("config.toml"), "latensy = 300\n").unwrap();
+    let store_dir = dir.path().join("store");
+    std::fs::create_dir(&store_dir).unwrap();
+    std::fs::write(store_dir.join("credentials.json"), "{ not json").unwrap();
 
     let cases: Vec<(Vec<&str>, Option<&Path>, u8, &str)> = vec![
         (
@@ -270,6 +273,7 @@ async fn every_failure_has_a_documented_exit_code() {
             18,
             "line 1: unknown field `latensy`",
         ),
+        (vec!["pair", "--list"], Some(&store_dir), 18, "is corrupt"),
         (
             vec!["stream", "--address", &closed, "--bogus", file],
             None,

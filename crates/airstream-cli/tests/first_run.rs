@@ -79,10 +79,18 @@ impl FakeSystem {
         Self { dir }
     }
 
+    /// Runs scripts/test from another directory, as a user whose home holds a rustup
+    /// toolchain (no CARGO_HOME there, and none in the environment).
     fn run(&self, args: &[&str]) -> Output {
+        let home = self.dir.path().join("home");
+        std::fs::create_dir_all(home.join(".rustup")).unwrap();
         Command::new(repo().join("scripts/test"))
             .args(args)
+            .current_dir(self.dir.path())
             .env("PATH", self.dir.path())
+            .env("HOME", &home)
+            .env_remove("RUSTUP_HOME")
+            .env_remove("CARGO_HOME")
             .output()
             .unwrap()
     }
@@ -132,10 +140,19 @@ fn as_a_user_with_sudo_it_re_runs_itself_with_sudo() {
         text(&out.stderr)
     );
     let args = system.sudo_args().expect("sudo was run");
+    // The same toolchain for root (sudo resets PATH and HOME), the script by its absolute
+    // path (it was started from elsewhere), the arguments as given.
     let path = format!("PATH={}", system.dir.path().display());
-    assert_eq!(args[..2], ["env".to_string(), path]);
-    assert!(args[2].ends_with("scripts/test"), "{args:?}");
-    assert_eq!(args[3..], ["-p", "airstream-cli"], "the arguments pass on");
+    let rustup = format!(
+        "RUSTUP_HOME={}",
+        system.dir.path().join("home/.rustup").display()
+    );
+    assert_eq!(args[..3], ["env".to_string(), path, rustup]);
+    assert_eq!(
+        Path::new(&args[3]).canonicalize().unwrap(),
+        repo().join("scripts/test").canonicalize().unwrap()
+    );
+    assert_eq!(args[4..], ["-p", "airstream-cli"], "the arguments pass on");
     // The dry run says the same and runs nothing.
     let system = FakeSystem::new(1000, true);
     let out = system.run(&["--dry-run"]);

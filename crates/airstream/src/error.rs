@@ -145,6 +145,23 @@ impl Error {
         }
     }
 
+    /// The message and then each cause in the [`source`](std::error::Error::source) chain
+    /// whose text is not already in it, joined by `: `: the whole story in one line, for
+    /// warnings and reports (`Display` alone says only what failed).
+    pub fn to_string_with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            let more = error.to_string();
+            if !text.contains(&more) {
+                text.push_str(": ");
+                text.push_str(&more);
+            }
+            cause = error.source();
+        }
+        text
+    }
+
     /// An internal task failed: `context` says which, `source` why (e.g. a `JoinError`).
     pub fn internal(
         context: impl Into<String>,
@@ -165,3 +182,32 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_says_what_failed_and_the_causes_follow_once() {
+        let refused = io::Error::new(io::ErrorKind::ConnectionRefused, "Connection refused");
+        let error = Error::network("cannot connect to 127.0.0.1:5000", refused);
+        assert_eq!(error.to_string(), "cannot connect to 127.0.0.1:5000");
+        assert_eq!(
+            error.to_string_with_causes(),
+            "cannot connect to 127.0.0.1:5000: Connection refused"
+        );
+        assert_eq!(error.kind(), ErrorKind::Network);
+        let error = Error::internal("the stream task failed", "it panicked");
+        assert_eq!(error.kind(), ErrorKind::Internal);
+        assert_eq!(
+            error.to_string_with_causes(),
+            "the stream task failed: it panicked"
+        );
+        // No advice in the library's text: the CLI gives it.
+        let error = Error::PasswordRequired {
+            receiver: "Patio".into(),
+        };
+        assert_eq!(error.to_string(), "Patio requires a password");
+        assert_eq!(Error::BadPin.to_string(), "wrong PIN");
+    }
+}

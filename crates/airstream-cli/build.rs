@@ -14,7 +14,13 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    // Only this repository's commit: a source tarball unpacked inside some other checkout
+    // must not report that one's. Cargo.toml is tracked only in ours.
+    let ours = git(&["ls-files", "--full-name", "Cargo.toml"]).is_some();
+    let commit = ours
+        .then(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .flatten()
+        .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=AIRSTREAM_COMMIT={commit}");
     // Rebuild when HEAD moves (a commit, a checkout, a reset), in a worktree too: git logs
     // every move of HEAD in logs/HEAD.

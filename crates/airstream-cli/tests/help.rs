@@ -157,3 +157,22 @@ fn completions_and_man_pages_come_from_the_command_line_definition() {
     assert!(!dir.path().join("airstream-help.1").exists());
     assert!(!dir.path().join("airstream-manpages.1").exists());
 }
+
+#[test]
+fn the_readme_install_step_and_rust_version_are_true() {
+    let readme = readme();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let rust_version = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"');
+    assert_eq!(rust_version, env!("CARGO_PKG_RUST_VERSION"));
+    assert!(
+        readme.contains(&format!("Needs Rust {rust_version} or newer")),
+        "the README names rust-version {rust_version}"
+    );
+    assert!(readme.contains("cargo install --path crates/airstream-cli"));
+    assert!(root.join("crates/airstream-cli/Cargo.toml").is_file());
+}

@@ -469,7 +469,8 @@ async fn credentials_that_cannot_be_stored_are_still_printed() {
     config.dir = blocker.join("airstream");
     let address = tv.addr().to_string();
     let out = airstream(&config, &["pair", "--address", &address, "--pin", PIN], &[]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    // A store that cannot be written is an unusable file: the documented input code.
+    assert_eq!(out.status.code(), Some(18), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("could not be stored"),
         "{}",

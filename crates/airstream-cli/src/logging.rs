@@ -3,8 +3,10 @@
 //! only on a terminal and never with `NO_COLOR`. Our crates speak from the default level on;
 //! dependencies (symphonia, mdns-sd, hyper…) only from `-vv`.
 
+use indicatif::ProgressBar;
 use std::fmt::{self, Write as _};
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal};
+use std::sync::Mutex;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
@@ -37,6 +39,44 @@ pub(crate) fn filter_directives(verbose: u8) -> String {
     directives
 }
 
+/// The progress bar on the terminal, if one is drawn: log lines go above it instead of
+/// into it (the bar's next redraw would erase a line written under it).
+static BAR_ON_SCREEN: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Registers the bar that is on screen (`None` once it is gone).
+pub(crate) fn bar_on_screen(bar: Option<ProgressBar>) {
+    if let Ok(mut slot) = BAR_ON_SCREEN.lock() {
+        *slot = bar;
+    }
+}
+
+/// stderr, with the progress bar (if any) cleared while a line is written.
+struct Stderr;
+
+impl Stderr {
+    fn around_bar<T>(write: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        let bar = BAR_ON_SCREEN.lock().ok().and_then(|slot| slot.clone());
+        match bar {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        }
+    }
+}
+
+impl io::Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Self::around_bar(|| io::stderr().write(buf))
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        Self::around_bar(|| io::stderr().write_all(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
 /// Whether stderr gets colour: a terminal, and `NO_COLOR` unset or empty (no-color.org).
 pub(crate) fn colour_wanted(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
     is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
@@ -52,7 +92,7 @@ pub(crate) fn init(verbose: u8) {
     );
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| Stderr)
         .with_ansi(colour)
         .event_format(Line {
             show_target: verbose >= 2,
@@ -162,6 +202,82 @@ mod tests {
         assert!(colour_wanted(true, Some(OsStr::new(""))));
         assert!(!colour_wanted(true, Some(OsStr::new("1"))));
         assert!(!colour_wanted(false, None));
+    }
+
+    /// A terminal that records what is done to it.
+    #[derive(Debug, Clone, Default)]
+    struct Recorder(std::sync::Arc<Mutex<Vec<String>>>);
+
+    impl Recorder {
+        fn ops(&self) -> Vec<String> {
+            self.0.lock().expect("recorder").clone()
+        }
+        fn push(&self, op: String) {
+            self.0.lock().expect("recorder").push(op);
+        }
+    }
+
+    impl indicatif::TermLike for Recorder {
+        fn width(&self) -> u16 {
+            40
+        }
+        fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+            self.push(format!("up {n}"));
+            Ok(())
+        }
+        fn move_cursor_down(&self, n: usize) -> io::Result<()> {
+            self.push(format!("down {n}"));
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> io::Result<()> {
+            self.push(format!("line {s}"));
+            Ok(())
+        }
+        fn write_str(&self, s: &str) -> io::Result<()> {
+            self.push(format!("text {s}"));
+            Ok(())
+        }
+        fn clear_line(&self) -> io::Result<()> {
+            self.push("clear".into());
+            Ok(())
+        }
+        fn flush(&self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_log_line_clears_the_bar_and_the_bar_comes_back_below_it() {
+        use std::io::Write as _;
+        let term = Recorder::default();
+        let bar = ProgressBar::with_draw_target(
+            Some(10),
+            indicatif::ProgressDrawTarget::term_like(Box::new(term.clone())),
+        );
+        bar.set_position(3);
+        bar.tick();
+        let drawn = term.ops().len();
+        assert!(drawn > 0, "the bar is drawn: {:?}", term.ops());
+        bar_on_screen(Some(bar.clone()));
+        Stderr.write_all(b"").expect("stderr");
+        bar_on_screen(None);
+        let after: Vec<String> = term.ops().split_off(drawn);
+        let cleared = after.iter().position(|op| op == "clear");
+        let redrawn = after.iter().rposition(|op| op.starts_with("text "));
+        assert!(
+            matches!((cleared, redrawn), (Some(c), Some(r)) if c < r),
+            "cleared, then drawn again: {after:?}"
+        );
+        // Without a bar on screen, nothing touches the terminal.
+        let before = term.ops().len();
+        Stderr.write_all(b"").expect("stderr");
+        assert_eq!(term.ops().len(), before);
     }
 
     #[test]

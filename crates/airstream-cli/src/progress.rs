@@ -21,6 +21,7 @@ pub(crate) fn spawn(handle: &StreamHandle, what: String) -> tokio::task::JoinHan
                 .progress_chars("=> "),
         );
         bar.set_message(what);
+        crate::logging::bar_on_screen(Some(bar.clone()));
         loop {
             let p = progress.borrow_and_update().clone();
             match p.duration {
@@ -33,6 +34,7 @@ pub(crate) fn spawn(handle: &StreamHandle, what: String) -> tokio::task::JoinHan
                 break;
             }
         }
+        crate::logging::bar_on_screen(None);
         bar.finish_and_clear();
     })
 }

@@ -136,7 +136,8 @@ impl Output {
         }
         self.last = Some(*status);
         if self.json {
-            println!("{}", json_line(status));
+            // A reader that left (`| head -1`) is no reason to stop the playback.
+            let _ = outln!("{}", json_line(status));
             let _ = std::io::stdout().flush();
             return;
         }
@@ -160,7 +161,8 @@ impl Output {
         self.update(status);
         if !self.json {
             self.bar.finish_and_clear();
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "{} at {} / {}",
                 status.state.as_str(),
                 clock(status.position),

@@ -8,6 +8,7 @@ pub mod bplist;
 pub mod capabilities;
 pub mod digest;
 pub mod dmap;
+pub mod hap;
 pub mod ntp;
 pub mod pairing;
 pub mod play;

@@ -52,7 +52,9 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
-    let store = CredentialStore::open_default()?;
+    // Store errors become airstream errors, so a corrupt or insecure store exits with the
+    // documented code of its kind rather than 1.
+    let store = CredentialStore::open_default().map_err(airstream::Error::from)?;
     if args.list {
         return list(&store);
     }
@@ -172,7 +174,7 @@ async fn prompt(label: String) -> airstream::Result<String> {
 }
 
 fn list(store: &CredentialStore) -> anyhow::Result<()> {
-    let entries = store.list()?;
+    let entries = store.list().map_err(airstream::Error::from)?;
     if entries.is_empty() {
         eprintln!("no paired devices (store: {})", store.path().display());
     }
@@ -184,18 +186,21 @@ fn list(store: &CredentialStore) -> anyhow::Result<()> {
 
 /// Forgets by identifier, or else by a name that matches exactly one entry.
 fn forget(store: &CredentialStore, device: &str) -> anyhow::Result<()> {
-    if store.forget(device)? {
+    if store.forget(device).map_err(airstream::Error::from)? {
         eprintln!("forgot {device}");
         return Ok(());
     }
     let named: Vec<_> = store
-        .list()?
+        .list()
+        .map_err(airstream::Error::from)?
         .into_iter()
         .filter(|entry| entry.name.eq_ignore_ascii_case(device))
         .collect();
     match named.as_slice() {
         [entry] => {
-            store.forget(&entry.device_id)?;
+            store
+                .forget(&entry.device_id)
+                .map_err(airstream::Error::from)?;
             eprintln!("forgot {} ({})", entry.device_id, entry.name);
             Ok(())
         }

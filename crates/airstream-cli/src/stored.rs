@@ -5,8 +5,20 @@ use crate::target::Target;
 use airstream::credentials::CredentialStore;
 use airstream::pairing::Credentials;
 
-/// Parses `--credentials`; the message never repeats the value (it holds the key).
+/// Parses `--credentials`; the message never repeats the value (it holds the key). HAP
+/// credentials (`LTPK:LTSK:DEVICE_ID:CLIENT_ID`) are recognised and refused by name: they are
+/// for AirPlay 2 sessions, which `play` and `stream` do not run yet.
 pub(crate) fn parse_flag(value: &str) -> Result<Credentials, airstream::Error> {
+    if value.trim().split(':').count() == 4 {
+        return Err(match value.parse::<airstream::hap::HapCredentials>() {
+            Ok(_) => airstream::Error::Unsupported(
+                "--credentials: these are AirPlay 2 (HAP) credentials; this command uses \
+                 legacy ID:KEY credentials only"
+                    .into(),
+            ),
+            Err(e) => airstream::Error::InvalidInput(format!("--credentials: {e}")),
+        });
+    }
     value
         .parse()
         .map_err(|e| airstream::Error::InvalidInput(format!("--credentials: {e}")))

@@ -86,7 +86,16 @@ async fn pair(args: Args, store: &CredentialStore) -> anyhow::Result<()> {
     }
     .resolve(Some(ServiceKind::AirPlay))
     .await?;
-    let device = airplay_device(&target);
+    let mut device = airplay_device(&target);
+    let can_get_pin = pin.is_some() || std::io::stdin().is_terminal();
+    // Given by address, a device says what it is in `GET /info` (AirPlay 2 devices do). Not
+    // asked when no PIN could be had anyway: then nothing contacts the device at all.
+    if device.capabilities.is_none()
+        && can_get_pin
+        && let Some(capabilities) = airstream::hap::probe_capabilities(device.address).await?
+    {
+        device = device.with_capabilities(capabilities);
+    }
     let kind = pairing_kind(device.capabilities.as_ref(), pin.is_some())
         .map_err(|why| cannot_pair(&device, why))?;
     if kind == PairingKind::Transient {
@@ -99,7 +108,7 @@ async fn pair(args: Args, store: &CredentialStore) -> anyhow::Result<()> {
         return Ok(());
     }
     // Checked before contacting the device, so it does not show a PIN nobody can enter.
-    if pin.is_none() && !std::io::stdin().is_terminal() {
+    if !can_get_pin {
         return Err(airstream::Error::InvalidInput(
             "no PIN: give --pin PIN or set AIRSTREAM_PIN (stdin is not a terminal, so \
              airstream cannot ask for the PIN the device shows)"

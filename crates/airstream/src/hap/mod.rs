@@ -17,8 +17,10 @@
 //! ```
 
 mod connection;
+mod info;
 mod session;
 
 pub use airstream_proto::hap::HapCredentials;
 pub use connection::HapConnection;
+pub use info::probe_capabilities;
 pub use session::{pair, transient_session, verified_session};

@@ -120,7 +120,7 @@ pub async fn verified_session(
     let mut ephemeral = [0u8; 32];
     rand::fill(&mut ephemeral);
     let m1 = PairVerify::new(credentials, ephemeral);
-    let failed = |source| hap_error(&label, device, source);
+    let failed = |source| verify_error(&label, device, source);
     let m2 = verify_step(&mut conn, device, 1, m1.request_body()).await?;
     let m3 = m1.handle_response(&m2.body).map_err(failed)?;
     let m4 = verify_step(&mut conn, device, 3, m3.request_body()).await?;
@@ -194,6 +194,20 @@ fn rejected(device: &AirPlayDevice, why: &str) -> Error {
         device.label(),
         device.pair_command()
     ))
+}
+
+/// In pair-verify, a device that no longer proves the identity it had when we paired (another
+/// id, or a signature its stored key does not verify) was reset or replaced: the credentials
+/// are useless with it, and the fix is to pair again. The session is refused either way.
+fn verify_error(label: &str, device: &AirPlayDevice, source: HapError) -> Error {
+    match source {
+        HapError::DeviceIdentityMismatch | HapError::DeviceSignatureMismatch { .. } => rejected(
+            device,
+            "it does not prove the identity it had when paired: it was reset, or another \
+             device answers at this address",
+        ),
+        source => hap_error(label, device, source),
+    }
 }
 
 /// Wrong PIN and refused credentials get their own kinds; the rest is a protocol fault.

@@ -44,6 +44,7 @@ impl ClientIdentity {
         }
     }
 
+    /// The identifier the device knows us by.
     pub fn id(&self) -> &[u8] {
         &self.id
     }
@@ -83,6 +84,7 @@ pub struct HapCredentials {
 }
 
 impl HapCredentials {
+    /// Credentials from their parts (as pair-setup M6 yields them).
     pub fn new(device_public_key: [u8; 32], client: ClientIdentity, device_id: Vec<u8>) -> Self {
         HapCredentials {
             device_public_key,
@@ -91,14 +93,17 @@ impl HapCredentials {
         }
     }
 
+    /// The device's Ed25519 long-term public key (LTPK).
     pub fn device_public_key(&self) -> &[u8; 32] {
         &self.device_public_key
     }
 
+    /// The device's pairing identifier.
     pub fn device_id(&self) -> &[u8] {
         &self.device_id
     }
 
+    /// Our side: Ed25519 seed and identifier.
     pub fn client(&self) -> &ClientIdentity {
         &self.client
     }

@@ -34,14 +34,17 @@ pub struct DeviceIdentity {
 }
 
 impl DeviceIdentity {
+    /// An identity from its pairing identifier and Ed25519 seed.
     pub fn new(id: Vec<u8>, ltsk: [u8; 32]) -> Self {
         DeviceIdentity { id, ltsk }
     }
 
+    /// The pairing identifier (HAP's AccessoryPairingID).
     pub fn id(&self) -> &[u8] {
         &self.id
     }
 
+    /// The Ed25519 long-term public key controllers store.
     pub fn public_key(&self) -> [u8; 32] {
         self.signing_key().verifying_key().to_bytes()
     }

@@ -88,6 +88,7 @@ pub struct FrameEncoder {
 }
 
 impl FrameEncoder {
+    /// An encoder whose first frame uses counter 0.
     pub fn new(key: Key) -> Self {
         FrameEncoder { key, counter: 0 }
     }
@@ -118,6 +119,7 @@ pub struct FrameDecoder {
 }
 
 impl FrameDecoder {
+    /// A decoder that expects counter 0 first.
     pub fn new(key: Key) -> Self {
         FrameDecoder {
             key,

@@ -40,6 +40,7 @@ pub struct Tlv8 {
 }
 
 impl Tlv8 {
+    /// An empty message.
     pub fn new() -> Self {
         Tlv8::default()
     }

@@ -33,6 +33,7 @@ pub struct HapConnection {
 }
 
 impl HapConnection {
+    /// Connects (within 5 s); the connection is plain until encryption is enabled.
     pub async fn connect(peer: SocketAddr) -> Result<Self> {
         let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer))
             .await
@@ -56,6 +57,7 @@ impl HapConnection {
         })
     }
 
+    /// The device's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
     }
@@ -70,6 +72,7 @@ impl HapConnection {
         self.cipher.is_some()
     }
 
+    /// How long one request may wait for its reply (10 s unless changed).
     pub fn set_request_timeout(&mut self, timeout: Duration) {
         self.request_timeout = timeout;
     }
@@ -169,6 +172,7 @@ impl HapConnection {
         }
     }
 
+    /// Closes the connection.
     pub async fn shutdown(mut self) {
         let _ = self.stream.shutdown().await;
     }

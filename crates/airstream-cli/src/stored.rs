@@ -50,3 +50,35 @@ pub(crate) fn lookup(target: &Target) -> Option<Credentials> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hap_credentials_are_named_and_never_echoed() {
+        let hap = format!(
+            "{}:{}:{}:{}",
+            "ab".repeat(32),
+            "cd".repeat(32),
+            hex_of("0a:1b"),
+            hex_of("C1")
+        );
+        let err = parse_flag(&hap).unwrap_err();
+        assert_eq!(err.kind(), airstream::ErrorKind::Unsupported);
+        assert!(err.to_string().contains("AirPlay 2 (HAP)"), "{err}");
+        assert!(!err.to_string().contains(&"cd".repeat(32)), "{err}");
+
+        let broken = hap.replacen("cd", "zz", 1);
+        let err = parse_flag(&broken).unwrap_err();
+        assert_eq!(err.kind(), airstream::ErrorKind::Input);
+        assert!(!err.to_string().contains("zzcd"), "{err}");
+
+        let legacy = format!("0011223344556677:{}", "EF".repeat(32));
+        assert!(parse_flag(&legacy).is_ok());
+    }
+
+    fn hex_of(text: &str) -> String {
+        text.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+}

@@ -61,8 +61,8 @@ mod tests {
             "{}:{}:{}:{}",
             "ab".repeat(32),
             "cd".repeat(32),
-            hex_of("0a:1b"),
-            hex_of("C1")
+            "30613a3162", // "0a:1b"
+            "4331"        // "C1"
         );
         let err = parse_flag(&hap).unwrap_err();
         assert_eq!(err.kind(), airstream::ErrorKind::Unsupported);
@@ -76,9 +76,5 @@ mod tests {
 
         let legacy = format!("0011223344556677:{}", "EF".repeat(32));
         assert!(parse_flag(&legacy).is_ok());
-    }
-
-    fn hex_of(text: &str) -> String {
-        text.bytes().map(|b| format!("{b:02x}")).collect()
     }
 }

@@ -18,6 +18,7 @@
 
 mod connection;
 mod info;
+pub(crate) mod play;
 mod session;
 
 pub use airstream_proto::hap::HapCredentials;

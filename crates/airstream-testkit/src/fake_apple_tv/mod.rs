@@ -468,6 +468,7 @@ async fn respond(
         let session = &mut conn.tvos14;
         let path = request.uri.split('?').next().unwrap_or_default();
         let response = match (request.method.as_str(), path) {
+            ("GET", "/info") => Some(tvos14::info(mode)),
             ("POST", "/pair-pin-start") => Some(tvos14::pair_pin_start(shared, mode, session)),
             ("POST", "/pair-setup") => Some(tvos14::pair_setup(shared, mode, session, request)),
             ("POST", "/pair-verify") => Some(tvos14::pair_verify(shared, mode, session, request)),

@@ -213,6 +213,27 @@ pub(super) fn setup(
     plist_response(&reply, true)
 }
 
+/// `GET /info`: what a tvOS 14 Apple TV 4K says about itself (AirPlay 2 feature bits 38
+/// and 48, status flag 0x8: it wants a PIN).
+pub(super) fn info(mode: &Tvos14) -> super::Response {
+    let mut dict = Dictionary::new();
+    dict.insert(
+        "features".into(),
+        Value::Integer(0xBC15_7FDE_4A7F_DFD5_u64.into()),
+    );
+    dict.insert("statusFlags".into(), Value::Integer(0x8u64.into()));
+    dict.insert("model".into(), Value::String("AppleTV6,2".into()));
+    dict.insert(
+        "deviceID".into(),
+        Value::String(String::from_utf8_lossy(mode.identity.id()).into_owned()),
+    );
+    dict.insert(
+        "pk".into(),
+        Value::Data(mode.identity.public_key().to_vec()),
+    );
+    plist_response(&dict, true)
+}
+
 /// `RECORD`: starts the session `/play` needs.
 pub(super) fn record(shared: &Shared, conn: &mut Tvos14Connection) -> super::Response {
     if !conn.session_setup {

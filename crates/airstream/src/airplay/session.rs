@@ -23,7 +23,18 @@ pub(crate) async fn start(
     media: Media,
     options: PlayOptions,
 ) -> Result<PlaybackHandle> {
-    let route = device.play_route()?;
+    let route = match device.play_route()? {
+        // Known only by address, but HAP credentials were given for it: only AirPlay 2
+        // devices make those, and a bare `/play` would not work there.
+        PlayRoute::AirPlay1(_)
+            if device.capabilities.is_none() && options.hap_credentials.is_some() =>
+        {
+            PlayRoute::AirPlay2 {
+                transient_pairing: false,
+            }
+        }
+        route => route,
+    };
     let needs_pairing = match route {
         PlayRoute::AirPlay1(route) => route.pair_verify && options.credentials.is_none(),
         PlayRoute::AirPlay2 { transient_pairing } => {

@@ -112,4 +112,35 @@ async fn pair_then_play_a_url_and_a_file_on_tvos14() {
     let fetch = tv.fetch_result().expect("the fake fetched the file");
     assert_eq!(fetch.error, None);
     assert!(fetch.body == bytes, "the served bytes differ from the file");
+
+    // The same credentials given to a device that never paired with us (as after a reset
+    // that kept its identity): exit 15, and the key is not echoed.
+    let forgetful = FakeAppleTv::start(FakeAppleTvConfig {
+        tvos14: Some(Tvos14::new(DeviceIdentity::new(
+            b"AA:BB:CC:00:14:02".to_vec(),
+            [0x41; 32],
+        ))),
+        ..FakeAppleTvConfig::default()
+    })
+    .await
+    .unwrap();
+    let secret = stored.credentials.to_secret_string();
+    let forgetful_address = forgetful.addr().to_string();
+    let out = airstream(
+        &config,
+        &[
+            "play",
+            "--address",
+            &forgetful_address,
+            "--credentials",
+            &secret,
+            url,
+        ],
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(15), "{stderr}");
+    assert!(stderr.contains("pair again"), "{stderr}");
+    assert!(!stderr.contains(&secret[65..129]), "{stderr}");
+    assert!(forgetful.requests_to("/play").is_empty());
 }

@@ -9,6 +9,7 @@ pub mod capabilities;
 pub mod digest;
 pub mod dmap;
 pub mod format;
+pub mod hap;
 pub mod ntp;
 pub mod pairing;
 pub mod play;

@@ -64,6 +64,14 @@ pub enum Error {
         #[source]
         source: airstream_proto::pairing::PairingError,
     },
+    /// A HAP (AirPlay 2) pairing or pair-verify message failed its check or could not be
+    /// parsed: the device cannot be trusted.
+    #[error("{device}: {source}")]
+    HapPairing {
+        device: String,
+        #[source]
+        source: airstream_proto::hap::HapError,
+    },
     #[error("{receiver} is busy: another sender is using it")]
     DeviceBusy { receiver: String },
     #[error("unsupported: {0}")]
@@ -130,7 +138,8 @@ impl Error {
             Error::Protocol { .. }
             | Error::BadMessage { .. }
             | Error::PlaybackFailed { .. }
-            | Error::Pairing { .. } => ErrorKind::Protocol,
+            | Error::Pairing { .. }
+            | Error::HapPairing { .. } => ErrorKind::Protocol,
             Error::Input(_) | Error::InvalidInput(_) => ErrorKind::Input,
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Internal { .. } => ErrorKind::Internal,

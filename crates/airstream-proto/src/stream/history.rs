@@ -93,6 +93,11 @@ impl Playback {
         }))
     }
 
+    /// Lead-in packets still to send.
+    pub(crate) fn lead_in_left(&self) -> u32 {
+        self.lead_in_left
+    }
+
     /// Nothing of the lead-in or taken-back audio is left to send.
     pub(crate) fn caught_up(&self) -> bool {
         self.lead_in_left == 0 && self.replay.is_empty()

@@ -634,7 +634,11 @@ impl Stream {
             if early == 0 && deadline > now {
                 return;
             }
-            if early > 0 && !self.has_next() {
+            // The lead-in leaves on time, one packet per deadline: receivers start at the
+            // first packet they receive, and a burst that a jittery link reorders would make
+            // them start late and drop what came before as too late. Sent apart, only
+            // silent packets can be overtaken.
+            if early > 0 && (self.playback.lead_in_left() > 0 || !self.has_next()) {
                 return;
             }
             if !self.send_next(deadline, now, early == 0) {

@@ -49,6 +49,46 @@ fn lead_in_then_every_frame_in_order_then_drain_and_teardown() {
 }
 
 #[test]
+fn the_lead_in_leaves_on_time_so_only_silence_can_be_overtaken_at_the_start() {
+    let mut sim = Sim::new(1000, &[Behaviour::default()], LATENCY_2S);
+    sim.script.push((Duration::from_secs(4), |s| {
+        let now = s.now;
+        s.stream.pause(now);
+    }));
+    sim.script.push((Duration::from_secs(5), |s| {
+        let now = s.now;
+        s.stream.resume(now);
+    }));
+    sim.run(Duration::from_secs(60));
+    let audio: Vec<(std::time::Instant, bool)> = sim
+        .sent_at
+        .iter()
+        .filter(|(_, t)| t.port == Port::Audio)
+        .map(|(at, t)| (*at, t.datagram[1] & 0x80 != 0))
+        .collect();
+    // At the start and after the resume (the packets with the marker bit): the 13 lead-in
+    // packets each 352 frames (7.98 ms) after the one before; the burst of real audio leaves
+    // with the last of them.
+    let starts: Vec<usize> = (0..audio.len()).filter(|&i| audio[i].1).collect();
+    assert_eq!(starts.len(), 2);
+    for start in starts {
+        for k in 1..13 {
+            let gap = audio[start + k].0 - audio[start + k - 1].0;
+            assert!(
+                gap >= Duration::from_millis(7),
+                "packet {k} after a start: {gap:?}"
+            );
+        }
+        assert_eq!(
+            audio[start + 13].0,
+            audio[start + 12].0,
+            "then bursts again"
+        );
+        assert_eq!(audio[start + 14].0, audio[start + 12].0);
+    }
+}
+
+#[test]
 fn drain_ends_only_after_the_last_frame_was_audible() {
     let mut sim = Sim::new(500, &[Behaviour::default()], LATENCY_2S);
     sim.run(Duration::from_secs(60));

@@ -181,6 +181,8 @@ pub(crate) struct Sim {
     sent_audio: Vec<u64>,
     /// Every datagram the engine sent, with its destination.
     pub(crate) sent: Vec<Transmit>,
+    /// The same, with when each left.
+    pub(crate) sent_at: Vec<(Instant, Transmit)>,
     /// Commands to run at given instants.
     pub(crate) script: Vec<(Duration, Command)>,
 }
@@ -303,6 +305,7 @@ impl Sim {
             flights: Vec::new(),
             order: 0,
             sent: Vec::new(),
+            sent_at: Vec::new(),
             script: Vec::new(),
         }
     }
@@ -339,6 +342,7 @@ impl Sim {
         self.stream.handle_timeout(self.now);
         while let Some(transmit) = self.stream.poll_transmit() {
             self.sent.push(transmit.clone());
+            self.sent_at.push((self.now, transmit.clone()));
             let Some(n) = self.member_of(transmit.destination) else {
                 continue;
             };

@@ -83,3 +83,42 @@ fn two_receivers_run_at_once_each_with_its_own_address_and_device() {
         assert_eq!(receiver.nqptp_clock().unwrap(), None);
     }
 }
+
+fn pids_in(namespace: &str) -> Vec<String> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "pids", namespace])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_panicking_test_leaves_no_process_or_namespace_behind() {
+    let mut seen = None;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let rig = Ap2Rig::start(&[airplay2::config("ap2-panic")]).unwrap();
+        let receiver_ns = rig.receivers[0].ns.name().to_string();
+        let pids = pids_in(&receiver_ns);
+        seen = Some((rig.sender.name().to_string(), receiver_ns, pids));
+        panic!("a test failing with the rig up");
+    }));
+    assert!(outcome.is_err());
+    let (sender_ns, receiver_ns, pids) = seen.unwrap();
+    // unshare, shairport-sync, nqptp and the mDNS stub at least.
+    assert!(pids.len() >= 3, "{pids:?}");
+    for ns in [&sender_ns, &receiver_ns] {
+        assert!(
+            !std::path::Path::new("/run/netns").join(ns).exists(),
+            "namespace {ns} left behind"
+        );
+    }
+    for pid in &pids {
+        assert!(
+            !std::path::Path::new("/proc").join(pid).exists(),
+            "process {pid} left behind"
+        );
+    }
+}

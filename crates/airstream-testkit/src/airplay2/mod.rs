@@ -17,6 +17,7 @@ mod info;
 mod network;
 mod nqptp;
 mod peer;
+mod process_tree;
 mod ptp_loop;
 mod receiver;
 

@@ -2,8 +2,9 @@
 
 use super::network;
 use super::nqptp::{self, NqptpClock};
+use super::process_tree::ProcessTree;
 use crate::netns::Netns;
-use crate::process::{Guarded, wait_until};
+use crate::process::wait_until;
 use crate::shairport::{
     Flavour, MetadataItem, MetadataReader, ShairportConfig, config_text, log_trouble,
 };
@@ -33,7 +34,7 @@ pub fn config(name: &str) -> ShairportConfig {
 /// A running receiver. Fields drop in order: the process tree first, then the metadata
 /// reader, then the namespace (which kills anything left in it).
 pub struct Ap2Receiver {
-    process: Guarded,
+    process: ProcessTree,
     metadata: Option<MetadataReader>,
     pub ns: Netns,
     /// Its RTSP address as the sender namespace sees it.
@@ -103,7 +104,7 @@ impl Ap2Receiver {
             .stdin(std::process::Stdio::null())
             .stdout(File::create(&capture)?)
             .stderr(File::create(&log)?);
-        let process = Guarded::spawn("shairport-sync (AirPlay 2)", command)?;
+        let process = ProcessTree::spawn(command)?;
         let address = SocketAddr::new(IpAddr::V4(network::receiver_address(index)), config.port);
         let receiver = Self {
             process,

@@ -95,6 +95,10 @@ pub(crate) fn config_text(config: &ShairportConfig, pipe: &Path, flavour: Flavou
             "metadata = {{ enabled = \"yes\"; include_cover_art = \"yes\"; pipe_name = \"{}\"; pipe_timeout = 5000; }};",
             pipe.display()
         )
+    } else if matches!(flavour, Flavour::AirPlay2 { .. }) {
+        // 4.3.7 enables metadata by default, into a FIFO in the host's /tmp that every
+        // instance would share.
+        r#"metadata = { enabled = "no"; };"#.to_string()
     } else {
         String::new()
     };
@@ -388,7 +392,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn config_flavours_differ_only_in_mdns_and_device_id() {
+    fn config_flavours_differ_in_mdns_device_id_and_default_metadata() {
         let pipe = Path::new("/tmp/pipe");
         let config = ShairportConfig::default();
         let classic = config_text(&config, pipe, Flavour::Classic);

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use airstream_testkit::airplay2::{self, Ap2Rig, get_info};
+use airstream_testkit::shairport::ShairportConfig;
 use std::time::Instant;
 
 /// Feature bits that mark an AirPlay 2 receiver (shared/protocol/airplay2.md §7).
@@ -58,7 +59,14 @@ fn info_from_the_sender_namespace_shows_airplay_2_features() {
 
 #[test]
 fn two_receivers_run_at_once_each_with_its_own_address_and_device() {
-    let rig = Ap2Rig::start(&[airplay2::config("ap2-one"), airplay2::config("ap2-two")]).unwrap();
+    // The second with every option the shared configuration writer has, as 4.3.7 reads them.
+    let second = ShairportConfig {
+        metadata: true,
+        drop_fraction: Some(0.05),
+        output_buffer_seconds: Some(0.5),
+        ..airplay2::config("ap2-two")
+    };
+    let rig = Ap2Rig::start(&[airplay2::config("ap2-one"), second]).unwrap();
     assert_ne!(rig.address(0), rig.address(1));
     let ids: Vec<String> = (0..2)
         .map(|i| {
@@ -78,6 +86,23 @@ fn two_receivers_run_at_once_each_with_its_own_address_and_device() {
         })
         .collect();
     assert_ne!(ids[0], ids[1]);
+    let log = rig.receivers[1].log_text();
+    for line in [
+        "diagnostic_drop_packet_fraction is 0.050000",
+        "metadata enabled is 1",
+        &format!(
+            "metadata pipename is \"{}\"",
+            rig.receivers[1].dir.join("metadata.pipe").display()
+        ),
+        "Log Verbosity is 2",
+    ] {
+        assert!(log.contains(line), "{line:?} not in\n{log}");
+    }
+    assert!(
+        rig.receivers[0]
+            .log_text()
+            .contains("metadata enabled is 0")
+    );
     // Each has its own nqptp (its own /dev/shm), neither following a master yet.
     for receiver in &rig.receivers {
         assert_eq!(receiver.nqptp_clock().unwrap(), None);

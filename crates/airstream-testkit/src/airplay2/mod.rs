@@ -13,20 +13,20 @@
 //! child process ([`Ap2Rig::sender_command`]). Dropping the rig (also while a test panics)
 //! kills every process and deletes the namespaces, the veths with them.
 
-mod info;
 mod network;
 mod nqptp;
 mod peer;
 mod process_tree;
 mod ptp_loop;
 mod receiver;
+mod rtsp_client;
 
-pub use info::get_info;
 pub use network::{SENDER_ADDRESS, receiver_address};
 pub use nqptp::{NqptpClock, monotonic_raw};
 pub use peer::{PEER_BIN_ENV, bin_dir};
-pub use ptp_loop::PtpLoop;
+pub use ptp_loop::{PtpLoop, PtpLoopReport};
 pub use receiver::{AIRPLAY_PORT, Ap2Receiver, config};
+pub use rtsp_client::{BPLIST, RtspClient, get_info};
 
 use crate::netns::Netns;
 use crate::shairport::ShairportConfig;

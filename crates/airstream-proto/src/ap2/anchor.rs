@@ -6,6 +6,7 @@
 
 use super::clock::ClockIdentity;
 
+/// Bytes of an anchor packet.
 pub const ANCHOR_LEN: usize = 28;
 const FIRST: u8 = 0x90;
 const LATER: u8 = 0x80;
@@ -35,6 +36,7 @@ pub struct Anchor {
 }
 
 impl Anchor {
+    /// The 28 bytes on the wire.
     pub fn encode(&self) -> [u8; ANCHOR_LEN] {
         let mut b = [0u8; ANCHOR_LEN];
         b[0] = if self.first { FIRST } else { LATER };
@@ -47,6 +49,7 @@ impl Anchor {
         b
     }
 
+    /// Reads an anchor; anything but 28 bytes of type 0xD7 is refused.
     pub fn parse(datagram: &[u8]) -> Result<Self, AnchorError> {
         let b: &[u8; ANCHOR_LEN] = datagram
             .try_into()

@@ -8,7 +8,9 @@ use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
 
 use crate::rtp::{AudioHeader, AudioPacket, PacketError, RTP_HEADER_LEN};
 
+/// Poly1305 tag bytes after the sealed frame.
 pub const TAG_LEN: usize = 16;
+/// Nonce counter bytes (little-endian) ending the packet.
 pub const COUNTER_LEN: usize = 8;
 /// Header, tag and counter: the bytes a packet carries besides the sealed frame.
 pub const OVERHEAD: usize = RTP_HEADER_LEN + TAG_LEN + COUNTER_LEN;
@@ -28,6 +30,7 @@ pub enum AudioPacketError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenedAudio {
     pub header: AudioHeader,
+    /// The nonce counter the packet carried.
     pub counter: u64,
     /// The ALAC frame.
     pub payload: Vec<u8>,

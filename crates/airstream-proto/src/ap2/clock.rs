@@ -55,6 +55,7 @@ impl PtpTimestamp {
             .saturating_add(u64::from(self.nanoseconds))
     }
 
+    /// The 10 bytes on the wire: 48-bit seconds, 32-bit nanoseconds, big-endian.
     pub fn encode(self) -> [u8; TIMESTAMP_LEN] {
         let mut b = [0u8; TIMESTAMP_LEN];
         b[..6].copy_from_slice(&(self.seconds & SECONDS_MASK).to_be_bytes()[2..]);

@@ -13,6 +13,7 @@ pub enum PtpPort {
 }
 
 impl PtpPort {
+    /// The UDP port number, on both ends.
     pub fn number(self) -> u16 {
         match self {
             Self::Event => 319,
@@ -53,6 +54,7 @@ const TYPE_FOLLOW_UP: u8 = 0x8;
 const TYPE_ANNOUNCE: u8 = 0xB;
 /// flagField bits (§13.3.2.6): twoStepFlag in the first octet, ptpTimescale in the second.
 pub const FLAG_TWO_STEP: u16 = 0x0200;
+/// Times are PTP time (TAI-like, from the master's epoch), not an arbitrary timescale.
 pub const FLAG_PTP_TIMESCALE: u16 = 0x0008;
 
 /// Why bytes from a PTP port are not a message we can read.
@@ -204,6 +206,7 @@ fn timestamp_at(b: &[u8], at: usize) -> Result<PtpTimestamp, PtpError> {
 }
 
 impl PtpMessage {
+    /// The common header, whatever the type.
     pub fn header(&self) -> &PtpHeader {
         match self {
             Self::Announce { header, .. }

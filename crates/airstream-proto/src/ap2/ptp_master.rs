@@ -52,6 +52,7 @@ impl PtpMaster {
         }
     }
 
+    /// Our clock identity, which anchors must carry too.
     pub fn identity(&self) -> ClockIdentity {
         self.identity
     }

@@ -14,7 +14,9 @@ pub const STREAM_TYPE_REALTIME: u64 = 96;
 pub const COMPRESSION_ALAC: u64 = 2;
 /// audioFormat bit for ALAC 44 100 Hz, 16 bit, stereo.
 pub const AUDIO_FORMAT_ALAC_44100_16_2: u64 = 0x40000;
+/// Frames per packet (`spf`).
 pub const FRAMES_PER_PACKET: u64 = 352;
+/// Sample rate (`sr`).
 pub const SAMPLE_RATE: u64 = 44_100;
 /// Ten seconds: no receiver buffers more, and more would make pause and volume unusable.
 pub const MAX_LATENCY_FRAMES: u32 = 10 * 44_100;
@@ -53,6 +55,7 @@ pub enum Timing {
 }
 
 impl Timing {
+    /// The `timingProtocol` value.
     pub fn protocol(&self) -> &'static str {
         match self {
             Self::Ptp { .. } => "PTP",
@@ -94,6 +97,7 @@ fn port_ok(field: &'static str, port: u16) -> Result<u16, SetupError> {
 }
 
 impl SessionSetup {
+    /// The bplist body; a zero NTP timing port is refused.
     pub fn encode(&self) -> Result<Vec<u8>, SetupError> {
         let mut entries = vec![
             ("deviceID", Value::from(self.device_id.as_str())),
@@ -160,6 +164,7 @@ impl std::fmt::Debug for StreamSetup {
 }
 
 impl StreamSetup {
+    /// The bplist body `{streams: [..]}`; a zero control port or an insane latency range is refused.
     pub fn encode(&self) -> Result<Vec<u8>, SetupError> {
         port_ok("controlPort", self.control_port)?;
         if self.latency_min == 0

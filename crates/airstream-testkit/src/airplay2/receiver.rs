@@ -170,10 +170,12 @@ impl Ap2Receiver {
         Ok(crate::compare::read_s16le(&std::fs::read(&self.capture)?))
     }
 
+    /// shairport-sync's log so far (log_verbosity 2).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// nqptp's log so far (`-v`).
     pub fn nqptp_log_text(&self) -> String {
         std::fs::read_to_string(&self.nqptp_log).unwrap_or_default()
     }

@@ -22,6 +22,7 @@ pub struct RtspClient {
 }
 
 impl RtspClient {
+    /// Connects (5 s timeouts for connecting and each read).
     pub fn connect(address: SocketAddr) -> io::Result<Self> {
         let stream = TcpStream::connect_timeout(&address, TIMEOUT)?;
         stream.set_read_timeout(Some(TIMEOUT))?;

@@ -147,3 +147,30 @@ fn a_panicking_test_leaves_no_process_or_namespace_behind() {
         );
     }
 }
+
+#[test]
+fn unprivileged_sender_commands_run_as_nobody_in_the_sender_namespace() {
+    let rig = Ap2Rig::start(&[]).unwrap();
+    let out = rig
+        .sender_command_unprivileged("sh")
+        .args(["-c", "id -u; id -G; cat /proc/net/dev"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("65534"), "{text}");
+    assert_eq!(lines.next(), Some("65534"), "{text}");
+    // The sender namespace's bridge, so the same namespace as the privileged commands.
+    assert!(text.contains("ap2br"), "{text}");
+    let privileged = rig
+        .sender_command("cat")
+        .arg("/proc/net/dev")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&privileged.stdout).contains("ap2br"));
+}

@@ -88,4 +88,20 @@ impl Ap2Rig {
     pub fn sender_command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         self.sender.command(program)
     }
+
+    /// Like [`Self::sender_command`], but as user and group `nobody` (65534) with no
+    /// supplementary groups and no capabilities: the PTP ports 319/320 cannot be bound.
+    pub fn sender_command_unprivileged(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = self.sender.command("setpriv");
+        command
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--",
+            ])
+            .arg(program);
+        command
+    }
 }

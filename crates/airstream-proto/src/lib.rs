@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alac;
+pub mod ap2;
 pub mod bplist;
 pub mod capabilities;
 pub mod digest;

@@ -114,6 +114,13 @@ impl Connection {
                 .read_buf(&mut self.read_buf)
                 .await
                 .map_err(|e| self.lost("reading a response", &e))?;
+            if n == 0 && !self.read_buf.is_empty() {
+                // Half a reply is not a refusal: say what it was.
+                return Err(Error::BadMessage {
+                    peer: self.peer.to_string(),
+                    detail: "its reply was cut off before the end".into(),
+                });
+            }
             if n == 0 {
                 return Err(Error::ConnectionLost(format!(
                     "{} closed the connection",

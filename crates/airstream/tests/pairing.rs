@@ -299,10 +299,13 @@ async fn stream(receiver: &Receiver, credentials: Option<Credentials>) -> airstr
     let source = Box::new(VecSource::new(PcmFormat::RAOP, samples));
     let options = StreamOptions {
         latency: Duration::from_millis(300),
-        credentials,
         ..StreamOptions::default()
     };
-    raop::stream_to_end(receiver.local_addr(), source, options)
+    let verified = raop::Receiver {
+        credentials,
+        ..raop::Receiver::new(receiver.local_addr())
+    };
+    raop::stream_to_end(verified, source, options)
         .await
         .map(|_| ())
 }

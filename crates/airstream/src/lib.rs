@@ -4,7 +4,7 @@
 //! sockets, the real-time pacer, discovery, the file server, pairing and the credential store.
 
 pub mod airplay;
-pub mod connection;
+pub(crate) mod connection;
 pub mod credentials;
 pub mod discovery;
 mod error;

@@ -4,14 +4,20 @@ use std::time::Duration;
 /// What a receiver can show about the current track.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
+    /// Track title (RAOP DMAP `minm`).
     pub title: Option<String>,
+    /// Performing artist (DMAP `asar`).
     pub artist: Option<String>,
+    /// Album name (DMAP `asal`); the station name for internet radio.
     pub album: Option<String>,
+    /// Cover image, sent to receivers as `SET_PARAMETER` `image/*`.
     pub artwork: Option<Artwork>,
+    /// Length of the track; drives the receiver's progress bar.
     pub duration: Option<Duration>,
 }
 
 impl Metadata {
+    /// True when no field is known, so there is nothing to send a receiver.
     pub fn is_empty(&self) -> bool {
         self.title.is_none()
             && self.artist.is_none()
@@ -52,13 +58,17 @@ impl fmt::Debug for Metadata {
     }
 }
 
+/// Image format of cover art, as told by its magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArtworkKind {
+    /// JPEG (`FF D8 FF`).
     Jpeg,
+    /// PNG (`89 'PNG' 0D 0A 1A 0A`).
     Png,
 }
 
 impl ArtworkKind {
+    /// The `Content-Type` a receiver is sent the image under.
     pub fn mime(self) -> &'static str {
         match self {
             ArtworkKind::Jpeg => "image/jpeg",
@@ -78,9 +88,12 @@ impl ArtworkKind {
     }
 }
 
+/// Cover art found in the input's tags.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Artwork {
+    /// Image format of `data`, sniffed from its bytes.
     pub kind: ArtworkKind,
+    /// The encoded image file as stored in the tag.
     pub data: Vec<u8>,
 }
 

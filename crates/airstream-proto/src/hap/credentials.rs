@@ -132,16 +132,22 @@ impl fmt::Debug for HapCredentials {
 /// Why a credentials string was refused. Never contains the string itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HapCredentialsParseError {
+    /// Not four `:`-separated parts (the count found is given).
     #[error(
         "HAP credentials have {0} colon-separated parts, expected 4 (LTPK:LTSK:DEVICE_ID:CLIENT_ID)"
     )]
     WrongPartCount(usize),
+    /// A part is not hex digits (the part's name is given).
     #[error("HAP credentials: the {0} part is not hexadecimal")]
     NotHex(&'static str),
+    /// A part decodes to the wrong number of bytes.
     #[error("HAP credentials: the {part} part is {len} bytes, expected {expected}")]
     WrongLength {
+        /// Which part (`LTPK`, `LTSK`, ...).
         part: &'static str,
+        /// Its length in bytes.
         len: usize,
+        /// The length it must have.
         expected: &'static str,
     },
 }

@@ -23,24 +23,16 @@ impl ClientIdentity {
         ClientIdentity { ltsk, id }
     }
 
-    /// A fresh seed and an upper-case UUID-shaped identifier (pyatv's form).
+    /// A fresh seed and an upper-case UUID4 identifier (pyatv's `str(uuid4()).upper()`).
     pub fn random<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         let mut ltsk = [0u8; 32];
         rng.fill_bytes(&mut ltsk);
         let mut uuid = [0u8; 16];
         rng.fill_bytes(&mut uuid);
-        let hex = hex::encode_upper(uuid);
-        let id = format!(
-            "{}-{}-{}-{}-{}",
-            &hex[..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..]
-        );
+        let id = uuid::Builder::from_random_bytes(uuid).into_uuid();
         ClientIdentity {
             ltsk,
-            id: id.into_bytes(),
+            id: id.hyphenated().to_string().to_uppercase().into_bytes(),
         }
     }
 

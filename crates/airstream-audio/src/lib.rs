@@ -59,6 +59,7 @@ mod decode;
 mod error;
 mod http;
 mod io;
+pub mod magic;
 mod metadata;
 mod pcm;
 mod raw;

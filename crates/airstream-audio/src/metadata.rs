@@ -1,3 +1,4 @@
+use crate::magic::Magic;
 use std::fmt;
 use std::time::Duration;
 
@@ -78,12 +79,10 @@ impl ArtworkKind {
 
     /// Detects the kind from the image's magic bytes (tags often lie about it).
     pub fn sniff(data: &[u8]) -> Option<Self> {
-        if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
-            Some(ArtworkKind::Jpeg)
-        } else if data.starts_with(b"\x89PNG\r\n\x1a\n") {
-            Some(ArtworkKind::Png)
-        } else {
-            None
+        match crate::magic::identify(data)? {
+            Magic::Jpeg => Some(ArtworkKind::Jpeg),
+            Magic::Png => Some(ArtworkKind::Png),
+            _ => None,
         }
     }
 }
@@ -149,5 +148,25 @@ impl Metadata {
         let mut merged = newer;
         merged.fill_missing_from(self);
         *self = merged;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artwork_kind_comes_from_the_bytes_and_only_jpeg_and_png_count() {
+        assert_eq!(
+            ArtworkKind::sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10]),
+            Some(ArtworkKind::Jpeg)
+        );
+        assert_eq!(
+            ArtworkKind::sniff(b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR"),
+            Some(ArtworkKind::Png)
+        );
+        assert_eq!(ArtworkKind::sniff(b"GIF89a"), None);
+        assert_eq!(ArtworkKind::sniff(b"ID3\x04\0"), None);
+        assert_eq!(ArtworkKind::sniff(b""), None);
     }
 }

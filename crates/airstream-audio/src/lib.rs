@@ -51,6 +51,7 @@
 //! that stops well before the length the headers declare is played up to the cut and then
 //! reported as [`AudioError::Truncated`].
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod alac;
 mod convert;
@@ -58,6 +59,7 @@ mod decode;
 mod error;
 mod http;
 mod io;
+pub mod magic;
 mod metadata;
 mod pcm;
 mod raw;

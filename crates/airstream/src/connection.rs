@@ -11,11 +11,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// How long a receiver may take to answer one request.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long connecting may take before the receiver counts as unreachable.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub struct Connection {
+/// The session's one connection to a receiver or device, with a timeout per request.
+pub(crate) struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
@@ -24,7 +25,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub async fn connect(peer: SocketAddr) -> Result<Self> {
+    pub(crate) async fn connect(peer: SocketAddr) -> Result<Self> {
         let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer))
             .await
             .map_err(|_| Error::Timeout(format!("connecting to {peer}")))?
@@ -44,21 +45,17 @@ impl Connection {
         })
     }
 
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
-    }
-
     /// The local address the receiver sees us on (it goes into RTSP URIs and the SDP).
-    pub fn local(&self) -> SocketAddr {
+    pub(crate) fn local(&self) -> SocketAddr {
         self.local
     }
 
-    pub fn set_request_timeout(&mut self, timeout: Duration) {
+    pub(crate) fn set_request_timeout(&mut self, timeout: Duration) {
         self.request_timeout = timeout;
     }
 
     /// Sends one request and waits for its response.
-    pub async fn request(&mut self, request: &Request) -> Result<Response> {
+    pub(crate) async fn request(&mut self, request: &Request) -> Result<Response> {
         tracing::debug!(method = %request.method, uri = %request.uri, "request");
         tracing::trace!(?request, "request headers");
         self.send(request).await?;
@@ -88,7 +85,7 @@ impl Connection {
         Ok(response)
     }
 
-    pub async fn send(&mut self, request: &Request) -> Result<()> {
+    pub(crate) async fn send(&mut self, request: &Request) -> Result<()> {
         let bytes = request.to_bytes();
         self.stream
             .write_all(&bytes)
@@ -97,7 +94,7 @@ impl Connection {
     }
 
     /// Reads the next response; a closed connection is an error naming the peer.
-    pub async fn read_response(&mut self) -> Result<Response> {
+    pub(crate) async fn read_response(&mut self) -> Result<Response> {
         loop {
             match rtsp::parse_response(&mut self.read_buf) {
                 Ok(Some(response)) => return Ok(response),
@@ -143,7 +140,7 @@ impl Connection {
         (self.stream, self.read_buf)
     }
 
-    pub async fn shutdown(mut self) {
+    pub(crate) async fn shutdown(mut self) {
         let _ = self.stream.shutdown().await;
     }
 }

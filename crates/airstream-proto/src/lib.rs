@@ -17,8 +17,6 @@ pub mod hap;
 pub mod ntp;
 pub mod pairing;
 pub mod play;
-// Documented by the lead with the stream-engine rewrite (issue 14); the allow goes then.
-#[allow(missing_docs)]
 pub mod raop;
 pub mod route;
 pub mod rtp;

@@ -24,18 +24,25 @@ pub(crate) struct Connection {
     request_timeout: Duration,
 }
 
+/// Connects to an AirPlay port (within [`CONNECT_TIMEOUT`]), without Nagle's delay (requests
+/// are small and answered one at a time); returns the stream and our address on it.
+pub(crate) async fn connect_tcp(peer: SocketAddr) -> Result<(TcpStream, SocketAddr)> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer))
+        .await
+        .map_err(|_| Error::Timeout(format!("connecting to {peer}")))?
+        .map_err(|e| Error::network(format!("cannot connect to {peer}"), e))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| Error::network(format!("socket option for {peer}"), e))?;
+    let local = stream
+        .local_addr()
+        .map_err(|e| Error::network(format!("local address for {peer}"), e))?;
+    Ok((stream, local))
+}
+
 impl Connection {
     pub(crate) async fn connect(peer: SocketAddr) -> Result<Self> {
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer))
-            .await
-            .map_err(|_| Error::Timeout(format!("connecting to {peer}")))?
-            .map_err(|e| Error::network(format!("cannot connect to {peer}"), e))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|e| Error::network(format!("socket option for {peer}"), e))?;
-        let local = stream
-            .local_addr()
-            .map_err(|e| Error::network(format!("local address for {peer}"), e))?;
+        let (stream, local) = connect_tcp(peer).await?;
         Ok(Self {
             stream,
             peer,

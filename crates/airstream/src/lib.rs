@@ -1,7 +1,8 @@
 //! Stream audio to AirPlay receivers over RAOP, and play URLs on Apple TVs.
 //!
 //! This crate is the tokio shell around the sans-IO [`airstream_proto`] core: it owns the
-//! sockets, the real-time pacer, discovery, the file server, pairing and the credential store.
+//! sockets, the one timer each stream sleeps to, discovery, the file server, pairing and the
+//! credential store. The stream itself is [`airstream_proto::stream`].
 #![warn(missing_docs)]
 
 pub mod airplay;
@@ -11,8 +12,6 @@ pub mod discovery;
 mod error;
 pub mod hap;
 pub mod pairing;
-// Documented by the lead with the stream-engine rewrite (issue 14); the allow goes then.
-#[allow(missing_docs)]
 pub mod raop;
 
 pub use error::{Error, ErrorKind, Result};

@@ -48,6 +48,7 @@ pub const DEFAULT_LATENCY: Duration = Duration::from_secs(2);
 /// tags. What differs per receiver (password, credentials, volume, …) is on [`Receiver`].
 #[derive(Clone, Debug)]
 pub struct StreamOptions {
+    /// What the audio packets carry, for every receiver of the stream.
     pub codec: Codec,
     /// Time from a packet leaving to it being audible; receivers add their own 11025 frames
     /// of this, so it cannot go below 0.25 s.
@@ -56,6 +57,7 @@ pub struct StreamOptions {
     pub metadata: Option<Metadata>,
     /// How long to wait for the receivers' first timing requests before starting anyway.
     pub timing_wait: Duration,
+    /// The interval of `OPTIONS` keep-alives (receivers drop sessions idle for ~30 s).
     pub keep_alive: Duration,
     /// Silent packets sent before the audio. shairport-sync (3.3.x) mutes the first 9
     /// packets it plays after every flush, and RECORD counts as one; without a lead-in the
@@ -115,7 +117,9 @@ impl Default for StreamOptions {
 /// lead-in and tags come from its [`StreamOptions`].
 #[derive(Clone)]
 pub struct Receiver {
+    /// The receiver's RTSP address.
     pub address: SocketAddr,
+    /// For receivers that ask for a password (RTSP Digest).
     pub password: Option<String>,
     /// Legacy pairing credentials (`airstream pair`): pair-verify runs on the RTSP
     /// connection before ANNOUNCE, for Apple TVs that require device verification.
@@ -188,17 +192,22 @@ impl fmt::Debug for Receiver {
 /// Kinds of metadata a receiver accepts (TXT `md`: 0 text, 1 artwork, 2 progress).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetadataKinds {
+    /// DMAP title, artist and album.
     pub text: bool,
+    /// Cover art.
     pub artwork: bool,
+    /// Progress (start, current, end).
     pub progress: bool,
 }
 
 impl MetadataKinds {
+    /// Every kind (receivers that do not say).
     pub const ALL: MetadataKinds = MetadataKinds {
         text: true,
         artwork: true,
         progress: true,
     };
+    /// None (receivers that take no metadata).
     pub const NONE: MetadataKinds = MetadataKinds {
         text: false,
         artwork: false,
@@ -206,30 +215,40 @@ impl MetadataKinds {
     };
 }
 
+/// Where a stream is, as its handle reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamState {
     /// Pre-roll: waiting for the receiver's clock and the first decoded audio.
     Starting,
+    /// Audio flows.
     Streaming,
     /// Paused through the handle: nothing is sent and the receiver dropped its buffer.
     Paused,
     /// All audio sent; waiting for the receiver to play its buffer.
     Draining,
+    /// Over: the outcome says how.
     Finished,
 }
 
+/// How far a stream got, published on the handle about every burst.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
+    /// Where the stream is.
     pub state: StreamState,
     /// Real audio frames sent so far (padding and silence excluded).
     pub frames_sent: u64,
+    /// Frames per second of `frames_sent`.
     pub sample_rate: u32,
+    /// The source's length, when known.
     pub duration: Option<Duration>,
+    /// Packets of silence sent because the source had nothing ready.
     pub underruns: u64,
+    /// Packets resent because a receiver asked.
     pub retransmitted: u64,
 }
 
 impl Progress {
+    /// The position in the source, from the frames sent.
     pub fn position(&self) -> Duration {
         Duration::from_secs_f64(self.frames_sent as f64 / f64::from(self.sample_rate))
     }
@@ -238,7 +257,9 @@ impl Progress {
 /// What one receiver of a stream saw.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceiverReport {
+    /// The receiver's RTSP address.
     pub receiver: SocketAddr,
+    /// Its counters.
     pub stats: MemberStats,
     /// Refused non-fatal requests (volume, metadata).
     pub warnings: Vec<String>,
@@ -251,9 +272,11 @@ pub struct ReceiverReport {
 pub struct StreamReport {
     /// The (first) receiver.
     pub receiver: SocketAddr,
+    /// What the audio packets carried.
     pub codec: Codec,
     /// Real audio frames sent.
     pub frames_sent: u64,
+    /// Packets on the timeline (lead-in, silence and replays included).
     pub packets_sent: u64,
     /// Packets of silence sent because the source had nothing ready.
     pub underruns: u64,
@@ -261,6 +284,7 @@ pub struct StreamReport {
     pub time_to_first_packet: Option<Duration>,
     /// Summed over the receivers.
     pub stats: MemberStats,
+    /// The total latency the stream ran with.
     pub latency: Duration,
     /// Frames of silence sent before the first audio frame (the lead-in).
     pub lead_in_frames: u64,
@@ -275,8 +299,15 @@ pub struct StreamReport {
 /// A clonable summary of how the stream ended, for watchers of the handle.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// It ended as it should (or was stopped): the report.
     Finished(Arc<StreamReport>),
-    Failed { kind: ErrorKind, message: String },
+    /// It failed: the error's kind and message.
+    Failed {
+        /// The error's kind.
+        kind: ErrorKind,
+        /// What the error says, with its causes.
+        message: String,
+    },
 }
 
 /// Controls a running stream. Dropping it does not stop the stream; [`StreamHandle::stop`] does.
@@ -312,6 +343,7 @@ impl StreamHandle {
         self.latency
     }
 
+    /// The stream's progress, updated about every burst.
     pub fn progress(&self) -> watch::Receiver<Progress> {
         self.progress.clone()
     }
@@ -341,6 +373,7 @@ impl StreamHandle {
         let _ = self.requests.send(HandleCommand::Pause);
     }
 
+    /// Resumes after [`pause`](Self::pause): a new lead-in, then exactly what was not heard.
     pub fn resume(&self) {
         let _ = self.requests.send(HandleCommand::Resume);
     }

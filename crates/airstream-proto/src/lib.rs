@@ -22,6 +22,4 @@ pub mod route;
 pub mod rtp;
 pub mod rtsp;
 pub mod sdp;
-// Documented by the lead with the stream-engine rewrite (issue 14); the allow goes then.
-#[allow(missing_docs)]
 pub mod stream;

@@ -17,9 +17,13 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// Counters for one member.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemberStats {
+    /// Audio packets sent to it.
     pub packets_sent: u64,
+    /// Sync packets sent to it.
     pub sync_sent: u64,
+    /// Its timing requests answered.
     pub timing_replies: u64,
+    /// Retransmit requests it sent (from its own control port).
     pub retransmit_requests: u64,
     /// Packets resent from the history.
     pub retransmitted: u64,

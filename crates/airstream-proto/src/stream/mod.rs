@@ -53,8 +53,11 @@ const CLOCK_SETTLE: Duration = Duration::from_millis(20);
 /// How a stream is set up; fixed for its life.
 #[derive(Debug, Clone)]
 pub struct StreamConfig {
+    /// The RTP stream's SSRC (random per stream).
     pub ssrc: u32,
+    /// Sequence number of the first packet (random per stream).
     pub first_seq: u16,
+    /// RTP time of the first packet (random per stream).
     pub first_rtptime: u32,
     /// Sender clock ↔ NTP time, for timing replies and sync packets.
     pub clock: NtpClock,
@@ -73,6 +76,7 @@ pub struct StreamConfig {
     /// Decoded packets wanted before the first packet leaves, so start-up I/O never shows
     /// as an underrun; bounded by `preroll_wait`.
     pub preroll_packets: usize,
+    /// The longest the pre-roll may take.
     pub preroll_wait: Duration,
 }
 
@@ -80,7 +84,12 @@ pub struct StreamConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceItem {
     /// One packet's payload, encoded (and encrypted), carrying `frames` real frames.
-    Audio { payload: Bytes, frames: u32 },
+    Audio {
+        /// The payload, ready to send.
+        payload: Bytes,
+        /// Real frames in it (the rest is padding).
+        frames: u32,
+    },
     /// A point of the stream the caller wants to know the RTP time of (e.g. tags changing
     /// there): reported as [`Event::Marker`] when reached.
     Marker(u64),
@@ -232,6 +241,7 @@ impl Stream {
         self.config.lead_in_packets * FRAMES_PER_PACKET
     }
 
+    /// Frames, packets and underruns so far.
     pub fn totals(&self) -> StreamTotals {
         self.totals
     }
@@ -251,6 +261,7 @@ impl Stream {
         (0..self.members.len()).map(MemberId)
     }
 
+    /// One member's counters (zero for an id never given out).
     pub fn member_stats(&self, member: MemberId) -> MemberStats {
         self.members
             .get(member.0)
@@ -529,6 +540,7 @@ impl Stream {
         self.transmits.pop_front()
     }
 
+    /// The next event, in order.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }

@@ -36,11 +36,13 @@ pub enum Port {
 /// One datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
+    /// Whose socket sends it.
     pub member: MemberId,
     /// The member's socket to send it from.
     pub port: Port,
     /// Always an address of that member's receiver: the engine never answers anyone else.
     pub destination: SocketAddr,
+    /// The bytes.
     pub datagram: Bytes,
     /// Audio only: send this datagram, and any queued before it for the member, now rather
     /// than in the batch that follows. The packet that is due leaves alone and first; a
@@ -66,7 +68,12 @@ pub enum MemberFailure {
     /// The RTSP session failed (a fatal status, a bad reply).
     Session(SessionError),
     /// A request went unanswered for too long.
-    Timeout { request: String, waited: Duration },
+    Timeout {
+        /// The request's method.
+        request: String,
+        /// How long it waited.
+        waited: Duration,
+    },
     /// The receiver closed the RTSP connection.
     Closed,
     /// A response with a CSeq other than the request's, or bytes nobody asked for.
@@ -94,6 +101,7 @@ impl std::fmt::Display for MemberFailure {
 pub enum Phase {
     /// Waiting for the receivers' clocks and the first decoded audio.
     SettingUp,
+    /// Audio flows on the timeline.
     Streaming,
     /// Nothing is sent; the receivers dropped what they buffered, which is kept for resume.
     Paused,
@@ -112,37 +120,59 @@ pub enum Event {
     Phase(Phase),
     /// The timeline started: the first real frame will carry `first_audio_rtptime` (after the
     /// lead-in). Send the initial metadata tied to it.
-    Started { first_audio_rtptime: u32 },
+    Started {
+        /// The RTP time of the first real frame.
+        first_audio_rtptime: u32,
+    },
     /// A member sent no timing request before the wait ran out; the stream starts anyway.
     NoClock(MemberId),
     /// The stream reached a [`SourceItem::Marker`](super::SourceItem::Marker): what the
     /// caller tied to it starts at `rtptime`.
-    Marker { token: u64, rtptime: u32 },
+    Marker {
+        /// The caller's token.
+        token: u64,
+        /// The RTP time of the packet at the marker.
+        rtptime: u32,
+    },
     /// A non-fatal request (volume, metadata, keep-alive, flush) was refused.
     Warning {
+        /// The member that refused.
         member: MemberId,
+        /// The request, in words.
         request: String,
+        /// The status it got.
         status: u16,
+        /// The status's reason phrase.
         reason: String,
     },
     /// A receiver asked `asked` frames of latency beyond what is allowed; `used` applies.
     LatencyClamped {
+        /// The member that asked.
         member: MemberId,
+        /// Total frames it asked for.
         asked: u32,
+        /// Total frames used.
         used: u32,
     },
     /// A member of a group failed and left; the others go on.
     Dropped {
+        /// The member that left.
         member: MemberId,
+        /// Why.
         failure: MemberFailure,
     },
     /// The source reported a failure at this point of the stream; the stream ends.
     SourceFailed,
     /// Everything sent and torn down (or stopped through [`Stream::stop`](super::Stream::stop)).
-    Finished { stopped: bool },
+    Finished {
+        /// Stopped through [`Stream::stop`](super::Stream::stop) rather than played to the end.
+        stopped: bool,
+    },
     /// The stream failed: its only member, or its last one, failed.
     Failed {
+        /// The member whose failure ended it.
         member: MemberId,
+        /// Why.
         failure: MemberFailure,
     },
 }

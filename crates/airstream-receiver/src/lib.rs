@@ -7,6 +7,8 @@ mod assembler;
 mod decode;
 mod faults;
 mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod server;
 mod udp;
 

@@ -50,6 +50,15 @@ pub const MAX_CONNECTIONS: usize = 16;
 /// before hyper's default of 30 s.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The `Range` parser, for the fuzz targets (`fuzz/` at the repository root); not part of
+/// the API. Returns the inclusive span to send, and checks it lies inside the file.
+#[doc(hidden)]
+pub fn fuzz_parse_range(header: &str, file_len: u64) -> Option<(u64, u64)> {
+    let span = parse_range(header, file_len)?;
+    assert!(span.start <= span.end && span.end < file_len && span.len() > 0);
+    Some((span.start, span.end))
+}
+
 /// A running one-file server. [`FileServer::shutdown`] (or dropping it) stops it.
 #[derive(Debug)]
 pub struct FileServer {

@@ -1,7 +1,17 @@
 //! An embedded RAOP receiver: the server side of an AirPlay 1 audio session, keeping the
 //! samples it receives (placed by RTP timestamp, gaps as silence). It backs
 //! `airstream receive`, the README demo, and the test suite's fake receiver, whose
-//! [`Behaviour`] flags make it ask for a password, be busy, drop packets or die mid-stream.
+//! [`Behaviour`] flags make it ask for a password, be busy, drop packets or die mid-stream
+//! (all but the password and keys only with the `fault-injection` feature, which only tests
+//! enable).
+//!
+//! Anyone on the network can talk to it, so everything a peer can make it hold is bounded
+//! by the protocol: formats are RAOP's (ANNOUNCE otherwise gets 415), audio timestamps stay
+//! within the window a sender pacing in real time can use, missing packets within the
+//! window a sender keeps for resending, datagrams count only from the session's sender, and
+//! connections, request size, the request log and kept metadata have caps
+//! ([`MAX_CONNECTIONS`], [`MAX_REQUEST_BYTES`], [`MAX_LOGGED_REQUESTS`],
+//! [`MAX_KEPT_PARAMETERS`]).
 
 mod assembler;
 mod decode;

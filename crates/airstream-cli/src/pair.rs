@@ -1,5 +1,6 @@
-//! `airstream pair`: legacy PIN pairing with an Apple TV, and the credential store
-//! (`--list`, `--forget`).
+//! `airstream pair`: PIN pairing with an Apple TV or AirPlay 2 device (legacy or HAP, picked
+//! from what the device advertises; a device that takes transient pairing needs none), and
+//! the credential store (`--list`, `--forget`).
 //!
 //! Credentials are stored under the device's identifier: the id discovery reports
 //! (`AA:BB:CC:DD:EE:FF`) for `--device`, or the `--address` string exactly as given. `play`
@@ -11,6 +12,7 @@ use crate::target::{Target, TargetArgs};
 use airstream::airplay::AirPlayDevice;
 use airstream::credentials::CredentialStore;
 use airstream::discovery::ServiceKind;
+use airstream::pairing::{CannotPair, PairingKind, pairing_kind};
 use anyhow::Context;
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -52,7 +54,9 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
-    let store = CredentialStore::open_default()?;
+    // Store errors become airstream errors, so a corrupt or insecure store exits with the
+    // documented code of its kind rather than 1.
+    let store = CredentialStore::open_default().map_err(airstream::Error::from)?;
     if args.list {
         return list(&store);
     }
@@ -69,23 +73,11 @@ async fn pair(args: Args, store: &CredentialStore) -> anyhow::Result<()> {
         .map(stored::parse_flag)
         .transpose()?;
     let pin = args.pin.map(|pin| pin.trim().to_string());
-    match &pin {
-        Some(pin) if !is_pin(pin) => {
-            return Err(airstream::Error::InvalidInput(
-                "--pin (or AIRSTREAM_PIN) must be 1 to 8 digits, as the device shows it".into(),
-            )
-            .into());
-        }
-        // Checked before contacting the device, so it does not show a PIN nobody can enter.
-        None if !std::io::stdin().is_terminal() => {
-            return Err(airstream::Error::InvalidInput(
-                "no PIN: give --pin PIN or set AIRSTREAM_PIN (stdin is not a terminal, so \
-                 airstream cannot ask for the PIN the device shows)"
-                    .into(),
-            )
-            .into());
-        }
-        _ => {}
+    if pin.as_deref().is_some_and(|pin| !is_pin(pin)) {
+        return Err(airstream::Error::InvalidInput(
+            "--pin (or AIRSTREAM_PIN) must be 1 to 8 digits, as the device shows it".into(),
+        )
+        .into());
     }
     let target = TargetArgs {
         device: args.device.into_iter().collect(),
@@ -94,7 +86,37 @@ async fn pair(args: Args, store: &CredentialStore) -> anyhow::Result<()> {
     }
     .resolve(Some(ServiceKind::AirPlay))
     .await?;
-    let device = airplay_device(&target);
+    let mut device = airplay_device(&target);
+    let can_get_pin = pin.is_some() || std::io::stdin().is_terminal();
+    // Given by address, a device says what it is in `GET /info` (AirPlay 2 devices do). Not
+    // asked when no PIN could be had anyway: then nothing contacts the device at all.
+    if device.capabilities.is_none()
+        && can_get_pin
+        && let Some(capabilities) = airstream::hap::probe_capabilities(device.address).await?
+    {
+        device = device.with_capabilities(capabilities);
+    }
+    let kind = pairing_kind(device.capabilities.as_ref(), pin.is_some())
+        .map_err(|why| cannot_pair(&device, why))?;
+    if kind == PairingKind::Transient {
+        eprintln!(
+            "{} needs no pairing: it takes {} on every connection (give --pin to pair with \
+             a PIN anyway)",
+            target.label,
+            kind.describe()
+        );
+        return Ok(());
+    }
+    // Checked before contacting the device, so it does not show a PIN nobody can enter.
+    if !can_get_pin {
+        return Err(airstream::Error::InvalidInput(
+            "no PIN: give --pin PIN or set AIRSTREAM_PIN (stdin is not a terminal, so \
+             airstream cannot ask for the PIN the device shows)"
+                .into(),
+        )
+        .into());
+    }
+    tracing::info!(device = %target.label, "pairing kind: {}", kind.describe());
     let label = target.label.clone();
     let ask_pin = || async move {
         match pin {
@@ -102,23 +124,46 @@ async fn pair(args: Args, store: &CredentialStore) -> anyhow::Result<()> {
             None => prompt(label).await,
         }
     };
-    let credentials = airstream::pairing::pair(&device, ask_pin, credentials).await?;
-    // The one place the key is shown: the user may want it for another machine, and it
-    // must not be lost if storing it fails (the device already trusts it).
-    println!("{}", credentials.to_secret_string());
-    store
-        .put(&target.store_id, &store_name(&target), &credentials)
-        .context(
-            "paired, but the credentials printed above could not be stored (give them \
-             to play and stream with --credentials)",
-        )?;
+    // Printed once below: the one place the key is shown. The user may want it for another
+    // machine, and it must not be lost if storing it fails (the device already trusts it).
+    let stored = if kind == PairingKind::HapPin {
+        if credentials.is_some() {
+            return Err(airstream::Error::InvalidInput(format!(
+                "--credentials: {} takes {}, which makes its own keys; leave --credentials \
+                 out",
+                target.label,
+                kind.describe()
+            ))
+            .into());
+        }
+        let credentials = airstream::hap::pair(&device, ask_pin).await?;
+        println!("{}", credentials.to_secret_string());
+        store.put_hap(&target.store_id, &store_name(&target), &credentials)
+    } else {
+        let credentials = airstream::pairing::pair(&device, ask_pin, credentials).await?;
+        println!("{}", credentials.to_secret_string());
+        store.put(&target.store_id, &store_name(&target), &credentials)
+    };
+    stored.context(
+        "paired, but the credentials printed above could not be stored (give them to play \
+         and stream with --credentials)",
+    )?;
     eprintln!(
-        "paired with {}; credentials stored in {} under {}",
+        "paired with {} ({}); credentials stored in {} under {}",
         target.label,
+        kind.describe(),
         store.path().display(),
         target.store_id
     );
     Ok(())
+}
+
+fn cannot_pair(device: &AirPlayDevice, why: CannotPair) -> airstream::Error {
+    let why = match why {
+        CannotPair::Disabled => "its AirPlay access control switches pairing off (acl=1)",
+        CannotPair::HomeOnly => "it only lets members of its home connect (act=2)",
+    };
+    airstream::Error::Unsupported(format!("{} cannot be paired: {why}", device.label()))
 }
 
 /// The device `play` and `pair` talk to: discovered devices bring their name and TXT
@@ -172,31 +217,44 @@ async fn prompt(label: String) -> airstream::Result<String> {
 }
 
 fn list(store: &CredentialStore) -> anyhow::Result<()> {
-    let entries = store.list()?;
-    if entries.is_empty() {
+    let entries = store.list().map_err(airstream::Error::from)?;
+    let hap = store.list_hap().map_err(airstream::Error::from)?;
+    if entries.is_empty() && hap.is_empty() {
         eprintln!("no paired devices (store: {})", store.path().display());
     }
     for entry in entries {
         println!("{}\t{}", entry.device_id, entry.name);
+    }
+    for entry in hap {
+        println!("{}\t{}\t(AirPlay 2)", entry.device_id, entry.name);
     }
     Ok(())
 }
 
 /// Forgets by identifier, or else by a name that matches exactly one entry.
 fn forget(store: &CredentialStore, device: &str) -> anyhow::Result<()> {
-    if store.forget(device)? {
+    if store.forget(device).map_err(airstream::Error::from)? {
         eprintln!("forgot {device}");
         return Ok(());
     }
-    let named: Vec<_> = store
-        .list()?
+    let mut named: Vec<(String, String)> = store
+        .list()
+        .map_err(airstream::Error::from)?
         .into_iter()
-        .filter(|entry| entry.name.eq_ignore_ascii_case(device))
+        .map(|entry| (entry.device_id, entry.name))
         .collect();
+    named.extend(
+        store
+            .list_hap()
+            .map_err(airstream::Error::from)?
+            .into_iter()
+            .map(|entry| (entry.device_id, entry.name)),
+    );
+    named.retain(|(_, name)| name.eq_ignore_ascii_case(device));
     match named.as_slice() {
-        [entry] => {
-            store.forget(&entry.device_id)?;
-            eprintln!("forgot {} ({})", entry.device_id, entry.name);
+        [(device_id, name)] => {
+            store.forget(device_id).map_err(airstream::Error::from)?;
+            eprintln!("forgot {device_id} ({name})");
             Ok(())
         }
         [] => Err(airstream::Error::NotFound(format!(

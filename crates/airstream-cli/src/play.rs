@@ -14,7 +14,8 @@ use std::time::Duration;
 pub(crate) struct Args {
     #[command(flatten)]
     target: TargetArgs,
-    /// Legacy pairing credentials printed by `airstream pair`; pair-verify runs before playing.
+    /// Credentials printed by `airstream pair` (legacy `ID:KEY`, or AirPlay 2
+    /// `LTPK:LTSK:DEVICE_ID:CLIENT_ID`); pair-verify runs before playing.
     /// Default: the credentials `airstream pair` stored for the device.
     // A String, parsed in `run`: clap would echo a rejected value, and this one is a secret.
     #[arg(
@@ -44,7 +45,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let flag_credentials = args
         .credentials
         .as_deref()
-        .map(crate::stored::parse_flag)
+        .map(crate::stored::parse_any_flag)
         .transpose()?;
     let target = args.target.resolve(Some(ServiceKind::AirPlay)).await?;
     let device = crate::pair::airplay_device(&target);
@@ -55,7 +56,18 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             args.start
         ))
     })?;
-    options.credentials = flag_credentials.or_else(|| crate::stored::lookup(&target));
+    match flag_credentials {
+        Some(crate::stored::FlagCredentials::Legacy(credentials)) => {
+            options.credentials = Some(credentials);
+        }
+        Some(crate::stored::FlagCredentials::Hap(credentials)) => {
+            options.hap_credentials = Some(credentials);
+        }
+        None => {
+            options.credentials = crate::stored::lookup(&target);
+            options.hap_credentials = crate::stored::lookup_hap(&target);
+        }
+    }
     options.poll_interval = Duration::from_millis(args.poll_interval_ms.max(1));
 
     let mut output = Output::new(args.json);
@@ -136,7 +148,8 @@ impl Output {
         }
         self.last = Some(*status);
         if self.json {
-            println!("{}", json_line(status));
+            // A reader that left (`| head -1`) is no reason to stop the playback.
+            let _ = outln!("{}", json_line(status));
             let _ = std::io::stdout().flush();
             return;
         }
@@ -160,7 +173,8 @@ impl Output {
         self.update(status);
         if !self.json {
             self.bar.finish_and_clear();
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "{} at {} / {}",
                 status.state.as_str(),
                 clock(status.position),

@@ -54,8 +54,9 @@ impl<'a> DeviceReport<'a> {
     }
 }
 
-const COLUMNS: [&str; 8] = [
+const COLUMNS: [&str; 9] = [
     "NAME",
+    "ID",
     "MODEL",
     "ADDRESS",
     "PROTOCOLS",
@@ -107,14 +108,16 @@ fn pairing(device: &Device) -> &'static str {
 }
 
 /// The table row of one device, in [`COLUMNS`] order.
-pub(crate) fn row(device: &Device) -> [String; 8] {
+pub(crate) fn row(device: &Device) -> [String; 9] {
     let caps = &device.capabilities;
     let address = device
         .socket_addr(ServiceKind::Raop)
         .or_else(|| device.socket_addr(ServiceKind::AirPlay))
         .map_or_else(|| "-".to_string(), |a| a.to_string());
+    let dash = || "-".to_string();
     [
         device.name.clone(),
+        device.id.clone().unwrap_or_else(dash),
         device.model.clone().unwrap_or_else(|| "-".to_string()),
         address,
         protocols(device),
@@ -132,9 +135,9 @@ pub(crate) fn row(device: &Device) -> [String; 8] {
 
 /// A left-aligned table with a header; widths count characters, not bytes.
 pub(crate) fn table(devices: &[Device]) -> String {
-    let rows: Vec<[String; 8]> = devices.iter().map(row).collect();
+    let rows: Vec<[String; 9]> = devices.iter().map(row).collect();
     let header = COLUMNS.map(String::from);
-    let mut widths = [0usize; 8];
+    let mut widths = [0usize; 9];
     for cells in std::iter::once(&header).chain(&rows) {
         for (width, cell) in widths.iter_mut().zip(cells) {
             *width = (*width).max(cell.chars().count());
@@ -171,6 +174,7 @@ mod tests {
             [
                 "127.0.0.1:5000",
                 "-",
+                "-",
                 "127.0.0.1:5000",
                 "RAOP",
                 "-",
@@ -191,9 +195,9 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "NAME            MODEL  ADDRESS         PROTOCOLS  CODECS  ENCRYPTION  PASSWORD  PAIRING",
-                "127.0.0.1:5000  -      127.0.0.1:5000  RAOP       -       -           no        no",
-                "[::1]:7000      -      [::1]:7000      AirPlay    -       -           no        no",
+                "NAME            ID  MODEL  ADDRESS         PROTOCOLS  CODECS  ENCRYPTION  PASSWORD  PAIRING",
+                "127.0.0.1:5000  -   -      127.0.0.1:5000  RAOP       -       -           no        no",
+                "[::1]:7000      -   -      [::1]:7000      AirPlay    -       -           no        no",
             ]
         );
     }

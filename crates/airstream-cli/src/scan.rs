@@ -7,8 +7,14 @@ use std::io::Write;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// How long to listen for answers, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+    /// How long to listen for answers, in seconds (more than 0, at most 3600).
+    // The name every command uses; `--timeout`, its old name, still works unlisted.
+    #[arg(
+        long = "discovery-timeout",
+        alias = "timeout",
+        value_name = "SECONDS",
+        default_value_t = 3.0
+    )]
     timeout: f64,
     /// Print a JSON array (devices, parsed capabilities, chosen routes) instead of a table.
     #[arg(long)]
@@ -16,7 +22,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
-    let timeout = seconds("--timeout", args.timeout)?;
+    let timeout = seconds("--discovery-timeout", args.timeout)?;
     let devices = discovery::scan(timeout).await?;
     let mut stdout = std::io::stdout().lock();
     if args.json {
@@ -24,10 +30,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         serde_json::to_writer_pretty(&mut stdout, &reports)?;
         writeln!(stdout)?;
     } else if devices.is_empty() {
-        eprintln!(
+        crate::failure::note(&format!(
             "no AirPlay device answered within {:.1} s",
             timeout.as_secs_f64()
-        );
+        ));
     } else {
         stdout.write_all(table(&devices).as_bytes())?;
     }

@@ -1,17 +1,17 @@
 //! `airstream stream`: play a file, stdin, a URL or raw PCM on a RAOP receiver.
 
 use crate::ipc;
+use crate::progress;
 use crate::target::{Target, TargetArgs};
 use airstream::discovery::ServiceKind;
-use airstream::raop::{self, Codec, StreamOptions, StreamReport, StreamState};
+use airstream::raop::{self, Codec, StreamOptions, StreamReport};
 use airstream_audio::{Artwork, ArtworkKind, Metadata, PcmFormat, RawFormat, Source};
 use airstream_proto::capabilities::MetadataKind;
 use airstream_proto::route::{
     AudioCodec, AudioRoute, RaopEncryption, RouteOverrides, codec_advertised, select_audio_route,
 };
-use anyhow::Context;
 use clap::ValueEnum;
-use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -36,19 +36,24 @@ impl From<CodecArg> for AudioCodec {
 
 /// No `Debug`: it holds the password and maybe a key.
 #[derive(clap::Args)]
+#[command(mut_arg("device", |arg| arg.help(
+    "A receiver's name (any case), id (MAC) or IP address, found with mDNS; repeat it (and \
+     --address) to play on several in sync. Default: `device` in the config file"
+)))]
 pub(crate) struct Args {
     #[command(flatten)]
     target: TargetArgs,
     /// What the audio packets carry (default: compressed ALAC where the receiver takes ALAC).
     #[arg(long, value_enum)]
     codec: Option<CodecArg>,
-    /// End-to-end latency in milliseconds (at least 250).
-    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(250..=10_000))]
-    latency: u64,
+    /// End-to-end latency in milliseconds, 250–10000 (default: the config file's, else
+    /// 2000). A receiver may ask for more; the stream then says so and uses that.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(250..=10_000))]
+    latency: Option<u64>,
     /// Receiver volume 0–100 (0 mutes); left unchanged when not given.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
+    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(0..=100))]
     volume: Option<u8>,
-    /// Password of a protected receiver.
+    /// Password of a protected receiver (default: the config file's password_command).
     #[arg(long, env = "AIRSTREAM_PASSWORD", hide_env_values = true)]
     password: Option<String>,
     /// Legacy pairing credentials printed by `airstream pair`: pair-verify runs before the
@@ -87,7 +92,16 @@ pub(crate) struct Args {
     input: String,
 }
 
-pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+/// Latency when neither the flag nor the config file gives one (Apple's figure).
+const DEFAULT_LATENCY_MS: u64 = 2000;
+
+pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
+    let config = crate::config::Config::load()?;
+    args.codec = args.codec.or(config.codec()?);
+    let latency_ms = args
+        .latency
+        .or(config.latency)
+        .unwrap_or(DEFAULT_LATENCY_MS);
     let flag_credentials = args
         .credentials
         .as_deref()
@@ -100,10 +114,18 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     let codec = group_codec(&targets, &routes, args.codec)?;
 
+    if args.input == "-" && std::io::stdin().is_terminal() {
+        crate::failure::note("waiting for audio on stdin (pipe a file in; Ctrl-D ends the input)");
+    }
     let source = open_input(&args.input, args.raw.as_deref()).await?;
+    let what = progress::what_plays(
+        &title(args.title.as_deref(), &source.metadata(), &args.input),
+        &targets.iter().map(|t| t.label.clone()).collect::<Vec<_>>(),
+    );
     let mut options = StreamOptions::for_route(&routes[0]);
     options.codec = codec;
-    options.latency = Duration::from_millis(args.latency);
+    let asked_latency = Duration::from_millis(latency_ms);
+    options.latency = asked_latency;
     options.metadata = Some(Metadata {
         title: args.title,
         artist: args.artist,
@@ -111,6 +133,15 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         artwork: args.artwork.as_deref().map(read_artwork).transpose()?,
         duration: None,
     });
+    // Run the password command only where a password may be asked for: a discovered
+    // receiver that says it wants one, or one given by --address (which says nothing).
+    let may_want_password = targets
+        .iter()
+        .zip(&routes)
+        .any(|(t, r)| r.auth.password || !t.discovered);
+    if args.password.is_none() && may_want_password {
+        args.password = config.password()?;
+    }
     let receivers = targets
         .iter()
         .zip(&routes)
@@ -136,21 +167,30 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     // `volume`, `pause` and `resume` find the stream by its (first) receiver.
     let _control = ipc::serve(targets[0].addr, handle.clone())?;
     // Nothing to draw on a pipe: skip the bar's task altogether.
-    let progress =
-        std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| spawn_progress_bar(&handle));
+    let on_terminal = std::io::stderr().is_terminal();
+    let bar = on_terminal.then(|| progress::spawn(&handle, what.clone()));
     let stopper = handle.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             stopper.stop();
         }
     });
-    let result = driver.await?;
-    if let Some(progress) = progress {
-        progress.abort();
+    let result = driver
+        .await
+        .map_err(|e| airstream::Error::internal("the stream task failed", e))?;
+    if let Some(bar) = bar {
+        // It ends with the stream's progress channel and clears itself.
+        let _ = bar.await;
     }
     let report = result?;
+    if let Some(note) = latency_note(asked_latency, report.latency) {
+        crate::failure::note(&note);
+    }
+    if on_terminal {
+        crate::failure::note(&progress::summary(&report, &what));
+    }
     if args.json {
-        println!("{}", report_json(&report));
+        outln!("{}", report_json(&report, asked_latency))?;
     }
     Ok(())
 }
@@ -172,7 +212,7 @@ fn route(target: &Target, args: &Args) -> Result<AudioRoute, airstream::Error> {
     }
     let route = select_audio_route(target.capabilities(), &overrides)
         .map_err(|u| airstream::Error::Unsupported(format!("{}: {u}", target.label)))?;
-    tracing::info!(?route, "route to {}", target.label);
+    tracing::info!("route to {}: {route}", target.label);
     Ok(route)
 }
 
@@ -197,7 +237,7 @@ fn group_codec(
         targets
             .iter()
             .zip(routes)
-            .map(|(t, r)| format!("{} {:?}", t.label, r.codec))
+            .map(|(t, r)| format!("{} {}", t.label, r.codec))
             .collect::<Vec<_>>()
             .join(", ")
     )))
@@ -215,13 +255,17 @@ async fn open_input(
             .map_err(|e| airstream::Error::InvalidInput(format!("--raw {format}: {e}")))?;
         source = source.raw(format);
     }
-    let opened = tokio::task::spawn_blocking(move || source.open(PcmFormat::RAOP)).await?;
+    let opened = tokio::task::spawn_blocking(move || source.open(PcmFormat::RAOP))
+        .await
+        .map_err(|e| airstream::Error::internal("the input could not be opened", e))?;
     Ok(opened.map_err(airstream::Error::from)?)
 }
 
 /// Reads a cover image; the kind comes from its bytes, not its name.
 fn read_artwork(path: &std::path::Path) -> anyhow::Result<Artwork> {
-    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let data = std::fs::read(path).map_err(|e| {
+        airstream::Error::InvalidInput(format!("cannot read --artwork {}: {e}", path.display()))
+    })?;
     let kind = ArtworkKind::sniff(&data).ok_or_else(|| {
         airstream::Error::InvalidInput(format!(
             "{}: artwork must be a JPEG or PNG image",
@@ -231,7 +275,7 @@ fn read_artwork(path: &std::path::Path) -> anyhow::Result<Artwork> {
     Ok(Artwork { kind, data })
 }
 
-fn report_json(r: &StreamReport) -> serde_json::Value {
+fn report_json(r: &StreamReport, asked: Duration) -> serde_json::Value {
     let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
     serde_json::json!({
         "receiver": r.receiver.to_string(),
@@ -241,6 +285,7 @@ fn report_json(r: &StreamReport) -> serde_json::Value {
         "underruns": r.underruns,
         "time_to_first_packet_ms": ms(r.time_to_first_packet),
         "latency_ms": r.latency.as_secs_f64() * 1000.0,
+        "latency_asked_ms": asked.as_secs_f64() * 1000.0,
         "retransmit_requests": r.stats.retransmit_requests,
         "retransmitted": r.stats.retransmitted,
         "retransmit_missed": r.stats.retransmit_missed,
@@ -257,51 +302,6 @@ fn report_json(r: &StreamReport) -> serde_json::Value {
     })
 }
 
-/// Elapsed/total on a terminal; indicatif draws nothing when stderr is not one.
-fn spawn_progress_bar(handle: &raop::StreamHandle) -> tokio::task::JoinHandle<()> {
-    let mut progress = handle.progress();
-    tokio::spawn(async move {
-        let total = progress
-            .borrow()
-            .duration
-            .map_or(0, |d| d.as_millis() as u64);
-        let bar = if total > 0 {
-            ProgressBar::new(total)
-        } else {
-            ProgressBar::no_length()
-        };
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {elapsed_precise}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        while progress.changed().await.is_ok() {
-            let p = progress.borrow_and_update().clone();
-            bar.set_position(p.position().as_millis() as u64);
-            let pos = p.position().as_secs();
-            let state = if p.state == StreamState::Paused {
-                " (paused)"
-            } else {
-                ""
-            };
-            let msg = match p.duration {
-                Some(d) => format!(
-                    "{}:{:02} / {}:{:02}{state}",
-                    pos / 60,
-                    pos % 60,
-                    d.as_secs() / 60,
-                    d.as_secs() % 60
-                ),
-                None => format!("{}:{:02}{state}", pos / 60, pos % 60),
-            };
-            bar.set_message(msg);
-            if p.state == StreamState::Finished {
-                break;
-            }
-        }
-        bar.finish_and_clear();
-    })
-}
-
 /// The RAOP session only knows the address; for a discovered device, point the "run
 /// `airstream pair`" hint at its id, which is also where the credentials get stored.
 fn pair_by_id(error: airstream::Error, target: &Target) -> airstream::Error {
@@ -313,5 +313,58 @@ fn pair_by_id(error: airstream::Error, target: &Target) -> airstream::Error {
             }
         }
         other => other,
+    }
+}
+
+/// What to call the audio: `--title`, else its own tag, else the file name.
+fn title(flag: Option<&str>, tags: &Metadata, input: &str) -> String {
+    flag.map(String::from)
+        .or_else(|| tags.title.clone())
+        .unwrap_or_else(|| match input {
+            "-" => "stdin".to_string(),
+            path => std::path::Path::new(path)
+                .file_name()
+                .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned()),
+        })
+}
+
+/// Receivers may ask for more latency than `--latency` (shairport-sync: about 500 ms at
+/// least); the stream then runs with theirs, and the user should know.
+fn latency_note(asked: Duration, effective: Duration) -> Option<String> {
+    let ms = |d: Duration| d.as_millis();
+    (ms(effective) > ms(asked)).then(|| {
+        format!(
+            "latency is {} ms, not the {} ms asked for: the receiver needs at least that",
+            ms(effective),
+            ms(asked)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_latency_raised_by_the_receiver_is_told() {
+        let ms = Duration::from_millis;
+        assert_eq!(latency_note(ms(2000), ms(2000)), None);
+        assert_eq!(latency_note(ms(300), ms(300)), None);
+        assert_eq!(
+            latency_note(ms(250), ms(500)).as_deref(),
+            Some("latency is 500 ms, not the 250 ms asked for: the receiver needs at least that")
+        );
+    }
+
+    #[test]
+    fn the_title_is_the_flag_the_tag_or_the_file_name() {
+        let tags = Metadata {
+            title: Some("Tagged".into()),
+            ..Metadata::default()
+        };
+        assert_eq!(title(Some("Flag"), &tags, "a.wav"), "Flag");
+        assert_eq!(title(None, &tags, "a.wav"), "Tagged");
+        assert_eq!(title(None, &Metadata::default(), "/music/a.wav"), "a.wav");
+        assert_eq!(title(None, &Metadata::default(), "-"), "stdin");
     }
 }

@@ -13,19 +13,15 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(clap::Args, Debug, Clone, PartialEq)]
 pub(crate) struct TargetArgs {
-    /// The device's name (any case), id (MAC) or IP address, found with mDNS. `stream`
-    /// takes several (and `--address`es) to play on all of them in sync.
-    #[arg(
-        long,
-        value_name = "NAME|ID|ADDRESS",
-        required_unless_present = "address"
-    )]
+    /// The device's name (any case), id (MAC) or IP address, found with mDNS.
+    /// Default: `device` in the config file.
+    #[arg(long, value_name = "NAME|ID|ADDRESS")]
     pub(crate) device: Vec<String>,
     /// Talk to HOST:PORT directly, without mDNS (for devices that do not advertise; their
     /// capabilities are then assumed: no encryption, no password, no metadata).
     #[arg(long, value_name = "HOST:PORT")]
     pub(crate) address: Vec<String>,
-    /// How long to look for --device, in seconds.
+    /// How long to look for --device, in seconds (more than 0, at most 3600).
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     pub(crate) discovery_timeout: f64,
 }
@@ -74,7 +70,7 @@ pub(crate) fn seconds(flag: &str, value: f64) -> Result<Duration, airstream::Err
         Ok(Duration::from_secs_f64(value))
     } else {
         Err(airstream::Error::InvalidInput(format!(
-            "{flag} must be a number of seconds between 0 and 3600, not {value}"
+            "{flag} must be more than 0 and at most 3600 seconds, not {value}"
         )))
     }
 }
@@ -98,17 +94,28 @@ impl TargetArgs {
         &self,
         service: Option<ServiceKind>,
     ) -> anyhow::Result<Vec<Target>> {
-        if self.device.is_empty() && self.address.is_empty() {
-            anyhow::bail!("name the device with --device NAME|ID|ADDRESS or --address HOST:PORT");
+        let (devices, addresses) = if self.device.is_empty() && self.address.is_empty() {
+            let config = crate::config::Config::load()?;
+            (config.device, config.address)
+        } else {
+            (self.device.clone(), self.address.clone())
+        };
+        if devices.is_empty() && addresses.is_empty() {
+            return Err(airstream::Error::InvalidInput(format!(
+                "name the receiver with --device NAME|ID|ADDRESS (found with mDNS) or \
+                 --address HOST:PORT, or set `device` in {}",
+                crate::config::path_for_help()
+            ))
+            .into());
         }
         let mut targets = Vec::new();
-        for query in &self.device {
+        for query in &devices {
             targets.push(self.find(query, service).await?);
         }
-        for address in &self.address {
+        for address in &addresses {
             targets.push(Self::direct(address, service).await?);
         }
-        Ok(targets)
+        Ok(merge_duplicates(targets))
     }
 
     /// Finds one `--device` with mDNS, stopping as soon as it is known.
@@ -155,6 +162,26 @@ impl TargetArgs {
     }
 }
 
+/// The same receiver named twice (`--device Kitchen --address 10.0.0.2:5000`, or one name
+/// repeated) is streamed to once: a second session to it would only be refused as busy.
+fn merge_duplicates(targets: Vec<Target>) -> Vec<Target> {
+    let mut merged: Vec<Target> = Vec::with_capacity(targets.len());
+    for target in targets {
+        let same_id = |t: &Target| {
+            t.discovered && target.discovered && t.store_id.eq_ignore_ascii_case(&target.store_id)
+        };
+        match merged.iter().find(|t| t.addr == target.addr || same_id(t)) {
+            Some(kept) => tracing::info!(
+                "{} and {} are the same receiver: streaming to it once",
+                kept.label,
+                target.label
+            ),
+            None => merged.push(target),
+        }
+    }
+    merged
+}
+
 /// `HOST:PORT` (IPv6 in brackets) to addresses; never empty on success.
 async fn lookup(address: &str) -> Result<Vec<SocketAddr>, airstream::Error> {
     if let Ok(addr) = address.parse::<SocketAddr>() {
@@ -165,11 +192,13 @@ async fn lookup(address: &str) -> Result<Vec<SocketAddr>, airstream::Error> {
     };
     if address
         .rsplit_once(':')
-        .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+        .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
     {
-        return Err(not_found(
-            "expected HOST:PORT, e.g. 192.168.1.20:7000 or [fe80::1%eth0]:7000".into(),
-        ));
+        // A typo, not a missing device: the input is wrong.
+        return Err(airstream::Error::InvalidInput(format!(
+            "--address {address}: expected HOST:PORT, e.g. 192.168.1.20:7000 or \
+             [fe80::1%eth0]:7000"
+        )));
     }
     let addrs: Vec<SocketAddr> =
         tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host(address))
@@ -219,8 +248,9 @@ mod tests {
     }
 
     #[test]
-    fn needs_exactly_one_of_device_and_address() {
-        assert!(parse(&[]).is_err());
+    fn parses_devices_and_addresses() {
+        // Neither is required by the parser: the config file may name the default.
+        assert!(parse(&[]).is_ok());
         let args = parse(&["--device", "Kitchen", "--discovery-timeout", "2.5"]).expect("args");
         assert_eq!(args.device, ["Kitchen"]);
         assert!((args.discovery_timeout - 2.5).abs() < f64::EPSILON);
@@ -263,10 +293,10 @@ mod tests {
             target.capabilities(),
             &Capabilities::assumed(ServiceKind::AirPlay)
         );
-        for bad in ["127.0.0.1", "no-port", "host:99999"] {
+        for bad in ["127.0.0.1", "no-port", "host:99999", ":5000"] {
             let args = parse(&["--address", bad]).expect("args");
             let err = args.resolve(Some(ServiceKind::Raop)).await.expect_err(bad);
-            assert_eq!(kind_of(&err), Some(airstream::ErrorKind::NotFound), "{bad}");
+            assert_eq!(kind_of(&err), Some(airstream::ErrorKind::Input), "{bad}");
             assert!(
                 err.to_string().contains("expected HOST:PORT"),
                 "{bad}: {err}"
@@ -278,6 +308,30 @@ mod tests {
             .await
             .expect_err("bad timeout");
         assert_eq!(kind_of(&err), Some(airstream::ErrorKind::Input));
+        assert!(
+            err.to_string()
+                .contains("more than 0 and at most 3600 seconds, not -1"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_same_receiver_twice_is_one_target() {
+        let args = parse(&[
+            "--address",
+            "127.0.0.1:5000",
+            "--address",
+            "127.0.0.1:5001",
+            "--address",
+            "127.0.0.1:5000",
+        ])
+        .expect("args");
+        let targets = args
+            .resolve_all(Some(ServiceKind::Raop))
+            .await
+            .expect("targets");
+        let addrs: Vec<String> = targets.iter().map(|t| t.addr.to_string()).collect();
+        assert_eq!(addrs, ["127.0.0.1:5000", "127.0.0.1:5001"]);
     }
 
     #[test]

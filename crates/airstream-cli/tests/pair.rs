@@ -267,7 +267,7 @@ async fn a_wrong_pin_exits_with_the_bad_pin_code_and_stores_nothing() {
     )
     .await;
     assert_eq!(out.status.code(), Some(16), "BadPin exit code");
-    assert!(text(&out.stderr).contains("wrong PIN, run airstream pair again"));
+    assert!(text(&out.stderr).contains("wrong PIN: run `airstream pair` again"));
     assert!(out.stdout.is_empty());
     assert!(config.store().list().unwrap().is_empty());
     assert!(tv.paired_clients().is_empty());
@@ -401,7 +401,7 @@ async fn keys_and_pins_never_reach_the_logs_at_trace_level() {
         logs.push_str(&text(&out.stdout));
     }
     // Trace logging was on, and it talked about these credentials by identifier.
-    assert!(logs.contains("TRACE"), "{logs}");
+    assert!(logs.contains("trace: "), "{logs}");
     assert!(logs.contains("pair-verify succeeded"), "{logs}");
     assert!(logs.contains(&given.identifier_hex()), "{logs}");
     for leak in [key.clone(), key.to_lowercase(), PIN.to_string()] {
@@ -469,7 +469,8 @@ async fn credentials_that_cannot_be_stored_are_still_printed() {
     config.dir = blocker.join("airstream");
     let address = tv.addr().to_string();
     let out = airstream(&config, &["pair", "--address", &address, "--pin", PIN], &[]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    // A store that cannot be written is an unusable file: the documented input code.
+    assert_eq!(out.status.code(), Some(18), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("could not be stored"),
         "{}",

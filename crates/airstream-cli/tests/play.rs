@@ -167,8 +167,13 @@ async fn bad_credentials_are_refused_without_echoing_them() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_device_is_required() {
     let out = airstream(args(&["play", "http://127.0.0.1:9/video.mp4"])).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--device"));
+    // Invalid input (the config file could have named one), and both ways are offered.
+    assert_eq!(out.status.code(), Some(18));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--device") && stderr.contains("--address"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -48,7 +48,7 @@ fn device<'a>(devices: &'a [Value], name: &str, id: &str) -> &'a Value {
 #[test]
 fn scan_json_has_every_parsed_field() {
     let home = household();
-    let output = airstream(&home.netns, &["scan", "--json", "--timeout", "2"]);
+    let output = airstream(&home.netns, &["scan", "--json", "--discovery-timeout", "2"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let json: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let devices = json.as_array().expect("array");
@@ -190,6 +190,7 @@ fn scan_json_has_every_parsed_field() {
 #[test]
 fn scan_table_has_one_row_per_device() {
     let home = household();
+    // `--timeout` is the hidden alias of `--discovery-timeout`.
     let output = airstream(&home.netns, &["scan", "--timeout", "2"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
@@ -207,6 +208,7 @@ fn scan_table_has_one_row_per_device() {
         [
             vec![
                 "NAME",
+                "ID",
                 "MODEL",
                 "ADDRESS",
                 "PROTOCOLS",
@@ -217,6 +219,7 @@ fn scan_table_has_one_row_per_device() {
             ],
             vec![
                 "Bedroom",
+                "D0:D2:B0:A1:B2:C3",
                 "AudioAccessory1,1",
                 "10.77.0.12:7000",
                 "RAOP+AirPlay (needs AP2)",
@@ -227,6 +230,7 @@ fn scan_table_has_one_row_per_device() {
             ],
             vec![
                 "Kitchen",
+                "C8:D0:83:E1:A0:B1",
                 "AirPort10,115",
                 "10.77.0.11:5000",
                 "RAOP (AP2)",
@@ -237,6 +241,7 @@ fn scan_table_has_one_row_per_device() {
             ],
             vec![
                 "Living Room",
+                "58:55:CA:1A:E2:88",
                 "AppleTV6,2",
                 "10.77.0.10:7000",
                 "RAOP+AirPlay (AP2)",
@@ -247,6 +252,7 @@ fn scan_table_has_one_row_per_device() {
             ],
             vec![
                 "Office",
+                "F4:5B:0E:6A:EC:16",
                 "ShairportSync",
                 "10.77.0.13:5000",
                 "RAOP",
@@ -257,6 +263,7 @@ fn scan_table_has_one_row_per_device() {
             ],
             vec![
                 "Patio",
+                "00:05:CD:12:34:56",
                 "AVR-X2700H",
                 "10.77.0.14:1024",
                 "RAOP",
@@ -267,6 +274,7 @@ fn scan_table_has_one_row_per_device() {
             ],
             vec![
                 "Speaker",
+                "0A:00:00:00:00:01",
                 "ShairportSync",
                 "10.77.0.15:5000",
                 "RAOP",
@@ -277,6 +285,7 @@ fn scan_table_has_one_row_per_device() {
             ],
             vec![
                 "Speaker",
+                "0A:00:00:00:00:02",
                 "ShairportSync",
                 "10.77.0.16:5000",
                 "RAOP",
@@ -322,13 +331,24 @@ fn info_finds_a_device_by_name_and_stops_early() {
     let text = stdout(&output);
     assert!(text.starts_with("Kitchen\n"), "{text}");
     assert!(
-        text.contains("  audio:       RAOP, AlacCompressed, encryption None, auth-setup\n"),
+        text.contains(
+            "  stream audio:  RAOP, compressed ALAC, no encryption, auth-setup, no metadata\n"
+        ),
         "{text}"
     );
     assert!(
-        text.contains("  play_url:    unsupported, needs an _airplay._tcp service"),
+        text.contains("  play URLs:     not possible, needs an _airplay._tcp service"),
         "{text}"
     );
+    assert_eq!(text.matches("play URLs:").count(), 1, "{text}");
+    assert!(
+        text.contains("  id:            C8:D0:83:E1:A0:B1\n"),
+        "{text}"
+    );
+    // Words, not Rust names.
+    for rust in ["AlacCompressed", "None", "AirPlay1 {", "Unsupported"] {
+        assert!(!text.contains(rust), "{rust}: {text}");
+    }
 }
 
 #[test]
@@ -363,9 +383,12 @@ fn info_reports_ambiguous_and_unknown_devices_with_exit_code_19() {
 #[test]
 fn scan_rejects_a_bad_timeout_and_reports_an_empty_network() {
     let netns = Netns::create().expect("network namespace");
-    let output = airstream(&netns, &["scan", "--timeout", "0"]);
+    let output = airstream(&netns, &["scan", "--discovery-timeout", "0"]);
     assert_eq!(output.status.code(), Some(18), "{}", stderr(&output));
-    assert!(stderr(&output).contains("--timeout must be a number of seconds"));
+    assert_eq!(
+        stderr(&output),
+        "airstream: --discovery-timeout must be more than 0 and at most 3600 seconds, not 0\n"
+    );
 
     let output = airstream(&netns, &["scan", "--timeout", "0.5", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -377,14 +400,56 @@ fn scan_rejects_a_bad_timeout_and_reports_an_empty_network() {
 }
 
 #[test]
-fn info_by_address_assumes_a_plain_raop_receiver() {
-    // No mDNS at all, but run in a namespace anyway: nothing may leak if that changes.
+fn info_by_address_fails_where_nothing_answers() {
+    // A fresh namespace: nothing listens on 127.0.0.1:5000 there. `info` must ask the
+    // address rather than describe assumed capabilities (the answering case is in
+    // tests/messages.rs, against a receiver on loopback).
     let netns = Netns::create().expect("network namespace");
-    let output = airstream(&netns, &["info", "--address", "127.0.0.1:5000", "--json"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let json: Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    assert_eq!(json["name"], "127.0.0.1:5000");
-    assert_eq!(json["raop_port"], 5000);
-    assert_eq!(json["audio_route"]["ok"]["codec"], "alac-compressed");
-    assert_eq!(json["audio_route"]["ok"]["metadata"], json!([]));
+    for json in [false, true] {
+        let mut args = vec!["info", "--address", "127.0.0.1:5000"];
+        if json {
+            args.push("--json");
+        }
+        let output = airstream(&netns, &args);
+        assert_eq!(output.status.code(), Some(10), "{}", stderr(&output));
+        assert_eq!(stdout(&output), "", "nothing assumed is printed");
+        assert_eq!(
+            stderr(&output),
+            "airstream: cannot connect to 127.0.0.1:5000: Connection refused (os error 111)\n"
+        );
+    }
+}
+
+/// `airstream scan --json | head -1`: the reader leaves early. The output then ends quietly,
+/// exit 0, no message and no panic; also when stderr is that pipe too (`2>&1 | head`).
+#[test]
+fn a_reader_that_leaves_early_ends_the_output_quietly() {
+    let home = household();
+    for (args, stderr_too) in [
+        (&["scan", "--json", "--discovery-timeout", "1"][..], false),
+        (&["scan", "--json", "--discovery-timeout", "1"][..], true),
+        (&["scan", "--discovery-timeout", "1"][..], true),
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        // The reader is gone before anything is written: every write gets EPIPE.
+        drop(reader);
+        let mut command = home.netns.command(env!("CARGO_BIN_EXE_airstream"));
+        command
+            .args(args)
+            .stdout(writer.try_clone().expect("pipe clone"));
+        if stderr_too {
+            command.stderr(writer);
+        } else {
+            drop(writer);
+            command.stderr(std::process::Stdio::piped());
+        }
+        let output = command.output().expect("run airstream");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?} (stderr too: {stderr_too}): {}",
+            stderr(&output)
+        );
+        assert_eq!(stderr(&output), "", "{args:?}");
+    }
 }

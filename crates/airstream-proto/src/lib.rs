@@ -4,10 +4,13 @@
 #![forbid(unsafe_code)]
 
 pub mod alac;
+pub mod ap2;
 pub mod bplist;
 pub mod capabilities;
 pub mod digest;
 pub mod dmap;
+pub mod format;
+pub mod hap;
 pub mod ntp;
 pub mod pairing;
 pub mod play;
@@ -16,3 +19,4 @@ pub mod route;
 pub mod rtp;
 pub mod rtsp;
 pub mod sdp;
+pub mod stream;

@@ -5,6 +5,7 @@
 //! Rules come from shared/protocol/raop.md (§1, §2.5, §4.4) and airplay.md (§1.1, §1.7); the
 //! per-model exceptions live in [`quirks`], each with its source.
 
+mod display;
 mod quirks;
 #[cfg(test)]
 mod tests;

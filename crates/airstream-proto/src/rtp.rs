@@ -3,8 +3,7 @@
 
 use crate::ntp::NtpTime;
 
-/// Frames (samples per channel) in one RAOP audio packet.
-pub const FRAMES_PER_PACKET: u32 = 352;
+pub use crate::format::FRAMES_PER_PACKET;
 pub const RTP_HEADER_LEN: usize = 12;
 /// Payload type 96 (dynamic), as announced in the SDP.
 const PT_AUDIO: u8 = 0x60;

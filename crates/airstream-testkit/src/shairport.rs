@@ -66,7 +66,17 @@ pub struct Shairport {
     pub dir: PathBuf,
 }
 
-fn config_text(config: &ShairportConfig, pipe: &Path) -> String {
+/// Which shairport-sync a configuration is for: Debian's 3.3.8 (AirPlay 1, advertising through
+/// avahi) or the AirPlay 2 build (4.3.7), which needs a fixed device id (else it spends 10 s
+/// looking for a MAC address) and gets a stub `avahi-publish-service`, as it runs in a
+/// namespace with a veth, where mDNS must not go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavour {
+    Classic,
+    AirPlay2 { device_id: u64 },
+}
+
+pub(crate) fn config_text(config: &ShairportConfig, pipe: &Path, flavour: Flavour) -> String {
     let password = config
         .password
         .as_ref()
@@ -85,14 +95,28 @@ fn config_text(config: &ShairportConfig, pipe: &Path) -> String {
             "metadata = {{ enabled = \"yes\"; include_cover_art = \"yes\"; pipe_name = \"{}\"; pipe_timeout = 5000; }};",
             pipe.display()
         )
+    } else if matches!(flavour, Flavour::AirPlay2 { .. }) {
+        // 4.3.7 enables metadata by default, into a FIFO in the host's /tmp that every
+        // instance would share.
+        r#"metadata = { enabled = "no"; };"#.to_string()
     } else {
         String::new()
     };
+    let (mdns, extra) = match flavour {
+        Flavour::Classic => (
+            "avahi",
+            r#"dbus_service_bus = "session"; mpris_service_bus = "session";"#.to_string(),
+        ),
+        Flavour::AirPlay2 { device_id } => (
+            "external-avahi",
+            format!("airplay_device_id = 0x{device_id:012X}L;"),
+        ),
+    };
     format!(
         r#"general = {{ name = "{name}"; port = {port}; udp_port_base = {udp}; udp_port_range = 10;
-  output_backend = "stdout"; mdns_backend = "avahi"; interpolation = "basic";
+  output_backend = "stdout"; mdns_backend = "{mdns}"; interpolation = "basic";
   ignore_volume_control = "yes"; playback_mode = "stereo"; alac_decoder = "hammerton";
-  dbus_service_bus = "session"; mpris_service_bus = "session"; {password} {output_buffer} }};
+  {extra} {password} {output_buffer} }};
 sessioncontrol = {{ session_timeout = 20; allow_session_interruption = "yes"; }};
 {metadata}
 diagnostics = {{ log_output_to = "stderr"; statistics = "yes"; log_verbosity = 2; {drop} }};
@@ -129,19 +153,8 @@ impl Shairport {
     ) -> io::Result<Self> {
         let pipe = dir.join("metadata.pipe");
         let conf = dir.join("shairport-sync.conf");
-        std::fs::write(&conf, config_text(config, &pipe))?;
-        if config.metadata {
-            // Made before shairport-sync starts so our reader holds it open from the start.
-            let status = std::process::Command::new("mkfifo").arg(&pipe).status()?;
-            if !status.success() {
-                return Err(io::Error::other("mkfifo failed"));
-            }
-        }
-        let metadata = if config.metadata {
-            Some(MetadataReader::start(&pipe)?)
-        } else {
-            None
-        };
+        std::fs::write(&conf, config_text(config, &pipe, Flavour::Classic))?;
+        let metadata = MetadataReader::start_if(config.metadata, &pipe)?;
         let capture = dir.join("capture.raw");
         let log = dir.join("shairport-sync.log");
         let mut cmd = avahi.command("shairport-sync");
@@ -174,27 +187,9 @@ impl Shairport {
         Ok(crate::compare::read_s16le(&std::fs::read(&self.capture)?))
     }
 
-    /// Log lines that report trouble. Its D-Bus/MPRIS warnings on a private bus, and the
-    /// configuration it echoes at start, are not.
+    /// Log lines that report trouble (see [`log_trouble`]).
     pub fn log_errors(&self) -> Vec<String> {
-        const TROUBLE: [&str; 7] = [
-            "error:",
-            "fatal",
-            "unrecoverable",
-            "bad audio packet",
-            "segmentation",
-            "sync packet received before",
-            "inconsistent sequence",
-        ];
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| {
-                let lower = l.to_ascii_lowercase();
-                TROUBLE.iter().any(|t| lower.contains(t))
-            })
-            .map(str::to_string)
-            .collect()
+        log_trouble(&self.log_text())
     }
 
     pub fn log_text(&self) -> String {
@@ -205,7 +200,7 @@ impl Shairport {
     pub fn metadata(&self) -> Vec<MetadataItem> {
         self.metadata
             .as_ref()
-            .map(|m| m.items.lock().map(|i| i.clone()).unwrap_or_default())
+            .map(MetadataReader::items)
             .unwrap_or_default()
     }
 
@@ -217,6 +212,27 @@ impl Shairport {
     pub fn stop(mut self) {
         self.process.terminate(Duration::from_secs(2));
     }
+}
+
+/// Lines of a shairport-sync log that report trouble. Its D-Bus/MPRIS warnings on a private
+/// bus, and the configuration it echoes at start, are not.
+pub(crate) fn log_trouble(log: &str) -> Vec<String> {
+    const TROUBLE: [&str; 7] = [
+        "error:",
+        "fatal",
+        "unrecoverable",
+        "bad audio packet",
+        "segmentation",
+        "sync packet received before",
+        "inconsistent sequence",
+    ];
+    log.lines()
+        .filter(|l| {
+            let lower = l.to_ascii_lowercase();
+            TROUBLE.iter().any(|t| lower.contains(t))
+        })
+        .map(str::to_string)
+        .collect()
 }
 
 /// The usual end-to-end setup: shairport-sync in a network namespace of its own, with a
@@ -259,7 +275,7 @@ impl Rig {
 
 /// Reads the metadata FIFO on a thread. The FIFO is opened read-write, so the open never
 /// blocks and we can unblock our own read at the end by writing a sentinel.
-struct MetadataReader {
+pub(crate) struct MetadataReader {
     items: Arc<Mutex<Vec<MetadataItem>>>,
     pipe: File,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -268,6 +284,24 @@ struct MetadataReader {
 const SENTINEL: &[u8] = b"<airstream-stop/>";
 
 impl MetadataReader {
+    /// When `enabled`, makes the FIFO at `path` and starts reading it. Call it before
+    /// shairport-sync starts, so our reader holds the FIFO open from the start.
+    pub(crate) fn start_if(enabled: bool, path: &Path) -> io::Result<Option<Self>> {
+        if !enabled {
+            return Ok(None);
+        }
+        let status = std::process::Command::new("mkfifo").arg(path).status()?;
+        if !status.success() {
+            return Err(io::Error::other("mkfifo failed"));
+        }
+        Self::start(path).map(Some)
+    }
+
+    /// Items received so far.
+    pub(crate) fn items(&self) -> Vec<MetadataItem> {
+        self.items.lock().map(|i| i.clone()).unwrap_or_default()
+    }
+
     fn start(path: &Path) -> io::Result<Self> {
         let mut reader = std::fs::OpenOptions::new()
             .read(true)
@@ -356,6 +390,38 @@ pub fn parse_items(text: &[u8]) -> (Vec<MetadataItem>, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_flavours_differ_in_mdns_device_id_and_default_metadata() {
+        let pipe = Path::new("/tmp/pipe");
+        let config = ShairportConfig::default();
+        let classic = config_text(&config, pipe, Flavour::Classic);
+        assert!(classic.contains(r#"mdns_backend = "avahi";"#), "{classic}");
+        assert!(
+            classic.contains(r#"dbus_service_bus = "session";"#),
+            "{classic}"
+        );
+        assert!(!classic.contains("airplay_device_id"), "{classic}");
+        let ap2 = config_text(
+            &config,
+            pipe,
+            Flavour::AirPlay2 {
+                device_id: 0x0A1B_2C3D_4E5F,
+            },
+        );
+        assert!(ap2.contains(r#"mdns_backend = "external-avahi";"#), "{ap2}");
+        assert!(
+            ap2.contains("airplay_device_id = 0x0A1B2C3D4E5FL;"),
+            "{ap2}"
+        );
+        for common in [
+            r#"output_backend = "stdout";"#,
+            r#"interpolation = "basic";"#,
+            "log_verbosity = 2;",
+        ] {
+            assert!(classic.contains(common) && ap2.contains(common), "{common}");
+        }
+    }
 
     #[test]
     fn parses_metadata_items() {

@@ -70,6 +70,19 @@ impl Connection {
                     self.peer, request.method, self.request_timeout
                 ))
             })??;
+        // The answer must be to this request: a reply to another (a CSeq that does not
+        // match) is a protocol error, never taken as the next reply.
+        if let (Some(sent), Some(got)) = (request.headers.get("CSeq"), response.headers.get("CSeq"))
+            && sent.trim() != got.trim()
+        {
+            return Err(Error::BadMessage {
+                peer: self.peer.to_string(),
+                detail: format!(
+                    "the answer to {} carries CSeq {got}, not {sent}",
+                    request.method
+                ),
+            });
+        }
         tracing::debug!(status = response.status, method = %request.method, "response");
         tracing::trace!(?response, "response headers");
         Ok(response)
@@ -101,6 +114,13 @@ impl Connection {
                 .read_buf(&mut self.read_buf)
                 .await
                 .map_err(|e| self.lost("reading a response", &e))?;
+            if n == 0 && !self.read_buf.is_empty() {
+                // Half a reply is not a refusal: say what it was.
+                return Err(Error::BadMessage {
+                    peer: self.peer.to_string(),
+                    detail: "its reply was cut off before the end".into(),
+                });
+            }
             if n == 0 {
                 return Err(Error::ConnectionLost(format!(
                     "{} closed the connection",
@@ -110,28 +130,17 @@ impl Connection {
         }
     }
 
-    /// Waits until the peer closes the connection or sends something unexpected; used
-    /// while streaming to notice a receiver that went away between requests.
-    pub async fn closed(&mut self) -> Result<()> {
-        let n = self
-            .stream
-            .read_buf(&mut self.read_buf)
-            .await
-            .map_err(|e| self.lost("waiting on the connection", &e))?;
-        if n == 0 {
-            return Err(Error::ConnectionLost(format!(
-                "{} closed the connection",
-                self.peer
-            )));
-        }
-        Ok(())
-    }
-
     fn lost(&self, what: &str, e: &std::io::Error) -> Error {
         Error::ConnectionLost(format!(
             "connection to {} lost while {what}: {e}",
             self.peer
         ))
+    }
+
+    /// The socket and any bytes read past the last response, for a task that takes the
+    /// connection over.
+    pub(crate) fn into_parts(self) -> (TcpStream, BytesMut) {
+        (self.stream, self.read_buf)
     }
 
     pub async fn shutdown(mut self) {

@@ -6,7 +6,12 @@
 //! so readers (which take no lock) see the old or the new file, never a half-written one.
 //! Writers serialise on an advisory lock file, so concurrent `put`/`forget` calls from
 //! threads or processes never lose each other's entries. The store file is mode 0600 and
-//! a directory we create is mode 0700.
+//! a directory we create is mode 0700, and a store file others can read or write is refused
+//! (with the `chmod` that fixes it) rather than used.
+//!
+//! Two kinds of credentials live side by side, one entry per device: legacy pairing
+//! credentials (`ID:KEY`, [`StoredCredentials`]) and HAP credentials of AirPlay 2 devices
+//! (pyatv's `LTPK:LTSK:DEVICE_ID:CLIENT_ID`, [`StoredHapCredentials`]).
 //!
 //! The calls are blocking file I/O of a few KiB; from async code, run them on a blocking
 //! thread if that matters.
@@ -18,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use airstream_proto::hap::HapCredentials;
 use airstream_proto::pairing::Credentials;
 use serde::{Deserialize, Serialize};
 
@@ -44,7 +50,40 @@ pub struct StoredCredentials {
     pub credentials: Credentials,
 }
 
-/// Why the credential store could not be read or written.
+/// HAP credentials stored for one AirPlay 2 device. `Debug` shows only the identifiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredHapCredentials {
+    /// The device's identifier (as discovery reports it); lookups ignore ASCII case.
+    pub device_id: String,
+    /// A human-readable name for listings.
+    pub name: String,
+    pub credentials: HapCredentials,
+}
+
+/// One entry of the store, of either kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    Legacy(StoredCredentials),
+    Hap(StoredHapCredentials),
+}
+
+impl Entry {
+    fn device_id(&self) -> &str {
+        match self {
+            Entry::Legacy(entry) => &entry.device_id,
+            Entry::Hap(entry) => &entry.device_id,
+        }
+    }
+
+    fn is_for(&self, device_id: &str) -> bool {
+        self.device_id().eq_ignore_ascii_case(device_id)
+    }
+}
+
+/// Why the credential store could not be read or written. Messages name the file and
+/// what is wrong with it, never its contents. As an [`crate::Error`] (via `From`), every
+/// kind is [`crate::ErrorKind::Input`] except `Locked`, which is
+/// [`crate::ErrorKind::Timeout`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -58,6 +97,14 @@ pub enum StoreError {
     },
     #[error("credential store {} is corrupt: {detail}", path.display())]
     Corrupt { path: PathBuf, detail: String },
+    /// The store file is readable or writable by group or others, so the keys in it may
+    /// have leaked: reading refuses it. (A write rewrites it at 0600, which also fixes it.)
+    #[error(
+        "credential store {} is accessible to other users (mode {mode:03o}); run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    Insecure { path: PathBuf, mode: u32 },
     #[error(
         "credential store {} is locked by another airstream process (waited {} s)",
         path.display(),
@@ -95,22 +142,51 @@ impl CredentialStore {
         self.dir.join(STORE_FILE)
     }
 
-    /// Every stored device, ordered by device id.
+    /// Every device stored with legacy credentials, ordered by device id.
     pub fn list(&self) -> Result<Vec<StoredCredentials>, StoreError> {
-        self.read()
-    }
-
-    /// The credentials stored for `device_id` (ASCII case ignored).
-    pub fn get(&self, device_id: &str) -> Result<Option<StoredCredentials>, StoreError> {
-        let found = self
+        Ok(self
             .read()?
             .into_iter()
-            .find(|entry| entry.device_id.eq_ignore_ascii_case(device_id));
+            .filter_map(|entry| match entry {
+                Entry::Legacy(entry) => Some(entry),
+                Entry::Hap(_) => None,
+            })
+            .collect())
+    }
+
+    /// Every device stored with HAP credentials, ordered by device id.
+    pub fn list_hap(&self) -> Result<Vec<StoredHapCredentials>, StoreError> {
+        Ok(self
+            .read()?
+            .into_iter()
+            .filter_map(|entry| match entry {
+                Entry::Hap(entry) => Some(entry),
+                Entry::Legacy(_) => None,
+            })
+            .collect())
+    }
+
+    /// The legacy credentials stored for `device_id` (ASCII case ignored).
+    pub fn get(&self, device_id: &str) -> Result<Option<StoredCredentials>, StoreError> {
+        let found = self.read()?.into_iter().find_map(|entry| match entry {
+            Entry::Legacy(entry) if entry.device_id.eq_ignore_ascii_case(device_id) => Some(entry),
+            _ => None,
+        });
         tracing::trace!(device = device_id, ?found, "credential store lookup");
         Ok(found)
     }
 
-    /// Stores `credentials` for `device_id`, replacing what was stored for it.
+    /// The HAP credentials stored for `device_id` (ASCII case ignored).
+    pub fn get_hap(&self, device_id: &str) -> Result<Option<StoredHapCredentials>, StoreError> {
+        let found = self.read()?.into_iter().find_map(|entry| match entry {
+            Entry::Hap(entry) if entry.device_id.eq_ignore_ascii_case(device_id) => Some(entry),
+            _ => None,
+        });
+        tracing::trace!(device = device_id, ?found, "credential store lookup (HAP)");
+        Ok(found)
+    }
+
+    /// Stores legacy `credentials` for `device_id`, replacing what was stored for it.
     pub fn put(
         &self,
         device_id: &str,
@@ -119,36 +195,66 @@ impl CredentialStore {
     ) -> Result<(), StoreError> {
         tracing::debug!(device = device_id, name, ?credentials, path = %self.path().display(),
             "storing credentials");
+        self.replace_entry(Entry::Legacy(StoredCredentials {
+            device_id: device_id.to_owned(),
+            name: name.to_owned(),
+            credentials: credentials.clone(),
+        }))
+    }
+
+    /// Stores HAP `credentials` for `device_id`, replacing what was stored for it (of
+    /// either kind).
+    pub fn put_hap(
+        &self,
+        device_id: &str,
+        name: &str,
+        credentials: &HapCredentials,
+    ) -> Result<(), StoreError> {
+        tracing::debug!(device = device_id, name, ?credentials, path = %self.path().display(),
+            "storing HAP credentials");
+        self.replace_entry(Entry::Hap(StoredHapCredentials {
+            device_id: device_id.to_owned(),
+            name: name.to_owned(),
+            credentials: credentials.clone(),
+        }))
+    }
+
+    fn replace_entry(&self, new: Entry) -> Result<(), StoreError> {
         self.update(|entries| {
-            entries.retain(|entry| !entry.device_id.eq_ignore_ascii_case(device_id));
-            entries.push(StoredCredentials {
-                device_id: device_id.to_owned(),
-                name: name.to_owned(),
-                credentials: credentials.clone(),
-            });
+            entries.retain(|entry| !entry.is_for(new.device_id()));
+            entries.push(new);
             true
         })
         .map(|_| ())
     }
 
-    /// Removes the entry for `device_id`; `false` if there was none.
+    /// Removes the entry for `device_id` (of either kind); `false` if there was none.
     pub fn forget(&self, device_id: &str) -> Result<bool, StoreError> {
         let removed = self.update(|entries| {
             let before = entries.len();
-            entries.retain(|entry| !entry.device_id.eq_ignore_ascii_case(device_id));
+            entries.retain(|entry| !entry.is_for(device_id));
             entries.len() != before
         })?;
         tracing::debug!(device = device_id, removed, "forgetting credentials");
         Ok(removed)
     }
 
-    fn read(&self) -> Result<Vec<StoredCredentials>, StoreError> {
+    /// Reads the store, refusing one that others can read or write.
+    fn read(&self) -> Result<Vec<Entry>, StoreError> {
+        self.read_entries(true)
+    }
+
+    /// `check_mode` is off only for writers: they rewrite the file at 0600, which is the fix.
+    fn read_entries(&self, check_mode: bool) -> Result<Vec<Entry>, StoreError> {
         let path = self.path();
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(source) => return Err(StoreError::Io { path, source }),
         };
+        if check_mode {
+            check_private(&path)?;
+        }
         let entries = decode(&text).map_err(|detail| StoreError::Corrupt {
             path: path.clone(),
             detail,
@@ -159,18 +265,15 @@ impl CredentialStore {
 
     /// Read-modify-write under the writer lock. `change` returns whether it changed
     /// anything; unchanged stores are not rewritten.
-    fn update(
-        &self,
-        change: impl FnOnce(&mut Vec<StoredCredentials>) -> bool,
-    ) -> Result<bool, StoreError> {
+    fn update(&self, change: impl FnOnce(&mut Vec<Entry>) -> bool) -> Result<bool, StoreError> {
         create_private_dir(&self.dir).map_err(|source| io_error(&self.dir, source))?;
         let _lock = self.lock()?;
         self.remove_stale_temp_files();
-        let mut entries = self.read()?;
+        let mut entries = self.read_entries(false)?;
         if !change(&mut entries) {
             return Ok(false);
         }
-        entries.sort_by(|a, b| a.device_id.cmp(&b.device_id));
+        entries.sort_by(|a, b| a.device_id().cmp(b.device_id()));
         self.replace_file(&encode(&entries))?;
         Ok(true)
     }
@@ -272,8 +375,8 @@ struct DeviceEntry {
     credentials: String,
 }
 
-fn decode(text: &str) -> Result<Vec<StoredCredentials>, String> {
-    let file: StoreFile = serde_json::from_str(text).map_err(|err| err.to_string())?;
+fn decode(text: &str) -> Result<Vec<Entry>, String> {
+    let file: StoreFile = serde_json::from_str(text).map_err(|err| describe_json_error(&err))?;
     if file.version != FORMAT_VERSION {
         return Err(format!(
             "format version {} (this airstream reads version {FORMAT_VERSION})",
@@ -283,34 +386,102 @@ fn decode(text: &str) -> Result<Vec<StoredCredentials>, String> {
     file.devices
         .into_iter()
         .map(|entry| {
-            let credentials = entry
-                .credentials
-                .parse()
-                .map_err(|err| format!("entry for device {}: {err}", entry.id))?;
-            Ok(StoredCredentials {
-                device_id: entry.id,
-                name: entry.name,
+            let DeviceEntry {
+                id,
+                name,
                 credentials,
-            })
+            } = entry;
+            // Two parts: legacy `ID:KEY`; four: HAP. Errors name the device, never the value.
+            if credentials.split(':').count() == 4 {
+                let credentials = credentials
+                    .parse()
+                    .map_err(|err| format!("entry for device {id}: {err}"))?;
+                Ok(Entry::Hap(StoredHapCredentials {
+                    device_id: id,
+                    name,
+                    credentials,
+                }))
+            } else {
+                let credentials = credentials
+                    .parse()
+                    .map_err(|err| format!("entry for device {id}: {err}"))?;
+                Ok(Entry::Legacy(StoredCredentials {
+                    device_id: id,
+                    name,
+                    credentials,
+                }))
+            }
         })
         .collect()
 }
 
-fn encode(entries: &[StoredCredentials]) -> Vec<u8> {
+/// Where and what kind of problem serde found, without serde's own text: that quotes the
+/// offending value, which may be a key.
+fn describe_json_error(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match err.classify() {
+        Category::Syntax => "not valid JSON",
+        Category::Eof => "cut short (incomplete JSON)",
+        Category::Data => "valid JSON, but not the layout of a credential store",
+        Category::Io => "unreadable",
+    };
+    format!("{what} at line {} column {}", err.line(), err.column())
+}
+
+fn encode(entries: &[Entry]) -> Vec<u8> {
     let file = StoreFile {
         version: FORMAT_VERSION,
         devices: entries
             .iter()
-            .map(|entry| DeviceEntry {
-                id: entry.device_id.clone(),
-                name: entry.name.clone(),
-                credentials: entry.credentials.to_secret_string(),
+            .map(|entry| match entry {
+                Entry::Legacy(entry) => DeviceEntry {
+                    id: entry.device_id.clone(),
+                    name: entry.name.clone(),
+                    credentials: entry.credentials.to_secret_string(),
+                },
+                Entry::Hap(entry) => DeviceEntry {
+                    id: entry.device_id.clone(),
+                    name: entry.name.clone(),
+                    credentials: entry.credentials.to_secret_string(),
+                },
             })
             .collect(),
     };
     let mut text = serde_json::to_vec_pretty(&file).expect("strings and integers always serialise");
     text.push(b'\n');
     text
+}
+
+/// Refuses a store file that group or others may read or write.
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(path)
+        .map_err(|source| io_error(path, source))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(StoreError::Insecure {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+impl From<StoreError> for crate::Error {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Locked { .. } => crate::Error::Timeout(err.to_string()),
+            _ => crate::Error::InvalidInput(err.to_string()),
+        }
+    }
 }
 
 #[cfg(unix)]
@@ -364,11 +535,11 @@ mod tests {
 
     #[test]
     fn format_round_trips_and_rejects_other_versions() {
-        let entries = vec![StoredCredentials {
+        let entries = vec![Entry::Legacy(StoredCredentials {
             device_id: "AA:BB".into(),
             name: "Living \"Room\"".into(),
             credentials: Credentials::new([1; 8], [2; 32]),
-        }];
+        })];
         let text = String::from_utf8(encode(&entries)).unwrap();
         assert_eq!(decode(&text).unwrap(), entries);
         let future = text.replace("\"version\": 1", "\"version\": 2");

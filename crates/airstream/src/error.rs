@@ -1,6 +1,10 @@
 //! The public error type. Callers match on [`Error::kind`], a stable category; the variant
-//! carries what to tell the user. Non-fatal receiver replies (a rejected volume or metadata
-//! request) are never errors: they surface as warnings on the stream handle.
+//! carries what to tell the user. The text of an error says what failed, never the
+//! underlying cause again: that stays [`std::error::Error::source`], so a caller that prints
+//! the chain prints each cause once. The text holds no command-line advice either (what to
+//! run, which flag to pass): the CLI adds that per [`ErrorKind`]. Non-fatal receiver
+//! replies (a rejected volume or metadata request) are never errors: they surface as
+//! warnings on the stream handle.
 
 use std::io;
 
@@ -28,28 +32,45 @@ pub enum ErrorKind {
     Input,
     /// No device matches what the user asked for (or the name is ambiguous).
     NotFound,
+    /// An internal task of airstream panicked or failed: a bug, not the peer's or the
+    /// input's fault.
+    Internal,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("{device} needs pairing: run `{command}`")]
-    PairingRequired { device: String, command: String },
+    /// The device asks for pairing and no credentials were given.
+    #[error("{device} needs pairing")]
+    PairingRequired {
+        device: String,
+        /// How to pair it with the `airstream` command; not part of the message (the CLI
+        /// decides what advice to give).
+        command: String,
+    },
     #[error("{0}")]
     CredentialsRejected(String),
     #[error("wrong password for {receiver}")]
     BadPassword { receiver: String },
-    #[error("{receiver} requires a password (use --password or AIRSTREAM_PASSWORD)")]
+    #[error("{receiver} requires a password")]
     PasswordRequired { receiver: String },
-    #[error("wrong PIN, run airstream pair again")]
+    #[error("wrong PIN")]
     BadPin,
     /// A pairing or pair-verify message failed its cryptographic check or could not be
     /// parsed (e.g. the device's SRP proof M2 is wrong): the device cannot be trusted.
-    #[error("{device}: {source}")]
+    #[error("pairing with {device} failed")]
     Pairing {
         device: String,
         #[source]
         source: airstream_proto::pairing::PairingError,
+    },
+    /// A HAP (AirPlay 2) pairing or pair-verify message failed its check or could not be
+    /// parsed: the device cannot be trusted.
+    #[error("{device}: {source}")]
+    HapPairing {
+        device: String,
+        #[source]
+        source: airstream_proto::hap::HapError,
     },
     #[error("{receiver} is busy: another sender is using it")]
     DeviceBusy { receiver: String },
@@ -57,7 +78,7 @@ pub enum Error {
     Unsupported(String),
     #[error("timed out: {0}")]
     Timeout(String),
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Network {
         context: String,
         #[source]
@@ -88,6 +109,13 @@ pub enum Error {
         code: Option<i64>,
         domain: Option<String>,
     },
+    /// An internal task panicked or failed (e.g. the decoder thread or the stream driver).
+    #[error("{context}")]
+    Internal {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 fn describe_device_error(code: Option<i64>, domain: Option<&str>) -> String {
@@ -110,9 +138,11 @@ impl Error {
             Error::Protocol { .. }
             | Error::BadMessage { .. }
             | Error::PlaybackFailed { .. }
-            | Error::Pairing { .. } => ErrorKind::Protocol,
+            | Error::Pairing { .. }
+            | Error::HapPairing { .. } => ErrorKind::Protocol,
             Error::Input(_) | Error::InvalidInput(_) => ErrorKind::Input,
             Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Internal { .. } => ErrorKind::Internal,
         }
     }
 
@@ -121,6 +151,34 @@ impl Error {
         match self {
             Error::Protocol { status, .. } => Some(*status),
             _ => None,
+        }
+    }
+
+    /// The message and then each cause in the [`source`](std::error::Error::source) chain
+    /// whose text is not already in it, joined by `: `: the whole story in one line, for
+    /// warnings and reports (`Display` alone says only what failed).
+    pub fn to_string_with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            let more = error.to_string();
+            if !text.contains(&more) {
+                text.push_str(": ");
+                text.push_str(&more);
+            }
+            cause = error.source();
+        }
+        text
+    }
+
+    /// An internal task failed: `context` says which, `source` why (e.g. a `JoinError`).
+    pub fn internal(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Internal {
+            context: context.into(),
+            source: source.into(),
         }
     }
 
@@ -133,3 +191,32 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_says_what_failed_and_the_causes_follow_once() {
+        let refused = io::Error::new(io::ErrorKind::ConnectionRefused, "Connection refused");
+        let error = Error::network("cannot connect to 127.0.0.1:5000", refused);
+        assert_eq!(error.to_string(), "cannot connect to 127.0.0.1:5000");
+        assert_eq!(
+            error.to_string_with_causes(),
+            "cannot connect to 127.0.0.1:5000: Connection refused"
+        );
+        assert_eq!(error.kind(), ErrorKind::Network);
+        let error = Error::internal("the stream task failed", "it panicked");
+        assert_eq!(error.kind(), ErrorKind::Internal);
+        assert_eq!(
+            error.to_string_with_causes(),
+            "the stream task failed: it panicked"
+        );
+        // No advice in the library's text: the CLI gives it.
+        let error = Error::PasswordRequired {
+            receiver: "Patio".into(),
+        };
+        assert_eq!(error.to_string(), "Patio requires a password");
+        assert_eq!(Error::BadPin.to_string(), "wrong PIN");
+    }
+}

@@ -8,6 +8,7 @@ pub mod connection;
 pub mod credentials;
 pub mod discovery;
 mod error;
+pub mod hap;
 pub mod pairing;
 pub mod raop;
 

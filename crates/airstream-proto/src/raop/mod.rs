@@ -1,8 +1,7 @@
-//! RAOP (AirPlay 1 audio) sender core: the RTSP session and the RTP audio path.
+//! RAOP (AirPlay 1 audio) sender core: the RTSP session and the audio key; the audio path
+//! itself is the stream engine ([`crate::stream`]).
 
 pub mod crypto;
 pub mod session;
-pub mod streamer;
 
 pub use session::{RaopSession, SessionConfig, SessionError, SessionEvent, Transport};
-pub use streamer::{AudioStreamer, StreamerConfig, StreamerStats};

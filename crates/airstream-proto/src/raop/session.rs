@@ -168,6 +168,21 @@ pub struct RaopSession {
     auth_setup_tried: bool,
 }
 
+/// Shows where the session is, never its password or keys.
+impl std::fmt::Debug for RaopSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaopSession")
+            .field("state", &self.state)
+            .field("cseq", &self.cseq)
+            .field("queued", &self.queue.len())
+            .field(
+                "in_flight",
+                &self.in_flight.as_ref().map(|(cseq, p)| (cseq, p.method)),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 impl RaopSession {
     pub fn new(config: SessionConfig) -> Self {
         let mut session = Self {

@@ -14,12 +14,17 @@
 //!   [`WRONG_PIN_STATUS`] 470; `/pair-setup-pin` before any PIN was shown → 403; a malformed
 //!   or out-of-order body → 400; pair-verify refused → 403; no pairing configured → 404 for
 //!   the pairing endpoints and 501 for `/pair-verify`.
+//! - tvOS 14+ mode ([`Tvos14`], in `tvos14.rs`): HAP pairing (PIN or transient), the
+//!   encrypted channel, and `/play` refused until `SETUP` and `RECORD` made a session.
 //! - Every request and every connection open/close is recorded.
 
 mod fetch;
+mod tvos14;
 
 pub use fetch::{FetchExchange, FetchPlan, FetchResult};
+pub use tvos14::Tvos14;
 
+use airstream_proto::hap::PairedController;
 use airstream_proto::pairing::{
     DeviceIdentity, PairSetupServer, PairVerifyServer, PairedClient, PairingError,
 };
@@ -34,6 +39,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tvos14::Tvos14Connection;
 
 /// One scripted `/playback-info` answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,6 +145,8 @@ pub struct FakeAppleTvConfig {
     pub binary_plists: bool,
     /// Close the connection instead of answering the Nth `/playback-info` (1-based).
     pub close_on_poll: Option<usize>,
+    /// Behave as a tvOS 14+ Apple TV: HAP pairing, encrypted channel, session before `/play`.
+    pub tvos14: Option<Tvos14>,
 }
 
 impl Default for FakeAppleTvConfig {
@@ -165,6 +173,7 @@ impl Default for FakeAppleTvConfig {
             fetch: None,
             binary_plists: false,
             close_on_poll: None,
+            tvos14: None,
         }
     }
 }
@@ -214,6 +223,8 @@ struct State {
     shown_pin: Option<String>,
     /// Clients that completed pair-setup, in order.
     paired: Vec<PairedClient>,
+    /// Controllers that completed a HAP pair-setup (tvOS 14+ mode), in order.
+    hap_paired: Vec<PairedController>,
 }
 
 #[derive(Debug)]
@@ -223,6 +234,8 @@ struct Shared {
     connections: watch::Sender<ConnectionCounts>,
     /// `Some(done)` once a fetch started.
     fetch_done: watch::Sender<Option<bool>>,
+    /// Port of the event channel `SETUP` announces (tvOS 14+ mode; 0 otherwise).
+    event_port: u16,
 }
 
 impl Shared {
@@ -240,11 +253,15 @@ pub struct FakeAppleTv {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
+    event_task: Option<JoinHandle<()>>,
 }
 
 impl Drop for FakeAppleTv {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(task) = &self.event_task {
+            task.abort();
+        }
     }
 }
 
@@ -252,14 +269,26 @@ impl FakeAppleTv {
     pub async fn start(config: FakeAppleTvConfig) -> io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let (event_port, event_task) = if config.tvos14.is_some() {
+            let (port, task) = tvos14::event_listener().await?;
+            (port, Some(task))
+        } else {
+            (0, None)
+        };
         let shared = Arc::new(Shared {
             config,
             state: Mutex::new(State::default()),
             connections: watch::Sender::new(ConnectionCounts::default()),
             fetch_done: watch::Sender::new(None),
+            event_port,
         });
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
-        Ok(Self { addr, shared, task })
+        Ok(Self {
+            addr,
+            shared,
+            task,
+            event_task,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -291,6 +320,11 @@ impl FakeAppleTv {
     /// Clients that completed pair-setup with the fake (pair-verify now accepts them).
     pub fn paired_clients(&self) -> Vec<PairedClient> {
         self.shared.state().paired.clone()
+    }
+
+    /// Controllers that completed a HAP pair-setup with the fake (tvOS 14+ mode).
+    pub fn hap_paired_controllers(&self) -> Vec<PairedController> {
+        self.shared.state().hap_paired.clone()
     }
 
     pub fn connection_counts(&self) -> ConnectionCounts {
@@ -335,32 +369,63 @@ struct ConnectionState {
     setup: Option<PairSetupServer>,
     verify: Option<PairVerifyServer>,
     verified: bool,
+    tvos14: Tvos14Connection,
 }
 
 async fn serve(mut stream: TcpStream, number: usize, shared: &Arc<Shared>) -> io::Result<()> {
     let mut buf = BytesMut::new();
+    let mut chunk = [0u8; 4096];
     let mut conn = ConnectionState {
         number,
         setup: None,
         verify: None,
         verified: false,
+        tvos14: Tvos14Connection::default(),
     };
+    let invalid =
+        |e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
     loop {
         let request = loop {
             match rtsp::parse_request(&mut buf) {
                 Ok(Some(request)) => break request,
                 Ok(None) => {}
-                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+                Err(e) => return Err(invalid(&e)),
             }
-            if stream.read_buf(&mut buf).await? == 0 {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
                 return Ok(());
+            }
+            // After HAP pair-verify or transient setup, everything is framed and encrypted.
+            match &mut conn.tvos14.cipher {
+                Some((_, decoder)) => {
+                    buf.extend_from_slice(&decoder.decode(&chunk[..n]).map_err(|e| invalid(&e))?);
+                }
+                None => buf.extend_from_slice(&chunk[..n]),
             }
         };
         record(shared, &conn, &request);
-        let Some(response) = respond(shared, &mut conn, &request).await else {
+        let Some(mut response) = respond(shared, &mut conn, &request).await else {
             return Ok(()); // scripted connection drop
         };
-        stream.write_all(&response.to_bytes()).await?;
+        if request.version == Version::Rtsp10 {
+            // An RTSP request gets an RTSP reply with its CSeq.
+            response.version = Version::Rtsp10;
+            if let Some(cseq) = request.headers.get("CSeq") {
+                response.headers.set("CSeq", cseq);
+            }
+        }
+        let bytes = response.to_bytes();
+        match &mut conn.tvos14.cipher {
+            Some((encoder, _)) => {
+                stream
+                    .write_all(&encoder.encode(&bytes).map_err(|e| invalid(&e))?)
+                    .await?;
+            }
+            None => stream.write_all(&bytes).await?,
+        }
+        if let Some(keys) = conn.tvos14.pending.take() {
+            conn.tvos14.cipher = Some(keys.into_codec());
+        }
     }
 }
 
@@ -399,6 +464,28 @@ async fn respond(
     conn: &mut ConnectionState,
     request: &Request,
 ) -> Option<Response> {
+    if let Some(mode) = &shared.config.tvos14 {
+        let session = &mut conn.tvos14;
+        let path = request.uri.split('?').next().unwrap_or_default();
+        let response = match (request.method.as_str(), path) {
+            ("GET", "/info") => Some(tvos14::info(mode)),
+            ("POST", "/pair-pin-start") => Some(tvos14::pair_pin_start(shared, mode, session)),
+            ("POST", "/pair-setup") => Some(tvos14::pair_setup(shared, mode, session, request)),
+            ("POST", "/pair-verify") => Some(tvos14::pair_verify(shared, mode, session, request)),
+            ("SETUP", _) => Some(tvos14::setup(shared, session, request)),
+            ("RECORD", _) => Some(tvos14::record(shared, session)),
+            ("POST", "/feedback" | "/rate") | ("PUT", "/setProperty") => {
+                Some(tvos14::session_request(shared, session))
+            }
+            ("POST", "/play") if !session.encrypted() || !session.recording => {
+                Some(status(shared.config.unauthorized_status))
+            }
+            _ => None,
+        };
+        if response.is_some() {
+            return response;
+        }
+    }
     let response = match (request.method.as_str(), request.uri.as_str()) {
         ("POST", "/play") => play(shared, conn, request),
         ("GET", "/playback-info") => return playback_info(shared).await,
@@ -414,14 +501,17 @@ async fn respond(
 
 fn play(shared: &Arc<Shared>, conn: &ConnectionState, request: &Request) -> Response {
     let config = &shared.config;
-    if config.require_pair_verify && !conn.verified {
+    if config.require_pair_verify && !conn.verified && config.tvos14.is_none() {
         return status(config.unauthorized_status);
     }
     if let Some(code) = config.play_status {
         return status(code);
     }
-    // pyatv's fake device checks exactly these two headers.
-    if request.headers.get("User-Agent") != Some("MediaControl/1.0")
+    // pyatv's fake device checks exactly these two headers (pyatv's AirPlay 2 path sends
+    // User-Agent AirPlay/550.10 instead).
+    let user_agent_ok =
+        config.tvos14.is_some() || request.headers.get("User-Agent") == Some("MediaControl/1.0");
+    if !user_agent_ok
         || request.headers.get("Content-Type") != Some("application/x-apple-binary-plist")
     {
         return status(400);

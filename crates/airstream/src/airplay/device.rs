@@ -16,6 +16,18 @@ pub struct AirPlayDevice {
     pub capabilities: Option<Capabilities>,
 }
 
+/// How `play_url` reaches this device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PlayRoute {
+    /// Plain `/play` (with legacy pair-verify when the device asks for it).
+    AirPlay1(Airplay1Route),
+    /// tvOS 14+: an encrypted AirPlay 2 session first (airplay.md §1.7).
+    AirPlay2 {
+        /// Transient pairing works when no HAP credentials are given.
+        transient_pairing: bool,
+    },
+}
+
 /// What the AirPlay 1 session must do on this device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Airplay1Route {
@@ -65,10 +77,9 @@ impl AirPlayDevice {
         }
     }
 
-    /// The AirPlay 1 route, or `Unsupported` when the device needs something not built —
-    /// above all the AirPlay 2 session path (tvOS 14+), where a bare `/play` would give a
-    /// black screen or a silent hang.
-    pub(crate) fn airplay1_route(&self) -> Result<Airplay1Route> {
+    /// The route to play URLs on this device, or `Unsupported` when it needs something not
+    /// built (a password, or a device that cannot play URLs at all).
+    pub(crate) fn play_route(&self) -> Result<PlayRoute> {
         let assumed;
         let capabilities = if let Some(capabilities) = &self.capabilities {
             capabilities
@@ -82,12 +93,12 @@ impl AirPlayDevice {
                 "{} requires an AirPlay password, which play_url does not support yet",
                 self.label()
             ))),
-            Ok(PlayUrlRoute::AirPlay1 { pair_verify, .. }) => Ok(Airplay1Route { pair_verify }),
-            Ok(PlayUrlRoute::AirPlay2 { .. }) => Err(Error::Unsupported(format!(
-                "{} needs the AirPlay 2 session path to play URLs (tvOS 14+: feature bit 38 \
-                 or 48), which airstream does not implement yet",
-                self.label()
-            ))),
+            Ok(PlayUrlRoute::AirPlay1 { pair_verify, .. }) => {
+                Ok(PlayRoute::AirPlay1(Airplay1Route { pair_verify }))
+            }
+            Ok(PlayUrlRoute::AirPlay2 { transient_pairing }) => {
+                Ok(PlayRoute::AirPlay2 { transient_pairing })
+            }
             Err(unsupported) => Err(Error::Unsupported(format!(
                 "{} cannot play URLs: {unsupported}",
                 self.label()
@@ -112,8 +123,8 @@ mod tests {
     fn a_bare_address_is_an_airplay1_device_without_pairing() {
         let device = AirPlayDevice::new("127.0.0.1:7000".parse().unwrap());
         assert_eq!(
-            device.airplay1_route().unwrap(),
-            Airplay1Route { pair_verify: false }
+            device.play_route().unwrap(),
+            PlayRoute::AirPlay1(Airplay1Route { pair_verify: false })
         );
     }
 
@@ -122,8 +133,8 @@ mod tests {
         // Apple TV 3: 0x5A7FFFF7,0x1E has no bit 38 or 48.
         let device = device(&[("features", "0x5A7FFFF7,0x1E"), ("flags", "0x44")]);
         assert_eq!(
-            device.airplay1_route().unwrap(),
-            Airplay1Route { pair_verify: false }
+            device.play_route().unwrap(),
+            PlayRoute::AirPlay1(Airplay1Route { pair_verify: false })
         );
     }
 
@@ -131,8 +142,8 @@ mod tests {
     fn legacy_pairing_flags_ask_for_pair_verify() {
         let device = device(&[("features", "0x5A7FFFF7,0x1E"), ("flags", "0x204")]);
         assert_eq!(
-            device.airplay1_route().unwrap(),
-            Airplay1Route { pair_verify: true }
+            device.play_route().unwrap(),
+            PlayRoute::AirPlay1(Airplay1Route { pair_verify: true })
         );
     }
 
@@ -154,15 +165,14 @@ mod tests {
     }
 
     #[test]
-    fn tvos14_devices_are_refused_with_a_clear_error() {
+    fn tvos14_devices_take_the_airplay2_session_path() {
         // tvOS 14 Apple TV 4K: 0x4A7FDFD5,0xBC157FDE has bits 38 and 48.
         let device = device(&[("features", "0x4A7FDFD5,0xBC157FDE")]);
-        let err = device.airplay1_route().unwrap_err();
-        assert_eq!(err.kind(), crate::ErrorKind::Unsupported);
-        let text = err.to_string();
-        assert!(
-            text.contains("Living Room") && text.contains("tvOS 14"),
-            "{text}"
+        assert_eq!(
+            device.play_route().unwrap(),
+            PlayRoute::AirPlay2 {
+                transient_pairing: true
+            }
         );
     }
 
@@ -171,11 +181,11 @@ mod tests {
         // Video bit 0 clear: a speaker.
         let speaker = device(&[("features", "0x445F8A00,0x1C340")]);
         assert_eq!(
-            speaker.airplay1_route().unwrap_err().kind(),
+            speaker.play_route().unwrap_err().kind(),
             crate::ErrorKind::Unsupported
         );
         let locked = device(&[("features", "0x5A7FFFF7,0x1E"), ("pw", "true")]);
-        let err = locked.airplay1_route().unwrap_err();
+        let err = locked.play_route().unwrap_err();
         assert!(err.to_string().contains("password"), "{err}");
     }
 }

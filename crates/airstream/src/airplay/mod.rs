@@ -1,4 +1,6 @@
-//! Playing a URL or a local file on an Apple TV (pyatv's `play_url`), AirPlay 1 path.
+//! Playing a URL or a local file on an Apple TV (pyatv's `play_url`): the AirPlay 1 path,
+//! and on tvOS 14+ the AirPlay 2 path that opens an encrypted session first
+//! ([`crate::hap`]; airplay.md §1.7).
 //!
 //! ```no_run
 //! # async fn demo() -> airstream::Result<()> {
@@ -9,8 +11,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Devices whose features ask for the AirPlay 2 session path (tvOS 14+) get
-//! [`crate::Error::Unsupported`]: that path is not built yet.
+//! On the AirPlay 2 path, [`PlayOptions::hap_credentials`] (from `airstream pair`) are
+//! verified; without them, transient pairing is used where the device allows it.
 
 mod body;
 mod device;
@@ -22,6 +24,7 @@ mod playback_info;
 mod session;
 mod verify;
 
+pub(crate) use body::new_session_id;
 pub use device::AirPlayDevice;
 pub use handle::{PlaybackEnd, PlaybackHandle, PlaybackState, PlaybackStatus, Stopper};
 pub use media::Media;
@@ -35,7 +38,7 @@ pub async fn play_url(
     url_or_path: &str,
     options: PlayOptions,
 ) -> crate::Result<PlaybackHandle> {
-    device.airplay1_route()?;
+    device.play_route()?;
     play_media(device, Media::from_arg(url_or_path)?, options).await
 }
 

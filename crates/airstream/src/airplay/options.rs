@@ -1,5 +1,6 @@
 //! Knobs of a playback; the defaults are pyatv's (airplay.md §1.4, §1.5).
 
+use airstream_proto::hap::HapCredentials;
 use airstream_proto::pairing::Credentials;
 use std::time::Duration;
 
@@ -10,6 +11,9 @@ pub struct PlayOptions {
     pub start_position: Duration,
     /// Legacy pairing credentials: when set, pair-verify runs before `/play`.
     pub credentials: Option<Credentials>,
+    /// HAP credentials (AirPlay 2, tvOS 14+): when set, pair-verify opens the encrypted
+    /// session; without them, transient pairing is used where the device allows it.
+    pub hap_credentials: Option<HapCredentials>,
     /// `/play` attempts in total while the device answers 500.
     pub play_attempts: u32,
     /// Wait between `/play` attempts.
@@ -27,6 +31,7 @@ impl Default for PlayOptions {
         Self {
             start_position: Duration::ZERO,
             credentials: None,
+            hap_credentials: None,
             play_attempts: 3,
             retry_delay: Duration::from_secs(1),
             poll_interval: Duration::from_secs(1),

@@ -1,9 +1,10 @@
-//! The AirPlay 1 `/play` session (airplay.md §1.3–1.5): one connection for the whole
-//! playback, optional pair-verify, `/play` with retries on 500, then `/playback-info` polls
-//! until the media ends, fails or we stop. Stopping = closing the connection.
+//! The `/play` session (airplay.md §1.3–1.5): one connection for the whole playback,
+//! optional pair-verify, `/play` with retries on 500, then `/playback-info` polls until the
+//! media ends, fails or we stop. Stopping = closing the connection. On tvOS 14+ (§1.7) the
+//! connection is an encrypted AirPlay 2 session ([`crate::hap`]) and gets `/feedback`.
 
 use super::body::{PLAY_PATH, new_session_id, play_request, playback_info_request};
-use super::device::AirPlayDevice;
+use super::device::{AirPlayDevice, PlayRoute};
 use super::fileserver::FileServer;
 use super::handle::{PlaybackEnd, PlaybackHandle, PlaybackState, PlaybackStatus};
 use super::media::Media;
@@ -11,7 +12,9 @@ use super::options::PlayOptions;
 use super::playback_info::{PlaybackInfo, PlaybackTracker, Verdict};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use airstream_proto::rtsp::Response;
+use crate::hap::play::{self as airplay2, Airplay2Session, FEEDBACK_INTERVAL};
+use airstream_proto::rtsp::{Request, Response};
+use std::time::Instant;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -20,8 +23,25 @@ pub(crate) async fn start(
     media: Media,
     options: PlayOptions,
 ) -> Result<PlaybackHandle> {
-    let route = device.airplay1_route()?;
-    if route.pair_verify && options.credentials.is_none() {
+    let route = match device.play_route()? {
+        // Known only by address, but HAP credentials were given for it: only AirPlay 2
+        // devices make those, and a bare `/play` would not work there.
+        PlayRoute::AirPlay1(_)
+            if device.capabilities.is_none() && options.hap_credentials.is_some() =>
+        {
+            PlayRoute::AirPlay2 {
+                transient_pairing: false,
+            }
+        }
+        route => route,
+    };
+    let needs_pairing = match route {
+        PlayRoute::AirPlay1(route) => route.pair_verify && options.credentials.is_none(),
+        PlayRoute::AirPlay2 { transient_pairing } => {
+            !transient_pairing && options.hap_credentials.is_none()
+        }
+    };
+    if needs_pairing {
         // The device would answer 403 (or show an error on screen): say what to do instead.
         return Err(Error::PairingRequired {
             device: device.label(),
@@ -43,14 +63,33 @@ pub(crate) async fn start(
     };
 
     // Dropping `conn` or `server` on an early return closes them.
-    let mut conn = Connection::connect(device.address).await?;
-    conn.set_request_timeout(options.request_timeout);
-    let verified = match &options.credentials {
-        Some(credentials) => {
-            super::verify::pair_verify(&mut conn, device, credentials).await?;
-            true
+    let (mut conn, verified) = match route {
+        PlayRoute::AirPlay1(_) => {
+            let mut conn = Connection::connect(device.address).await?;
+            conn.set_request_timeout(options.request_timeout);
+            let verified = match &options.credentials {
+                Some(credentials) => {
+                    super::verify::pair_verify(&mut conn, device, credentials).await?;
+                    true
+                }
+                None => false,
+            };
+            (Channel::Plain(conn), verified)
         }
-        None => false,
+        PlayRoute::AirPlay2 { transient_pairing } => {
+            let session = airplay2::open(
+                device,
+                options.hap_credentials.as_ref(),
+                transient_pairing,
+                options.request_timeout,
+            )
+            .await?;
+            tracing::debug!(uri = session.uri(), "AirPlay 2 session open");
+            (
+                Channel::Airplay2(Box::new(session)),
+                options.hap_credentials.is_some(),
+            )
+        }
     };
     let session = Session {
         device: device.clone(),
@@ -67,6 +106,28 @@ pub(crate) async fn start(
     ))
 }
 
+/// The playback connection: plain (AirPlay 1) or an encrypted AirPlay 2 session.
+enum Channel {
+    Plain(Connection),
+    Airplay2(Box<Airplay2Session>),
+}
+
+impl Channel {
+    async fn request(&mut self, request: &Request) -> Result<Response> {
+        match self {
+            Channel::Plain(conn) => conn.request(request).await,
+            Channel::Airplay2(session) => session.conn.request(request.clone()).await,
+        }
+    }
+
+    async fn shutdown(self) {
+        match self {
+            Channel::Plain(conn) => conn.shutdown().await,
+            Channel::Airplay2(session) => session.conn.shutdown().await,
+        }
+    }
+}
+
 struct Session {
     device: AirPlayDevice,
     media_url: String,
@@ -76,14 +137,27 @@ struct Session {
 
 impl Session {
     /// Sends `/play`, retrying on 500 (a device still busy with a previous item).
-    async fn play(&self, conn: &mut Connection, options: &PlayOptions) -> Result<()> {
+    async fn play(&self, conn: &mut Channel, options: &PlayOptions) -> Result<()> {
         let attempts = options.play_attempts.max(1);
         let mut attempt = 1;
         loop {
-            let request = play_request(&self.media_url, options.start_position, &new_session_id());
+            let session_id = new_session_id();
+            let request = match conn {
+                Channel::Plain(_) => {
+                    play_request(&self.media_url, options.start_position, &session_id)
+                }
+                Channel::Airplay2(_) => {
+                    airplay2::play_request(&self.media_url, options.start_position, &session_id)
+                }
+            };
             let response = conn.request(&request).await?;
             match response.status {
-                200..=299 => return Ok(()),
+                200..=299 => {
+                    if let Channel::Airplay2(session) = conn {
+                        session.start_playback(&self.device).await?;
+                    }
+                    return Ok(());
+                }
                 500 if attempt < attempts => {
                     tracing::info!(
                         attempt,
@@ -133,7 +207,7 @@ impl Session {
     /// before publishing the final state (so whoever sees it can rely on both being closed).
     async fn follow(
         self,
-        mut conn: Connection,
+        mut conn: Channel,
         server: Option<FileServer>,
         options: PlayOptions,
         status: watch::Sender<PlaybackStatus>,
@@ -159,14 +233,22 @@ impl Session {
 
     async fn poll(
         &self,
-        conn: &mut Connection,
+        conn: &mut Channel,
         options: &PlayOptions,
         status: &watch::Sender<PlaybackStatus>,
         stop: &CancellationToken,
     ) -> Result<PlaybackEnd> {
         let mut tracker = PlaybackTracker::new(options.startup_polls);
         let request = playback_info_request();
+        let mut last_feedback = Instant::now();
         loop {
+            // An AirPlay 2 session ends unless kept alive.
+            if let Channel::Airplay2(session) = conn
+                && last_feedback.elapsed() >= FEEDBACK_INTERVAL
+            {
+                session.feedback(&self.device).await?;
+                last_feedback = Instant::now();
+            }
             let response = tokio::select! {
                 biased;
                 () = stop.cancelled() => return Ok(PlaybackEnd::Stopped),

@@ -13,10 +13,13 @@
 //! ```
 //!
 //! The wire protocol (SRP with Apple's changes, AES-GCM, X25519/Ed25519/AES-CTR) lives in
-//! [`airstream_proto::pairing`]; this module does the HTTP exchanges.
+//! [`airstream_proto::pairing`]; this module does the HTTP exchanges. AirPlay 2 devices use
+//! HAP pairing instead ([`crate::hap`]); [`pairing_kind`] tells which one a device wants.
 
+mod kind;
 mod setup;
 pub(crate) mod verify;
 
 pub use airstream_proto::pairing::{Credentials, CredentialsParseError};
+pub use kind::{CannotPair, PairingKind, pairing_kind};
 pub use setup::{WRONG_PIN_STATUSES, pair};

@@ -1,118 +1,106 @@
-//! The real-time part of a stream: one task that sends audio packets at absolute deadlines
-//! from the monotonic clock to every receiver, and carries out what the handle asks
-//! (volume, metadata, pause). Each receiver's own task answers its timing and retransmit
-//! requests in between.
+//! The stream's one task: a loop that waits for whatever comes first (a receiver's datagram
+//! or RTSP answer, decoded audio, a command from the handle, or the engine's next deadline),
+//! feeds it to the sans-IO engine with the time, and carries out what the engine wants sent.
+//! Nothing here waits on an RTSP answer: requests go to the members' I/O tasks, and answers
+//! come back as input like any other.
 
-use super::control::{Command, Report};
-use super::member::Member;
-use super::pacer::{Next, Pacer};
-use super::payload::PayloadEncoder;
-use super::pipeline::Pipeline;
+use super::batch;
+use super::io::Input;
+use super::member::{session_error, warning};
+use super::metadata;
+use super::pipeline::{Item, Pipeline};
+use super::setup::PIPELINE_PACKETS;
 use super::{
-    Codec, HandleCommand, Outcome, Progress, ReceiverReport, StreamOptions, StreamReport,
-    StreamState, metadata, volume_db,
+    Codec, HandleCommand, MetadataKinds, Outcome, Progress, ReceiverReport, StreamReport,
+    StreamState, clock, volume_db,
 };
 use crate::error::{Error, Result};
-use airstream_audio::Metadata;
-use airstream_proto::raop::StreamerStats;
-use airstream_proto::raop::crypto::AudioKey;
-use airstream_proto::rtp::FRAMES_PER_PACKET;
+use airstream_audio::{AudioError, Metadata};
+use airstream_proto::stream::{
+    Event, MemberFailure, MemberId, Phase, Port, SourceItem, Stream, Transmit, frames_duration,
+};
+use bytes::Bytes;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
-/// Extra time after the last audible frame before TEARDOWN, for receiver output buffers.
-const DRAIN_MARGIN: Duration = Duration::from_millis(250);
-/// How long TEARDOWN may take before we give up on a polite goodbye.
-const TEARDOWN_WAIT: Duration = Duration::from_secs(3);
-/// Most packets sent per wake-up of the pacer (the first on time, the others early):
-/// every wake-up costs more CPU than sending a packet. See [`burst_packets`]. 64 packets
-/// are 511 ms, the most any receiver is asked to hold beyond its latency.
-const MAX_BURST: u32 = 64;
-/// Progress is published every this many packets (~80 ms).
-const PROGRESS_EVERY: u64 = 10;
-/// While paused there are no packet deadlines; wake this often to probe the receivers.
-const PAUSED_TICK: Duration = Duration::from_millis(250);
-/// How often the start-up checks whether every receiver has sent its first timing request.
-const CLOCK_POLL: Duration = Duration::from_millis(5);
+/// A running stream's task. The library spawns it when the stream starts (as it does for
+/// `play_url`); awaiting this gives the report. Dropping it leaves the stream running:
+/// [`StreamHandle::stop`](super::StreamHandle::stop) stops it.
+#[must_use = "await it for the stream's report"]
+pub struct StreamTask(tokio::task::JoinHandle<Result<StreamReport>>);
 
-/// Runs the stream; must be spawned or awaited, or nothing is sent.
-#[must_use = "the stream driver does nothing unless spawned or awaited"]
-pub struct StreamDriver(Pin<Box<dyn Future<Output = Result<StreamReport>> + Send>>);
-
-impl StreamDriver {
-    pub(super) fn new(driver: Driver) -> Self {
-        Self(Box::pin(driver.run()))
+impl StreamTask {
+    pub(super) fn spawn(driver: Driver) -> Self {
+        Self(tokio::spawn(driver.run()))
     }
 }
 
-impl Future for StreamDriver {
+impl Future for StreamTask {
     type Output = Result<StreamReport>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.0.as_mut().poll(cx)
+        Pin::new(&mut self.0).poll(cx).map(|joined| {
+            joined.unwrap_or_else(|e| Err(Error::internal("the stream task failed", e)))
+        })
+    }
+}
+
+/// One member's sockets and what the report says of it.
+pub(super) struct Link {
+    /// Its index in the list given to `start_group` (members left out at setup leave gaps).
+    pub(super) position: usize,
+    pub(super) receiver: SocketAddr,
+    pub(super) audio: UdpSocket,
+    pub(super) control: Arc<UdpSocket>,
+    pub(super) timing: Arc<UdpSocket>,
+    /// Requests for the I/O task to write.
+    pub(super) requests: mpsc::UnboundedSender<Bytes>,
+    /// Audio datagrams queued during a burst, sent together.
+    pub(super) outbox: Vec<Bytes>,
+    pub(super) task: tokio::task::JoinHandle<()>,
+    pub(super) metadata_kinds: MetadataKinds,
+    pub(super) warnings: Vec<String>,
+    /// Why it dropped out of the group, if it did.
+    pub(super) failure: Option<String>,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
 pub(super) struct Driver {
     pub(super) codec: Codec,
-    pub(super) options: StreamOptions,
+    pub(super) timing_wait: Duration,
     pub(super) started: Instant,
-    /// Every receiver, in the order given; failed ones stay (for the report) but get nothing.
-    pub(super) members: Vec<Member>,
+    pub(super) engine: Stream,
+    /// By member id.
+    pub(super) links: Vec<Link>,
     /// Receivers that could not be set up, with their index in the list given.
     pub(super) left_out: Vec<(usize, ReceiverReport)>,
     pub(super) pipeline: Pipeline,
-    pub(super) reports: mpsc::UnboundedReceiver<(usize, Report)>,
+    pub(super) pipeline_open: bool,
+    /// The source's end (or failure) was pushed.
+    pub(super) source_done: bool,
+    pub(super) source_error: Option<AudioError>,
+    pub(super) inputs: mpsc::Receiver<Input>,
     pub(super) stop: watch::Receiver<bool>,
     pub(super) requests: mpsc::UnboundedReceiver<HandleCommand>,
     pub(super) progress: watch::Sender<Progress>,
     pub(super) outcome: watch::Sender<Option<Outcome>>,
     pub(super) warnings: Vec<String>,
-    pub(super) latency_frames: u32,
     /// What the receivers show now (the source's tags merged with the caller's).
     pub(super) metadata: Metadata,
-    /// Encrypts every payload when the stream uses RSA/AES.
-    pub(super) audio_key: Option<AudioKey>,
-}
-
-/// Packets per wake-up for a stream of `latency_frames`: receivers buffer the whole
-/// latency, so a packet up to a quarter of it early is safe (62 packets, 495 ms, at the
-/// default 2 s; 7 at the 250 ms minimum).
-fn burst_packets(latency_frames: u32) -> u32 {
-    (latency_frames / 4 / FRAMES_PER_PACKET).clamp(1, MAX_BURST)
-}
-
-fn frames_duration(frames: u32) -> Duration {
-    Duration::from_secs_f64(f64::from(frames) / 44_100.0)
-}
-
-/// Where the stream is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Streaming,
-    /// Input ended; silence keeps the receivers' clocks honest until `until`, which is
-    /// fixed once everything real has been sent.
-    Draining {
-        until: Option<Instant>,
-    },
-}
-
-impl Phase {
-    /// Where the pacer takes audio from: the decoder while streaming, nowhere (silence)
-    /// while draining.
-    fn source(self, pipeline: &mut Pipeline) -> Option<&mut Pipeline> {
-        matches!(self, Self::Streaming).then_some(pipeline)
-    }
-}
-
-/// What ended the main loop.
-enum Ending {
-    Drained,
-    Stopped,
+    /// Tag changes of the source waiting for their point in the stream, by marker token.
+    pub(super) markers: Vec<(u64, Metadata)>,
+    pub(super) next_marker: u64,
 }
 
 impl Driver {
@@ -122,7 +110,7 @@ impl Driver {
             Ok(report) => Outcome::Finished(Arc::new(report.clone())),
             Err(e) => Outcome::Failed {
                 kind: e.kind(),
-                message: e.to_string(),
+                message: e.to_string_with_causes(),
             },
         };
         self.progress
@@ -132,41 +120,342 @@ impl Driver {
     }
 
     async fn stream(&mut self) -> Result<StreamReport> {
-        self.await_receiver_clocks().await?;
-        let _ = tokio::time::timeout(
-            super::setup::PREROLL_WAIT,
-            self.pipeline.wait_buffered(super::setup::PREROLL_PACKETS),
-        )
-        .await;
-        let encoder = PayloadEncoder::new(self.codec, self.audio_key.clone());
-        let mut pacer = Pacer::new(encoder, self.options.lead_in_packets);
-        let mut first_packet = None;
-        // Tagged with the RTP time of the first audio frame, right after the lead-in.
-        let (_, rtptime) = self.lead().next_position();
-        let lead_in = self.options.lead_in_packets * FRAMES_PER_PACKET;
-        self.send_metadata(rtptime.wrapping_add(lead_in), true)
-            .await;
-        let now = Instant::now();
-        self.active().for_each(|m| m.start_timeline(now));
-        self.set_state(StreamState::Streaming);
+        let timer = tokio::time::sleep_until(self.started.into());
+        tokio::pin!(timer);
+        let mut stop_open = true;
+        loop {
+            self.engine.handle_timeout(clock::now());
+            if let Some(end) = self.carry_out().await {
+                return end;
+            }
+            self.publish();
+            let deadline = self.engine.poll_timeout();
+            if let Some(deadline) = deadline {
+                timer.as_mut().reset(deadline.into());
+            }
+            let wants_audio = self.pipeline_open && self.engine.queued_audio() < PIPELINE_PACKETS;
+            tokio::select! {
+                biased;
+                changed = self.stop.changed(), if stop_open => match changed {
+                    Ok(()) if *self.stop.borrow() => self.engine.stop(clock::now()),
+                    Ok(()) => {}
+                    // Every handle is gone: nobody can stop it any more.
+                    Err(_) => stop_open = false,
+                },
+                Some(input) = self.inputs.recv() => self.take_input(input),
+                Some(command) = self.requests.recv() => self.take_command(command),
+                batch = self.pipeline.next_batch(), if wants_audio => self.take_batch(batch),
+                () = &mut timer, if deadline.is_some() => {}
+            }
+        }
+    }
 
-        let ending = self.pace(&mut pacer, &mut first_packet).await?;
-        self.publish(&pacer);
-        self.teardown().await;
-        // The lead's count: the first member may have dropped out early.
-        let packets_sent = self.lead().stats().packets_sent;
-        let mut receivers: Vec<(usize, ReceiverReport)> = self
-            .members
-            .iter()
-            .map(|m| {
-                m.clear_ring();
-                let report = ReceiverReport {
-                    receiver: m.receiver,
-                    stats: m.stats(),
-                    warnings: m.warnings.clone(),
-                    failure: m.failure.clone(),
+    /// Sends what the engine produced and handles its events, until it has nothing more;
+    /// `Some` once the stream is over.
+    async fn carry_out(&mut self) -> Option<Result<StreamReport>> {
+        loop {
+            let now = clock::now();
+            let mut busy = false;
+            while let Some((member, request)) = self.engine.poll_rtsp(now) {
+                busy = true;
+                tracing::debug!(method = %request.method, receiver = %self.links[member.index()].receiver, "request");
+                let _ = self.links[member.index()].requests.send(request.to_bytes());
+            }
+            while let Some(transmit) = self.engine.poll_transmit() {
+                busy = true;
+                self.send(transmit).await;
+            }
+            self.flush_all().await;
+            while let Some(event) = self.engine.poll_event() {
+                busy = true;
+                if let Some(end) = self.take_event(event) {
+                    return Some(end);
+                }
+            }
+            if !busy {
+                return None;
+            }
+        }
+    }
+
+    async fn send(&mut self, transmit: Transmit) {
+        let member = transmit.member;
+        let Some(link) = self.links.get_mut(member.index()) else {
+            return;
+        };
+        let socket = match transmit.port {
+            Port::Audio => {
+                link.outbox.push(transmit.datagram);
+                if transmit.send_now {
+                    self.flush(member).await;
+                }
+                return;
+            }
+            Port::Control => &link.control,
+            Port::Timing => &link.timing,
+        };
+        // A lost sync is repeated within a second, a lost retransmission asked for again.
+        if let Err(e) = socket
+            .send_to(&transmit.datagram, transmit.destination)
+            .await
+        {
+            tracing::debug!("datagram to {} not sent: {e}", transmit.destination);
+        }
+    }
+
+    /// Sends the audio queued for `member`; a failure takes it out of the stream.
+    async fn flush(&mut self, member: MemberId) {
+        let Some(link) = self.links.get_mut(member.index()) else {
+            return;
+        };
+        if link.outbox.is_empty() {
+            return;
+        }
+        let sent = batch::send_all(&link.audio, &link.outbox).await;
+        link.outbox.clear();
+        if let Err(e) = sent {
+            let why = format!("{} stopped accepting audio: {e}", link.receiver);
+            self.engine.handle_send_failure(member, why, clock::now());
+        }
+    }
+
+    async fn flush_all(&mut self) {
+        for index in 0..self.links.len() {
+            self.flush(MemberId::from_index(index)).await;
+        }
+    }
+
+    fn take_input(&mut self, input: Input) {
+        let now = clock::now();
+        match input {
+            Input::Datagram {
+                member,
+                port,
+                from,
+                datagram,
+                received,
+            } => self
+                .engine
+                .handle_datagram(member, port, from, &datagram, received, now),
+            Input::Rtsp { member, input } => {
+                if let airstream_proto::stream::RtspInput::Response(response) = &input {
+                    tracing::debug!(status = response.status, receiver = %self.links[member.index()].receiver, "response");
+                }
+                self.engine.handle_rtsp(member, input, now);
+            }
+        }
+    }
+
+    fn take_command(&mut self, command: HandleCommand) {
+        let now = clock::now();
+        match command {
+            HandleCommand::Volume(percent) => self.engine.set_volume(None, volume_db(percent)),
+            HandleCommand::ReceiverVolume(position, percent) => {
+                if let Some(member) = self.links.iter().position(|l| l.position == position) {
+                    self.engine
+                        .set_volume(Some(MemberId::from_index(member)), volume_db(percent));
+                }
+            }
+            HandleCommand::Metadata(mut update) => {
+                if update.duration.is_none() {
+                    update.duration = self.metadata.duration;
+                }
+                self.metadata = update;
+                let (_, rtptime) = self.engine.next_position();
+                self.send_metadata(rtptime, true);
+            }
+            HandleCommand::Pause => self.engine.pause(now),
+            HandleCommand::Resume => self.engine.resume(now),
+        }
+    }
+
+    fn take_batch(&mut self, batch: Option<Vec<Item>>) {
+        let Some(batch) = batch else {
+            self.pipeline_open = false;
+            if !self.source_done {
+                self.source_failed(AudioError::Invalid {
+                    input: "decoder".into(),
+                    detail: "the decode thread stopped unexpectedly".into(),
+                });
+            }
+            return;
+        };
+        for item in batch {
+            match item {
+                Item::Audio { payload, frames } => {
+                    self.engine.push(SourceItem::Audio { payload, frames });
+                }
+                Item::Metadata(update) => {
+                    let token = self.next_marker;
+                    self.next_marker += 1;
+                    self.markers.push((token, update));
+                    self.engine.push(SourceItem::Marker(token));
+                }
+                Item::End => {
+                    self.source_done = true;
+                    self.engine.push(SourceItem::End);
+                }
+                Item::Failed(e) => self.source_failed(e),
+            }
+        }
+    }
+
+    fn source_failed(&mut self, error: AudioError) {
+        self.source_done = true;
+        self.source_error = Some(error);
+        self.engine.push(SourceItem::Failed);
+    }
+
+    /// `Some` with the stream's result once it is over.
+    fn take_event(&mut self, event: Event) -> Option<Result<StreamReport>> {
+        match event {
+            Event::Phase(phase) => {
+                let state = match phase {
+                    Phase::SettingUp => StreamState::Starting,
+                    Phase::Streaming => StreamState::Streaming,
+                    Phase::Paused => StreamState::Paused,
+                    Phase::Draining => StreamState::Draining,
+                    Phase::TearingDown | Phase::Done => return None,
                 };
-                (m.position, report)
+                self.progress.send_modify(|p| p.state = state);
+            }
+            Event::Started {
+                first_audio_rtptime,
+            } => self.send_metadata(first_audio_rtptime, true),
+            Event::NoClock(member) => tracing::warn!(
+                "{} sent no timing request within {:?}; starting anyway",
+                self.links[member.index()].receiver,
+                self.timing_wait
+            ),
+            Event::Marker { token, rtptime } => {
+                if let Some(i) = self.markers.iter().position(|(t, _)| *t == token) {
+                    let (_, mut update) = self.markers.remove(i);
+                    tracing::debug!("the source's tags changed");
+                    update.fill_missing_from(&self.metadata);
+                    self.metadata = update;
+                    self.send_metadata(rtptime, false);
+                }
+            }
+            Event::Warning {
+                member,
+                request,
+                status,
+                reason,
+            } => {
+                let link = &mut self.links[member.index()];
+                let text = warning(&link.receiver.to_string(), &request, status, &reason);
+                link.warnings.push(text.clone());
+                self.warnings.push(text);
+            }
+            Event::LatencyClamped {
+                member,
+                asked,
+                used,
+            } => {
+                let text = format!(
+                    "{} asked for {:?} of latency; using {:?}",
+                    self.links[member.index()].receiver,
+                    frames_duration(asked),
+                    frames_duration(used)
+                );
+                tracing::warn!("{text}");
+                self.warnings.push(text);
+            }
+            Event::Dropped { member, failure } => {
+                let error = self.failure_error(member, failure);
+                let link = &mut self.links[member.index()];
+                let text = format!(
+                    "{} dropped out: {}",
+                    link.receiver,
+                    error.to_string_with_causes()
+                );
+                tracing::warn!("{text}");
+                link.failure = Some(error.to_string_with_causes());
+                link.task.abort();
+                self.warnings.push(text);
+            }
+            Event::SourceFailed => {}
+            Event::Finished { stopped } => {
+                return Some(match self.source_error.take() {
+                    Some(e) => Err(Error::Input(e)),
+                    None => Ok(self.report(stopped)),
+                });
+            }
+            Event::Failed { member, failure } => {
+                return Some(Err(self.failure_error(member, failure)));
+            }
+        }
+        None
+    }
+
+    /// The public error for a member's failure, naming the receiver.
+    fn failure_error(&self, member: MemberId, failure: MemberFailure) -> Error {
+        let peer = self.links[member.index()].receiver.to_string();
+        match failure {
+            MemberFailure::Session(e) => session_error(&peer, e),
+            MemberFailure::Timeout { request, waited } => {
+                Error::Timeout(format!("{peer} did not answer {request} within {waited:?}"))
+            }
+            MemberFailure::Closed => Error::ConnectionLost(format!("{peer} closed the connection")),
+            MemberFailure::Unexpected(detail) => Error::BadMessage { peer, detail },
+            MemberFailure::Transport(what) => Error::ConnectionLost(what),
+        }
+    }
+
+    /// Sends the current metadata, tied to `rtptime` (the first frame it describes), to each
+    /// receiver as far as it takes each kind.
+    fn send_metadata(&mut self, rtptime: u32, with_progress: bool) {
+        for (index, link) in self.links.iter().enumerate() {
+            let member = MemberId::from_index(index);
+            if !self.engine.is_active(member) {
+                continue;
+            }
+            for parameter in
+                metadata::parameters(&self.metadata, link.metadata_kinds, rtptime, with_progress)
+            {
+                self.engine.set_parameter(
+                    Some(member),
+                    parameter.content_type,
+                    &parameter.body,
+                    parameter.rtptime,
+                );
+            }
+        }
+    }
+
+    fn publish(&self) {
+        let totals = self.engine.totals();
+        let retransmitted = self
+            .engine
+            .members()
+            .filter(|m| self.engine.is_active(*m))
+            .map(|m| self.engine.member_stats(m).retransmitted)
+            .sum();
+        self.progress.send_if_modified(|p| {
+            let changed = p.frames_sent != totals.frames_sent
+                || p.underruns != totals.underruns
+                || p.retransmitted != retransmitted;
+            p.frames_sent = totals.frames_sent;
+            p.underruns = totals.underruns;
+            p.retransmitted = retransmitted;
+            changed
+        });
+    }
+
+    fn report(&mut self, stopped: bool) -> StreamReport {
+        let totals = self.engine.totals();
+        let mut receivers: Vec<(usize, ReceiverReport)> = self
+            .links
+            .iter()
+            .enumerate()
+            .map(|(index, link)| {
+                let report = ReceiverReport {
+                    receiver: link.receiver,
+                    stats: self.engine.member_stats(MemberId::from_index(index)),
+                    warnings: link.warnings.clone(),
+                    failure: link.failure.clone(),
+                };
+                (link.position, report)
             })
             .collect();
         receivers.append(&mut self.left_out);
@@ -174,372 +463,41 @@ impl Driver {
         let receivers: Vec<ReceiverReport> = receivers.into_iter().map(|(_, r)| r).collect();
         let stats = receivers
             .iter()
-            .fold(StreamerStats::default(), |sum, r| add(sum, r.stats));
-        Ok(StreamReport {
-            receiver: self.members[0].receiver,
+            .fold(airstream_proto::stream::MemberStats::default(), |sum, r| {
+                add(sum, r.stats)
+            });
+        StreamReport {
+            receiver: self.links[0].receiver,
             codec: self.codec,
-            frames_sent: pacer.frames_sent,
-            packets_sent,
-            underruns: pacer.underruns,
-            time_to_first_packet: first_packet
-                .map(|t: Instant| t.saturating_duration_since(self.started)),
+            frames_sent: totals.frames_sent,
+            packets_sent: totals.packets_sent,
+            underruns: totals.underruns,
+            time_to_first_packet: self
+                .engine
+                .first_packet()
+                .map(|t| t.saturating_duration_since(self.started)),
             stats,
-            latency: frames_duration(self.latency_frames),
-            lead_in_frames: u64::from(lead_in),
+            latency: frames_duration(self.engine.latency_frames()),
+            lead_in_frames: u64::from(self.engine.lead_in_frames()),
             warnings: std::mem::take(&mut self.warnings),
-            stopped: matches!(ending, Ending::Stopped),
+            stopped,
             receivers,
-        })
-    }
-
-    fn active(&self) -> impl Iterator<Item = &Member> {
-        self.members.iter().filter(|m| m.is_active())
-    }
-
-    /// The first receiver still in the stream: all share one timeline, so any can tell it.
-    fn lead(&self) -> &Member {
-        self.active().next().unwrap_or(&self.members[0])
-    }
-
-    /// The main loop: packets at their deadlines, everything else in between.
-    async fn pace(
-        &mut self,
-        pacer: &mut Pacer,
-        first_packet: &mut Option<Instant>,
-    ) -> Result<Ending> {
-        let mut phase = Phase::Streaming;
-        let mut paused = false;
-        loop {
-            let deadline = match self.lead().next_deadline() {
-                Some(d) if !paused => d,
-                _ => Instant::now() + PAUSED_TICK,
-            };
-            tokio::select! {
-                biased;
-                _ = self.stop.changed() => return Ok(Ending::Stopped),
-                report = self.reports.recv() => self.handle_report(report)?,
-                Some(request) = self.requests.recv() => match request {
-                    HandleCommand::Volume(percent) => {
-                        for member in self.active() {
-                            let _ = member.commands.send(Command::Volume(volume_db(percent))).await;
-                        }
-                    }
-                    HandleCommand::ReceiverVolume(index, percent) => {
-                        let wanted = self.members.iter().find(|m| m.position == index);
-                        if let Some(member) = wanted.filter(|m| m.is_active()) {
-                            let _ = member.commands.send(Command::Volume(volume_db(percent))).await;
-                        }
-                    }
-                    HandleCommand::Metadata(mut update) => {
-                        if update.duration.is_none() {
-                            update.duration = self.metadata.duration;
-                        }
-                        self.metadata = update;
-                        let (_, rtptime) = self.lead().next_position();
-                        self.send_metadata(rtptime, true).await;
-                    }
-                    HandleCommand::Pause if !paused => {
-                        paused = true;
-                        self.pause(pacer).await;
-                    }
-                    HandleCommand::Resume if paused => {
-                        paused = false;
-                        pacer.restart();
-                        let now = Instant::now();
-                        self.active().for_each(|m| m.start_timeline(now));
-                        self.set_state(match phase {
-                            Phase::Streaming => StreamState::Streaming,
-                            Phase::Draining { .. } => StreamState::Draining,
-                        });
-                    }
-                    HandleCommand::Pause | HandleCommand::Resume => {}
-                },
-                () = tokio::time::sleep_until(deadline.into()) => {
-                    let now = Instant::now();
-                    for member in self.active() {
-                        if member.probe_due(now) {
-                            // Full queue: a request is already on its way, which probes too.
-                            let _ = member.commands.try_send(Command::Probe);
-                        }
-                    }
-                    if paused {
-                        continue;
-                    }
-                    // The due packet, then the next few while the source has them ready
-                    // (an early packet is never worth an underrun).
-                    for early in 0..burst_packets(self.latency_frames) {
-                        let Some(deadline) = self.lead().next_deadline() else { break };
-                        if early > 0 && !pacer.has_next(phase.source(&mut self.pipeline)) {
-                            break;
-                        }
-                        if let Phase::Draining { until } = &mut phase {
-                            if until.is_none() && pacer.caught_up() {
-                                *until = Some(self.lead().audible_end().unwrap_or(now) + DRAIN_MARGIN);
-                            }
-                            if until.is_some_and(|u| deadline >= u) {
-                                self.flush().await?;
-                                return Ok(Ending::Drained);
-                            }
-                        }
-                        self.send_next(pacer, &mut phase, deadline, now).await?;
-                        // The due packet leaves alone and first; the early ones follow in one
-                        // batch. (A receiver starts at the first packet it gets: shairport-sync
-                        // dropped the start of a stream whose first batch a jittery link
-                        // reordered.)
-                        if early == 0 {
-                            self.flush().await?;
-                        }
-                        first_packet.get_or_insert(now);
-                        if self.lead().stats().packets_sent.is_multiple_of(PROGRESS_EVERY) {
-                            self.publish(pacer);
-                        }
-                    }
-                    self.flush().await?;
-                }
-            }
-        }
-    }
-
-    /// Sends the packet due at `deadline` to every receiver, handling tag changes and the
-    /// end of input on the way.
-    async fn send_next(
-        &mut self,
-        pacer: &mut Pacer,
-        phase: &mut Phase,
-        deadline: Instant,
-        now: Instant,
-    ) -> Result<()> {
-        loop {
-            match pacer.next(phase.source(&mut self.pipeline)) {
-                Next::Payload { frames } => {
-                    let mut sent = None;
-                    for member in self.members.iter_mut().filter(|m| m.is_active()) {
-                        let datagram = member.queue(pacer.payload(), sent.as_ref(), now).await;
-                        // Every receiver gets the same bytes; keep one copy.
-                        sent = sent.or(Some(datagram));
-                    }
-                    if let Some(datagram) = sent {
-                        let audible_at = deadline + frames_duration(self.latency_frames);
-                        pacer.sent(datagram, frames, audible_at, now);
-                    }
-                    return Ok(());
-                }
-                Next::Metadata(update) => {
-                    tracing::debug!(?update, "metadata update from the source");
-                    let mut merged = update;
-                    merged.fill_missing_from(&self.metadata);
-                    self.metadata = merged;
-                    let (_, rtptime) = self.lead().next_position();
-                    self.send_metadata(rtptime, false).await;
-                }
-                Next::End => {
-                    *phase = Phase::Draining { until: None };
-                    self.set_state(StreamState::Draining);
-                }
-                Next::Failed(e) => {
-                    self.teardown().await;
-                    return Err(Error::Input(e));
-                }
-            }
-        }
-    }
-
-    /// Sends the audio the members queued during a burst; a member that fails drops out.
-    async fn flush(&mut self) -> Result<()> {
-        let mut failed = Vec::new();
-        for (index, member) in self.members.iter_mut().enumerate() {
-            if member.is_active()
-                && let Err(e) = member.flush().await
-            {
-                failed.push((index, e));
-            }
-        }
-        for (index, e) in failed {
-            self.member_failed(index, e)?;
-        }
-        Ok(())
-    }
-
-    /// A receiver failed. Alone, that ends the stream with its error; in a group it drops
-    /// out and the others go on, unless it was the last.
-    fn member_failed(&mut self, index: usize, error: Error) -> Result<()> {
-        if self.members.len() == 1 {
-            return Err(error);
-        }
-        let Some(member) = self.members.get_mut(index).filter(|m| m.is_active()) else {
-            return Ok(());
-        };
-        let text = format!("{} dropped out: {error}", member.receiver);
-        tracing::warn!("{text}");
-        member.fail(error.to_string());
-        self.warnings.push(text);
-        if self.active().next().is_none() {
-            return Err(error);
-        }
-        Ok(())
-    }
-
-    /// Stops sending and makes the receivers drop what they buffered; the audio they had
-    /// not played yet is kept for the resume.
-    async fn pause(&mut self, pacer: &mut Pacer) {
-        let taken_back = pacer.take_back(Instant::now());
-        tracing::debug!("paused; {taken_back} unplayed frames kept for the resume");
-        for member in self.active() {
-            let (next_seq, next_rtptime) = member.stop_timeline();
-            let _ = member
-                .commands
-                .send(Command::Flush {
-                    next_seq,
-                    next_rtptime,
-                })
-                .await;
-        }
-        self.publish(pacer);
-        self.set_state(StreamState::Paused);
-    }
-
-    /// Receivers ignore sync packets until a timing exchange completed (shairport-sync logs
-    /// "Sync packet received before we got a timing packet back"), so the first audio would
-    /// be lost: wait for every receiver's first timing request, answered by its listener,
-    /// before any audio.
-    async fn await_receiver_clocks(&mut self) -> Result<()> {
-        let wait = tokio::time::sleep(self.options.timing_wait);
-        tokio::pin!(wait);
-        while !self.active().all(Member::has_clock) {
-            tokio::select! {
-                report = self.reports.recv() => self.handle_report(report)?,
-                () = tokio::time::sleep(CLOCK_POLL) => {}
-                () = &mut wait => {
-                    for member in self.active().filter(|m| !m.has_clock()) {
-                        tracing::warn!(
-                            "{} sent no timing request within {:?}; starting anyway",
-                            member.receiver, self.options.timing_wait
-                        );
-                    }
-                    return Ok(());
-                }
-            }
-        }
-        // Give the receivers a moment to take our reply in before the first sync arrives.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        Ok(())
-    }
-
-    /// Sends the current metadata, tied to `rtptime` (the first frame it describes), to each
-    /// receiver as far as it takes each kind.
-    async fn send_metadata(&mut self, rtptime: u32, with_progress: bool) {
-        for member in self.active() {
-            let commands = metadata::commands(
-                &self.metadata,
-                member.metadata_kinds,
-                rtptime,
-                with_progress,
-            );
-            for command in commands {
-                if member.commands.send(command).await.is_err() {
-                    break;
-                }
-            }
-        }
-    }
-
-    fn handle_report(&mut self, report: Option<(usize, Report)>) -> Result<()> {
-        let Some((index, report)) = report else {
-            return Err(Error::ConnectionLost("every receiver session ended".into()));
-        };
-        match report {
-            Report::Warning(text) => {
-                if let Some(member) = self.members.get_mut(index) {
-                    member.warnings.push(text.clone());
-                }
-                self.warnings.push(text);
-                Ok(())
-            }
-            Report::Alive => {
-                if let Some(member) = self.members.get(index) {
-                    member.heard(Instant::now());
-                }
-                Ok(())
-            }
-            Report::Ended(Err(e)) => self.member_failed(index, e),
-            Report::Ended(Ok(())) => {
-                let receiver = self.members.get(index).map(|m| m.receiver.to_string());
-                let error = Error::ConnectionLost(format!(
-                    "{} ended the session",
-                    receiver.unwrap_or_default()
-                ));
-                self.member_failed(index, error)
-            }
-        }
-    }
-
-    fn set_state(&self, state: StreamState) {
-        self.progress.send_modify(|p| p.state = state);
-    }
-
-    fn publish(&self, pacer: &Pacer) {
-        let retransmitted = self.active().map(|m| m.stats().retransmitted).sum();
-        self.progress.send_modify(|p| {
-            p.frames_sent = pacer.frames_sent;
-            p.underruns = pacer.underruns;
-            p.retransmitted = retransmitted;
-        });
-    }
-
-    /// Sends TEARDOWN to every receiver still in the stream and waits (bounded) for their
-    /// sessions to close.
-    async fn teardown(&mut self) {
-        let mut waiting = 0;
-        for member in self.active() {
-            if member.commands.send(Command::Teardown).await.is_ok() {
-                waiting += 1;
-            }
-        }
-        let wait = async {
-            while waiting > 0 {
-                match self.reports.recv().await {
-                    Some((_, Report::Ended(result))) => {
-                        if let Err(e) = result {
-                            tracing::debug!("teardown: {e}");
-                        }
-                        waiting -= 1;
-                    }
-                    Some(_) => {}
-                    None => return,
-                }
-            }
-        };
-        if tokio::time::timeout(TEARDOWN_WAIT, wait).await.is_err() {
-            tracing::warn!("a receiver did not answer TEARDOWN");
         }
     }
 }
 
-fn add(a: StreamerStats, b: StreamerStats) -> StreamerStats {
-    StreamerStats {
+fn add(
+    a: airstream_proto::stream::MemberStats,
+    b: airstream_proto::stream::MemberStats,
+) -> airstream_proto::stream::MemberStats {
+    airstream_proto::stream::MemberStats {
         packets_sent: a.packets_sent + b.packets_sent,
         sync_sent: a.sync_sent + b.sync_sent,
         timing_replies: a.timing_replies + b.timing_replies,
         retransmit_requests: a.retransmit_requests + b.retransmit_requests,
         retransmitted: a.retransmitted + b.retransmitted,
         retransmit_missed: a.retransmit_missed + b.retransmit_missed,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bursts_send_at_most_a_quarter_of_the_latency_early() {
-        // 2 s: 62 packets (495 ms); 250 ms: 7 packets (56 ms); 10 s: capped at 64 (511 ms).
-        assert_eq!(burst_packets(88_200), 62);
-        assert_eq!(burst_packets(11_025), 7);
-        assert_eq!(burst_packets(441_000), MAX_BURST);
-        assert_eq!(burst_packets(0), 1);
-        for latency in [0, 11_025, 22_050, 88_200, 441_000] {
-            let early = frames_duration((burst_packets(latency) - 1) * FRAMES_PER_PACKET);
-            assert!(early <= frames_duration(latency / 4), "{latency}");
-        }
+        retransmit_refused: a.retransmit_refused + b.retransmit_refused,
+        foreign_datagrams: a.foreign_datagrams + b.foreign_datagrams,
     }
 }

@@ -1,42 +1,45 @@
 //! Streaming audio to RAOP (AirPlay 1 audio) receivers.
 //!
-//! [`start`] connects, runs the RTSP handshake and returns a [`StreamHandle`] plus a
-//! [`StreamDriver`] future that must be spawned or awaited: the driver paces packets on
-//! absolute deadlines, answers timing and retransmit requests, and at the end keeps the
-//! session open until the receiver has played everything before it sends TEARDOWN.
+//! [`start`] connects, runs the RTSP handshake, starts the stream's task and returns a
+//! [`StreamHandle`] plus a [`StreamTask`] to await for the report. The stream itself is the
+//! sans-IO engine of [`airstream_proto::stream`]: it paces packets on absolute deadlines,
+//! answers timing and retransmit requests, and at the end keeps the session open until the
+//! receiver has played everything before it sends TEARDOWN. This module is its I/O: one
+//! task over the sockets with one timer, one I/O task per receiver, the decode thread.
 //!
 //! [`start_group`] does the same for several receivers at once, in sync: they share one
 //! timeline, so every packet and every sync packet is the same for all of them, and each
 //! plays frame *n* at the same instant. A receiver that fails drops out; the others go on.
 
 mod batch;
-mod control;
+mod clock;
 mod driver;
-mod liveness;
+mod io;
 mod member;
 mod metadata;
-mod pacer;
-mod payload;
 mod pipeline;
 mod setup;
 
-pub use driver::StreamDriver;
+pub use driver::StreamTask;
 
 use crate::error::{ErrorKind, Result};
 use airstream_audio::{Metadata, PcmFormat, PcmSource, Source};
 use airstream_proto::capabilities::MetadataKind;
 use airstream_proto::pairing::Credentials;
-use airstream_proto::raop::StreamerStats;
 use airstream_proto::route::{AudioRoute, RaopEncryption};
 pub use airstream_proto::sdp::Codec;
+pub use airstream_proto::stream::MemberStats;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// See [`StreamOptions::lead_in_packets`].
 pub const DEFAULT_LEAD_IN_PACKETS: u32 = 13;
+
+/// Receivers such as Apple TV 4 and HomePod drop sessions after ~30 s without RTSP traffic.
+pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(25);
 
 /// Default end-to-end latency (Apple's AirPlay 1 figure).
 pub const DEFAULT_LATENCY: Duration = Duration::from_secs(2);
@@ -125,7 +128,7 @@ impl Default for StreamOptions {
             metadata: None,
             metadata_kinds: MetadataKinds::ALL,
             timing_wait: Duration::from_secs(2),
-            keep_alive: control::KEEP_ALIVE_INTERVAL,
+            keep_alive: KEEP_ALIVE_INTERVAL,
             lead_in_packets: DEFAULT_LEAD_IN_PACKETS,
             encryption: Encryption::None,
             auth_setup: false,
@@ -249,7 +252,7 @@ impl Progress {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceiverReport {
     pub receiver: SocketAddr,
-    pub stats: StreamerStats,
+    pub stats: MemberStats,
     /// Refused non-fatal requests (volume, metadata).
     pub warnings: Vec<String>,
     /// Why it dropped out of a group before the end.
@@ -270,7 +273,7 @@ pub struct StreamReport {
     /// From [`start`] being called to the first RTP audio packet leaving.
     pub time_to_first_packet: Option<Duration>,
     /// Summed over the receivers.
-    pub stats: StreamerStats,
+    pub stats: MemberStats,
     pub latency: Duration,
     /// Frames of silence sent before the first audio frame (the lead-in).
     pub lead_in_frames: u64,
@@ -296,6 +299,7 @@ pub struct StreamHandle {
     progress: watch::Receiver<Progress>,
     outcome: watch::Receiver<Option<Outcome>>,
     requests: mpsc::UnboundedSender<HandleCommand>,
+    latency: Duration,
 }
 
 /// What a [`StreamHandle`] asks of its driver.
@@ -313,6 +317,12 @@ impl StreamHandle {
     /// Asks the driver to stop: it sends TEARDOWN and finishes. Returns at once.
     pub fn stop(&self) {
         let _ = self.stop.send(true);
+    }
+
+    /// The total latency the stream runs with: what was asked, or more where a receiver
+    /// asks for more (its `Audio-Latency`), at most 10 s.
+    pub fn latency(&self) -> Duration {
+        self.latency
     }
 
     pub fn progress(&self) -> watch::Receiver<Progress> {
@@ -370,7 +380,7 @@ pub async fn start(
     receiver: SocketAddr,
     source: Box<dyn PcmSource>,
     options: StreamOptions,
-) -> Result<(StreamHandle, StreamDriver)> {
+) -> Result<(StreamHandle, StreamTask)> {
     let receivers = vec![Receiver::new(receiver, &options)];
     start_group(receivers, source, options).await
 }
@@ -381,8 +391,8 @@ pub async fn start_group(
     receivers: Vec<Receiver>,
     source: Box<dyn PcmSource>,
     options: StreamOptions,
-) -> Result<(StreamHandle, StreamDriver)> {
-    let started = Instant::now();
+) -> Result<(StreamHandle, StreamTask)> {
+    let started = clock::now();
     setup::establish(receivers, source, options, started).await
 }
 
@@ -405,7 +415,7 @@ pub async fn stream_source(
 ) -> Result<StreamReport> {
     let pcm = tokio::task::spawn_blocking(move || source.open(PcmFormat::RAOP))
         .await
-        .map_err(|e| crate::Error::InvalidInput(format!("the decoder failed to start: {e}")))??;
+        .map_err(|e| crate::Error::internal("the decoder failed to start", e))??;
     stream_to_end(receiver, pcm, options).await
 }
 

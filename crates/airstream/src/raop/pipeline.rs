@@ -1,29 +1,33 @@
-//! Decoding off the real-time path: a thread pulls PCM from the source and cuts it into
-//! 352-frame packets for a bounded channel. The pacer only ever `try_recv`s, so a slow or
-//! stalled source costs silence, never a late packet.
+//! Decoding and encoding off the real-time path: a thread pulls PCM from the source, cuts it
+//! into 352-frame packets and encodes each into the payload the receivers take (ALAC or
+//! L16, AES-encrypted where the stream is), handing them to the driver over a bounded
+//! channel. A slow or stalled source costs silence, never a late packet.
 //!
-//! Packets travel in batches: handing them over one by one woke the decode thread for every
-//! packet (125 times a second), which cost more CPU than decoding itself.
+//! Packets travel in batches: handing them over one by one woke the driver for every packet
+//! (125 times a second), which cost more CPU than decoding itself.
 
+use airstream_audio::alac::AlacEncoder;
 use airstream_audio::{AudioError, Metadata, PcmSource};
-use airstream_proto::rtp::FRAMES_PER_PACKET;
-use std::collections::VecDeque;
+use airstream_proto::alac::write_escape_frame;
+use airstream_proto::format::{CHANNELS, FRAMES_PER_PACKET, SAMPLES_PER_PACKET};
+use airstream_proto::raop::crypto::AudioKey;
+use airstream_proto::sdp::Codec;
+use bytes::Bytes;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-const CHANNELS: usize = 2;
-pub(crate) const SAMPLES_PER_PACKET: usize = FRAMES_PER_PACKET as usize * CHANNELS;
-/// Packets per hand-over (~510 ms of audio, one burst of the pacer at 2 s latency).
+/// Packets per hand-over (~510 ms of audio, one burst at 2 s latency).
 const BATCH: usize = 64;
 /// A partial batch is handed over after this long, so slow (live) sources are not held back.
 const BATCH_WAIT: Duration = Duration::from_millis(20);
 
 #[derive(Debug)]
 pub(crate) enum Item {
-    /// One packet of interleaved stereo samples, zero-padded; `frames` are real audio.
+    /// One packet's payload, ready to send; `frames` of it are real audio (the last packet
+    /// of a source is padded with silence).
     Audio {
-        samples: Vec<i16>,
-        frames: usize,
+        payload: Bytes,
+        frames: u32,
     },
     /// Tags changed from this point of the stream on.
     Metadata(Metadata),
@@ -31,75 +35,69 @@ pub(crate) enum Item {
     Failed(AudioError),
 }
 
+/// Turns a packet of interleaved stereo samples into the payload announced in the SDP.
+pub(crate) struct PayloadEncoder {
+    codec: Codec,
+    key: Option<AudioKey>,
+    /// Built only for compressed ALAC.
+    alac: Option<AlacEncoder>,
+}
+
+impl PayloadEncoder {
+    pub(crate) fn new(codec: Codec, key: Option<AudioKey>) -> Self {
+        let alac = (codec == Codec::Alac).then(AlacEncoder::new);
+        Self { codec, key, alac }
+    }
+
+    pub(crate) fn encode(&mut self, samples: &[i16]) -> Bytes {
+        let mut out = Vec::with_capacity(samples.len() * 2 + 8);
+        match self.codec {
+            Codec::Pcm => {
+                for s in samples {
+                    out.extend_from_slice(&s.to_be_bytes());
+                }
+            }
+            Codec::AlacRaw => write_escape_frame(samples, FRAMES_PER_PACKET as usize, &mut out),
+            Codec::Alac => match &mut self.alac {
+                Some(encoder) => encoder.encode_packet(samples, &mut out),
+                None => write_escape_frame(samples, FRAMES_PER_PACKET as usize, &mut out),
+            },
+        }
+        if let Some(key) = &self.key {
+            key.encrypt(&mut out);
+        }
+        Bytes::from(out)
+    }
+
+    /// One packet of silence.
+    pub(crate) fn silence(&mut self) -> Bytes {
+        self.encode(&[0; SAMPLES_PER_PACKET])
+    }
+}
+
+/// The driver's end of the decode thread.
 pub(crate) struct Pipeline {
     rx: mpsc::Receiver<Vec<Item>>,
-    ready: VecDeque<Item>,
-    ended: bool,
 }
 
 impl Pipeline {
     /// Starts the decode thread; `capacity_packets` bounds how far it reads ahead.
     pub(crate) fn spawn(
         source: Box<dyn PcmSource>,
+        encoder: PayloadEncoder,
         capacity_packets: usize,
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(capacity_packets.div_ceil(BATCH).max(1));
         std::thread::Builder::new()
             .name("airstream-decode".into())
-            .spawn(move || decode_loop(source, &tx))?;
-        Ok(Self {
-            rx,
-            ready: VecDeque::with_capacity(BATCH),
-            ended: false,
-        })
+            .spawn(move || decode_loop(source, encoder, &tx))?;
+        Ok(Self { rx })
     }
 
-    /// The next item if one is ready; `None` means underrun (or the end was already seen).
-    pub(crate) fn try_next(&mut self) -> Option<Item> {
-        if self.ended {
-            return None;
-        }
-        if self.ready.is_empty() && !self.refill() {
-            self.ended = true;
-            return Some(Item::Failed(AudioError::Invalid {
-                input: "decoder".into(),
-                detail: "the decode thread stopped unexpectedly".into(),
-            }));
-        }
-        let item = self.ready.pop_front()?;
-        self.ended = matches!(item, Item::End | Item::Failed(_));
-        Some(item)
-    }
-
-    /// Whether [`try_next`](Self::try_next) would give an item now (errors included).
-    pub(crate) fn has_ready(&mut self) -> bool {
-        if !self.ready.is_empty() {
-            return true;
-        }
-        // A vanished decode thread counts: try_next reports it.
-        !self.ended && (!self.refill() || !self.ready.is_empty())
-    }
-
-    /// Takes the next batch into `ready` if the decode thread has handed one over; `false`
-    /// once that thread is gone and nothing is left.
-    fn refill(&mut self) -> bool {
-        match self.rx.try_recv() {
-            Ok(batch) => {
-                self.ready.extend(batch);
-                true
-            }
-            Err(mpsc::error::TryRecvError::Empty) => true,
-            Err(mpsc::error::TryRecvError::Disconnected) => false,
-        }
-    }
-
-    /// Waits until about `packets` are buffered or the source ended (pre-roll before the
-    /// first packet, so start-up I/O never shows as an underrun).
-    pub(crate) async fn wait_buffered(&self, packets: usize) {
-        let target = packets.div_ceil(BATCH).min(self.rx.max_capacity());
-        while self.rx.len() < target && !self.rx.is_closed() {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+    /// The next batch; `None` once the thread is gone (after its `End` or `Failed`, or
+    /// because it died).
+    pub(crate) async fn next_batch(&mut self) -> Option<Vec<Item>> {
+        self.rx.recv().await
     }
 }
 
@@ -111,10 +109,10 @@ struct Batcher<'a> {
 }
 
 impl Batcher<'_> {
-    /// Adds an item; `false` once the stream was stopped (the receiver is gone).
+    /// Adds an item; `false` once the stream was stopped (the driver is gone).
     fn push(&mut self, item: Item) -> bool {
         let urgent = !matches!(item, Item::Audio { .. });
-        self.started.get_or_insert_with(Instant::now);
+        self.started.get_or_insert_with(super::clock::now);
         self.batch.push(item);
         if urgent || self.batch.len() >= BATCH {
             return self.flush();
@@ -125,7 +123,9 @@ impl Batcher<'_> {
     /// Hands over a partial batch that waited long enough.
     fn flush_if_stale(&mut self) -> bool {
         match self.started {
-            Some(t) if t.elapsed() >= BATCH_WAIT => self.flush(),
+            Some(t) if super::clock::now().saturating_duration_since(t) >= BATCH_WAIT => {
+                self.flush()
+            }
             _ => true,
         }
     }
@@ -140,12 +140,17 @@ impl Batcher<'_> {
     }
 }
 
-fn decode_loop(mut source: Box<dyn PcmSource>, tx: &mpsc::Sender<Vec<Item>>) {
+fn decode_loop(
+    mut source: Box<dyn PcmSource>,
+    mut encoder: PayloadEncoder,
+    tx: &mpsc::Sender<Vec<Item>>,
+) {
     let mut out = Batcher {
         tx,
         batch: Vec::with_capacity(BATCH),
         started: None,
     };
+    let mut packet = vec![0i16; SAMPLES_PER_PACKET];
     loop {
         if let Some(update) = source.take_metadata_update()
             && !out.push(Item::Metadata(update))
@@ -156,12 +161,12 @@ fn decode_loop(mut source: Box<dyn PcmSource>, tx: &mpsc::Sender<Vec<Item>>) {
             return;
         }
         // Fill a whole packet: sources may return fewer frames than asked.
-        let mut packet = vec![0i16; SAMPLES_PER_PACKET];
+        packet.fill(0);
         let mut filled = 0;
         while filled < SAMPLES_PER_PACKET {
             match source.read(&mut packet[filled..]) {
                 Ok(0) => break,
-                Ok(frames) => filled += frames * CHANNELS,
+                Ok(frames) => filled += frames * CHANNELS as usize,
                 Err(e) => {
                     out.push(Item::Failed(e));
                     return;
@@ -170,8 +175,8 @@ fn decode_loop(mut source: Box<dyn PcmSource>, tx: &mpsc::Sender<Vec<Item>>) {
         }
         if filled > 0 {
             let item = Item::Audio {
-                samples: packet,
-                frames: filled / CHANNELS,
+                payload: encoder.encode(&packet),
+                frames: (filled / CHANNELS as usize) as u32,
             };
             if !out.push(item) {
                 return; // the stream was stopped
@@ -190,28 +195,49 @@ mod tests {
     use airstream_audio::{PcmFormat, VecSource};
 
     #[tokio::test]
-    async fn cuts_packets_and_pads_the_last_one() {
+    async fn cuts_packets_encodes_them_and_pads_the_last_one() {
         let samples: Vec<i16> = (0..(352 * 40 + 100) * 2).map(|i| i as i16).collect();
         let source = VecSource::new(PcmFormat::RAOP, samples.clone());
-        let mut p = Pipeline::spawn(Box::new(source), 64).unwrap();
-        p.wait_buffered(32).await;
+        let encoder = PayloadEncoder::new(Codec::Pcm, None);
+        let mut p = Pipeline::spawn(Box::new(source), encoder, 64).unwrap();
         let mut got = Vec::new();
         let mut frames_total = 0;
-        loop {
-            match p.try_next() {
-                Some(Item::Audio { samples, frames }) => {
-                    assert_eq!(samples.len(), SAMPLES_PER_PACKET);
-                    frames_total += frames;
-                    got.extend_from_slice(&samples);
+        let mut ended = false;
+        while let Some(batch) = p.next_batch().await {
+            for item in batch {
+                match item {
+                    Item::Audio { payload, frames } => {
+                        assert_eq!(payload.len(), SAMPLES_PER_PACKET * 2);
+                        frames_total += frames;
+                        got.extend(payload.chunks(2).map(|b| i16::from_be_bytes([b[0], b[1]])));
+                    }
+                    Item::End => ended = true,
+                    other => panic!("{other:?}"),
                 }
-                Some(Item::End) => break,
-                Some(other) => panic!("{other:?}"),
-                None => tokio::time::sleep(Duration::from_millis(1)).await,
             }
         }
+        assert!(ended);
         assert_eq!(frames_total, 352 * 40 + 100);
         assert_eq!(&got[..samples.len()], &samples[..]);
         assert!(got[samples.len()..].iter().all(|s| *s == 0));
-        assert!(p.try_next().is_none(), "nothing after the end");
+    }
+
+    #[test]
+    fn pcm_is_big_endian_interleaved() {
+        let mut enc = PayloadEncoder::new(Codec::Pcm, None);
+        assert_eq!(&enc.encode(&[0x0102, -2])[..], [0x01, 0x02, 0xFF, 0xFE]);
+    }
+
+    #[test]
+    fn alac_compresses_silence_and_alac_raw_is_an_escape_frame() {
+        let mut alac = PayloadEncoder::new(Codec::Alac, None);
+        let silence = alac.silence();
+        assert!(
+            !silence.is_empty() && silence.len() < 100,
+            "{}",
+            silence.len()
+        );
+        let mut raw = PayloadEncoder::new(Codec::AlacRaw, None);
+        assert_eq!(raw.silence().len(), 1412);
     }
 }

@@ -1,35 +1,40 @@
 //! Starting a stream: decoding gets under way while every receiver is connected and taken
-//! through the RTSP handshake at once; then all of them get one timeline.
+//! through the RTSP handshake at once; then they join one stream engine, each with an I/O
+//! task for its sockets, and the driver task starts.
 
-use super::driver::{Driver, StreamDriver};
-use super::member::{self, Member, Shared};
-use super::pipeline::Pipeline;
+use super::driver::{Driver, Link, StreamTask};
+use super::io::{self, MemberSockets};
+use super::member::{self, Connected, Shared};
+use super::pipeline::{PayloadEncoder, Pipeline};
 use super::{
-    Encryption, Progress, Receiver, ReceiverReport, StreamHandle, StreamOptions, StreamState,
+    Encryption, Progress, Receiver, ReceiverReport, StreamHandle, StreamOptions, StreamState, clock,
 };
 use crate::error::{Error, Result};
 use airstream_audio::PcmSource;
+use airstream_proto::format::SAMPLE_RATE;
 use airstream_proto::ntp::{NtpClock, NtpTime, UNIX_EPOCH_OFFSET_SECS};
-use airstream_proto::raop::StreamerStats;
 use airstream_proto::raop::crypto::AudioKey;
-use airstream_proto::raop::streamer::RECEIVER_FIXED_LATENCY;
+use airstream_proto::stream::{MemberConfig, MemberStats, Stream, StreamConfig, frames_duration};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch};
 
-const SAMPLE_RATE: u32 = 44_100;
-/// Decoded audio the pipeline may hold ahead of the pacer (~2 s).
-const PIPELINE_PACKETS: usize = 256;
+/// Decoded audio the driver may hold ahead of the timeline (~2 s).
+pub(super) const PIPELINE_PACKETS: usize = 256;
 /// Pre-roll before the first packet (~0.5 s), bounded by how long we are willing to wait.
-pub(super) const PREROLL_PACKETS: usize = 63;
-pub(super) const PREROLL_WAIT: Duration = Duration::from_secs(2);
+const PREROLL_PACKETS: usize = 63;
+const PREROLL_WAIT: Duration = Duration::from_secs(2);
+/// Datagrams and responses waiting for the driver; a flood from a receiver waits in its
+/// socket buffer (and is dropped there), not in our memory.
+const INPUT_QUEUE: usize = 1024;
 
 pub(super) async fn establish(
     receivers: Vec<Receiver>,
     source: Box<dyn PcmSource>,
     options: StreamOptions,
     started: Instant,
-) -> Result<(StreamHandle, StreamDriver)> {
+) -> Result<(StreamHandle, StreamTask)> {
     if receivers.is_empty() {
         return Err(Error::InvalidInput("no receiver to stream to".into()));
     }
@@ -49,8 +54,11 @@ pub(super) async fn establish(
         metadata.duration = source.duration();
     }
     let duration = metadata.duration;
-    let pipeline = Pipeline::spawn(source, PIPELINE_PACKETS)
-        .map_err(|e| Error::network("cannot start the decode thread", e))?;
+    let audio_key = (encrypted > 0).then(|| AudioKey::new(rand::random(), rand::random()));
+    let mut encoder = PayloadEncoder::new(options.codec, audio_key.clone());
+    let silence = encoder.silence();
+    let pipeline = Pipeline::spawn(source, encoder, PIPELINE_PACKETS)
+        .map_err(|e| Error::internal("cannot start the decode thread", e))?;
 
     let shared = Arc::new(Shared {
         codec: options.codec,
@@ -58,8 +66,7 @@ pub(super) async fn establish(
         first_rtptime: rand::random(),
         ssrc: rand::random(),
         clock: wall_clock_anchor(),
-        audio_key: (encrypted > 0).then(|| AudioKey::new(rand::random(), rand::random())),
-        keep_alive: options.keep_alive,
+        audio_key,
     });
     let mut handshakes = tokio::task::JoinSet::new();
     for (index, receiver) in receivers.iter().cloned().enumerate() {
@@ -72,16 +79,16 @@ pub(super) async fn establish(
         match joined {
             Ok((index, Ok(c))) => connected.push((index, c)),
             Ok((index, Err(e))) => failures.push((index, e)),
-            Err(e) => failures.push((0, Error::InvalidInput(format!("setup task failed: {e}")))),
+            Err(e) => failures.push((0, Error::internal("a receiver's setup task failed", e))),
         }
     }
     if connected.is_empty() {
         // Report the first receiver's error, as a lone stream would.
         failures.sort_by_key(|(index, _)| *index);
-        return Err(failures
-            .into_iter()
-            .next()
-            .map_or_else(|| Error::InvalidInput("no receiver".into()), |(_, e)| e));
+        return Err(failures.into_iter().next().map_or_else(
+            || Error::InvalidInput("no receiver to stream to".into()),
+            |(_, e)| e,
+        ));
     }
     connected.sort_by_key(|(index, _)| *index);
     let mut warnings = Vec::new();
@@ -89,41 +96,92 @@ pub(super) async fn establish(
         .iter()
         .map(|(index, e)| {
             let receiver = receivers[*index].address;
-            let text = format!("{receiver} left out: {e}");
+            let text = format!("{receiver} left out: {}", e.to_string_with_causes());
             tracing::warn!("{text}");
             warnings.push(text);
             let report = ReceiverReport {
                 receiver,
-                stats: StreamerStats::default(),
+                stats: MemberStats::default(),
                 warnings: Vec::new(),
-                failure: Some(e.to_string()),
+                failure: Some(e.to_string_with_causes()),
             };
             (*index, report)
         })
         .collect();
 
-    // One latency for all, the largest any receiver asks for (libraop takes the larger).
-    let latency_frames = connected
-        .iter()
-        .filter_map(|(_, c)| c.audio_latency())
-        .map(|l| l.saturating_add(RECEIVER_FIXED_LATENCY))
-        .fold(latency_frames(options.latency), u32::max);
-    let (reports_tx, reports_rx) = mpsc::unbounded_channel();
-    let members: Vec<Member> = connected
-        .into_iter()
-        .enumerate()
-        .map(|(index, (position, c))| {
-            Member::start(
-                c,
-                &shared,
-                latency_frames,
-                (index, position),
-                reports_tx.clone(),
-            )
-        })
-        .collect();
-    for member in &members {
-        warnings.extend(member.warnings.iter().cloned());
+    let now = clock::now();
+    let mut engine = Stream::new(
+        StreamConfig {
+            ssrc: shared.ssrc,
+            first_seq: shared.first_seq,
+            first_rtptime: shared.first_rtptime,
+            clock: shared.clock,
+            latency_frames: latency_frames(options.latency),
+            lead_in_packets: options.lead_in_packets,
+            silence,
+            keep_alive: options.keep_alive,
+            timing_wait: options.timing_wait,
+            preroll_packets: PREROLL_PACKETS,
+            preroll_wait: PREROLL_WAIT,
+        },
+        now,
+    );
+    let (inputs_tx, inputs_rx) = mpsc::channel(INPUT_QUEUE);
+    let mut links = Vec::new();
+    for (position, c) in connected {
+        let Connected {
+            receiver,
+            conn,
+            session,
+            transport,
+            audio,
+            control,
+            timing,
+            metadata_kinds,
+            warnings: member_warnings,
+        } = c;
+        let ip = receiver.ip();
+        let member = engine.add_member(
+            MemberConfig {
+                rtsp: receiver,
+                audio: SocketAddr::new(ip, transport.server_port),
+                control: SocketAddr::new(ip, transport.control_port),
+                timing: (transport.timing_port != 0)
+                    .then(|| SocketAddr::new(ip, transport.timing_port)),
+                audio_latency: transport.audio_latency,
+                session,
+            },
+            now,
+        );
+        let (rtsp, leftover) = conn.into_parts();
+        let control = Arc::new(control);
+        let timing = Arc::new(timing);
+        let (requests_tx, requests_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(io::run(
+            MemberSockets {
+                member,
+                rtsp,
+                leftover,
+                control: Arc::clone(&control),
+                timing: Arc::clone(&timing),
+            },
+            requests_rx,
+            inputs_tx.clone(),
+        ));
+        warnings.extend(member_warnings.iter().cloned());
+        links.push(Link {
+            position,
+            receiver,
+            audio,
+            control,
+            timing,
+            requests: requests_tx,
+            outbox: Vec::new(),
+            task,
+            metadata_kinds,
+            warnings: member_warnings,
+            failure: None,
+        });
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -142,37 +200,41 @@ pub(super) async fn establish(
         progress: progress_rx,
         outcome: outcome_rx,
         requests: requests_tx,
+        latency: frames_duration(engine.latency_frames()),
     };
     let driver = Driver {
         codec: options.codec,
-        audio_key: shared.audio_key.clone(),
-        options,
+        timing_wait: options.timing_wait,
         started,
-        members,
+        engine,
+        links,
         left_out,
         pipeline,
-        reports: reports_rx,
+        pipeline_open: true,
+        source_done: false,
+        source_error: None,
+        inputs: inputs_rx,
         stop: stop_rx,
         requests: requests_rx,
         progress: progress_tx,
         outcome: outcome_tx,
         warnings,
-        latency_frames,
         metadata,
+        markers: Vec::new(),
+        next_marker: 0,
     };
-    Ok((handle, StreamDriver::new(driver)))
+    Ok((handle, StreamTask::spawn(driver)))
 }
 
-/// Total latency in frames, never below what receivers add by themselves.
+/// Total latency in frames.
 fn latency_frames(latency: Duration) -> u32 {
-    let frames = (latency.as_secs_f64() * f64::from(SAMPLE_RATE)).round() as u32;
-    frames.max(RECEIVER_FIXED_LATENCY)
+    (latency.as_secs_f64() * f64::from(SAMPLE_RATE)).round() as u32
 }
 
 /// NTP time for timing replies and sync packets: the monotonic clock, anchored to wall
 /// time once so receivers that compare with their own clock see plausible values.
 fn wall_clock_anchor() -> NtpClock {
-    let now = Instant::now();
+    let now = clock::now();
     let since_unix = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();

@@ -1,0 +1,459 @@
+//! The stream engine on virtual time: a simulated network (delay, jitter, loss, a receiver
+//! that goes silent) and simulated receivers that play what they get by the sync packets'
+//! clock. Each test runs seconds to minutes of audio in milliseconds of wall time.
+
+mod sim;
+
+use airstream_proto::rtp::{RetransmitRequest, SyncPacket, TimingPacket};
+use airstream_proto::rtsp::{Response, Version};
+use airstream_proto::stream::{
+    Event, MAX_LATENCY_FRAMES, MemberFailure, MemberId, Phase, Port, RETRANSMIT_HISTORY, RtspInput,
+};
+use sim::{Behaviour, MS, SILENCE, Sim, receiver_ip};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const LATENCY_2S: u32 = 88_200;
+
+/// A retransmission (type 0x56 with the marker bit), not a sync packet.
+fn is_resent(t: &airstream_proto::stream::Transmit) -> bool {
+    t.port == Port::Control && t.datagram.get(1) == Some(&0xD6)
+}
+
+fn in_order(n: u32) -> Vec<u32> {
+    (0..n).collect()
+}
+
+#[test]
+fn lead_in_then_every_frame_in_order_then_drain_and_teardown() {
+    let mut sim = Sim::new(1000, &[Behaviour::default()], LATENCY_2S);
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.finished(), Some(false));
+    let r = &sim.receivers[0];
+    assert!(r.played_indices() == in_order(1000));
+    // 13 silent packets come first, then the audio.
+    let first_audio = r.played.iter().position(|p| &p[..] != SILENCE).unwrap();
+    assert_eq!(first_audio, 13);
+    // The Started event named the RTP time of the first real frame: lead-in after the start.
+    let started = sim.events.iter().find_map(|(_, e)| match e {
+        Event::Started {
+            first_audio_rtptime,
+        } => Some(*first_audio_rtptime),
+        _ => None,
+    });
+    assert_eq!(started, Some((u32::MAX - 44_100).wrapping_add(13 * 352)));
+    assert_eq!(r.requests_of("TEARDOWN").len(), 1);
+    let totals = sim.stream.totals();
+    assert_eq!(totals.frames_sent, 1000 * 352);
+    assert_eq!(totals.underruns, 0);
+}
+
+#[test]
+fn the_lead_in_leaves_on_time_so_only_silence_can_be_overtaken_at_the_start() {
+    let mut sim = Sim::new(1000, &[Behaviour::default()], LATENCY_2S);
+    sim.script.push((Duration::from_secs(4), |s| {
+        let now = s.now;
+        s.stream.pause(now);
+    }));
+    sim.script.push((Duration::from_secs(5), |s| {
+        let now = s.now;
+        s.stream.resume(now);
+    }));
+    sim.run(Duration::from_secs(60));
+    let audio: Vec<(std::time::Instant, bool)> = sim
+        .sent_at
+        .iter()
+        .filter(|(_, t)| t.port == Port::Audio)
+        .map(|(at, t)| (*at, t.datagram[1] & 0x80 != 0))
+        .collect();
+    // At the start and after the resume (the packets with the marker bit): the 13 lead-in
+    // packets each 352 frames (7.98 ms) after the one before; the burst of real audio leaves
+    // with the last of them.
+    let starts: Vec<usize> = (0..audio.len()).filter(|&i| audio[i].1).collect();
+    assert_eq!(starts.len(), 2);
+    for start in starts {
+        for k in 1..13 {
+            let gap = audio[start + k].0 - audio[start + k - 1].0;
+            assert!(
+                gap >= Duration::from_millis(7),
+                "packet {k} after a start: {gap:?}"
+            );
+        }
+        assert_eq!(
+            audio[start + 13].0,
+            audio[start + 12].0,
+            "then bursts again"
+        );
+        assert_eq!(audio[start + 14].0, audio[start + 12].0);
+    }
+}
+
+#[test]
+fn drain_ends_only_after_the_last_frame_was_audible() {
+    let mut sim = Sim::new(500, &[Behaviour::default()], LATENCY_2S);
+    sim.run(Duration::from_secs(60));
+    let r = &sim.receivers[0];
+    assert!(r.played_indices() == in_order(500));
+    let teardown = r.requests_of("TEARDOWN")[0];
+    // The last real packet was the 513th sent: due 512 packets after the start, audible
+    // two seconds later; TEARDOWN waits for that plus the 250 ms margin.
+    let started = sim
+        .event_time(|e| matches!(e, Event::Started { .. }))
+        .unwrap();
+    let last_audible =
+        started + Duration::from_nanos(512 * 352 * 1_000_000_000 / 44_100) + Duration::from_secs(2);
+    assert!(
+        teardown >= last_audible + Duration::from_millis(250),
+        "{:?}",
+        teardown - last_audible
+    );
+    assert!(
+        teardown <= last_audible + Duration::from_millis(400),
+        "{:?}",
+        teardown - last_audible
+    );
+}
+
+#[test]
+fn pause_then_resume_replays_exactly_what_was_flushed() {
+    let mut sim = Sim::new(1500, &[Behaviour::default()], LATENCY_2S);
+    sim.script.push((Duration::from_secs(4), |s| {
+        let now = s.now;
+        s.stream.pause(now);
+    }));
+    sim.script.push((Duration::from_millis(6_500), |s| {
+        let now = s.now;
+        s.stream.resume(now);
+    }));
+    sim.run(Duration::from_secs(60));
+    let r = &sim.receivers[0];
+    assert_eq!(r.requests_of("FLUSH").len(), 1);
+    assert!(
+        r.played_indices() == in_order(1500),
+        "every frame once, in order, across the pause"
+    );
+    let phases: Vec<Phase> = sim
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Phase(p) => Some(*p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            Phase::Streaming,
+            Phase::Paused,
+            Phase::Streaming,
+            Phase::Draining,
+            Phase::TearingDown,
+            Phase::Done
+        ]
+    );
+    assert_eq!(sim.stream.totals().frames_sent, 1500 * 352);
+    // Nothing was sent while paused.
+    let paused_at = sim.start + Duration::from_secs(4);
+    let resumed_at = sim.start + Duration::from_millis(6_500);
+    let syncs_while_paused = r
+        .syncs
+        .iter()
+        .filter(|(t, _)| *t > paused_at + 10 * MS && *t < resumed_at)
+        .count();
+    assert_eq!(syncs_while_paused, 0);
+    // The first sync after the resume is flagged as a first one again.
+    let after: Vec<&SyncPacket> = r
+        .syncs
+        .iter()
+        .filter(|(t, _)| *t >= resumed_at)
+        .map(|(_, s)| s)
+        .collect();
+    assert!(after[0].first);
+}
+
+#[test]
+fn a_member_that_goes_silent_is_dropped_within_about_three_seconds_and_the_others_play_on() {
+    let silent = Behaviour {
+        silent_after: Some(Duration::from_secs(5)),
+        ..Behaviour::default()
+    };
+    let mut sim = Sim::new(2000, &[Behaviour::default(), silent], LATENCY_2S);
+    sim.run(Duration::from_secs(60));
+    let dropped = sim
+        .event_time(|e| matches!(e, Event::Dropped { member, .. } if member.index() == 1))
+        .expect("the silent member was dropped");
+    let silent_at = sim.start + Duration::from_secs(5);
+    let noticed = dropped - silent_at;
+    assert!(noticed <= Duration::from_millis(3_100), "{noticed:?}");
+    assert!(matches!(
+        sim.stream.failure(MemberId::from_index(1)),
+        Some(MemberFailure::Timeout { .. })
+    ));
+    assert_eq!(sim.finished(), Some(false));
+    assert!(sim.receivers[0].played_indices() == in_order(2000));
+    // Nothing more went to the dropped member.
+    let after = sim.sent.iter().filter(|t| t.member.index() == 1).count();
+    assert!(
+        sim.stream
+            .member_stats(MemberId::from_index(1))
+            .packets_sent as usize
+            <= after
+    );
+}
+
+#[test]
+fn a_lone_receiver_that_goes_silent_fails_the_stream() {
+    let silent = Behaviour {
+        silent_after: Some(Duration::from_secs(3)),
+        ..Behaviour::default()
+    };
+    let mut sim = Sim::new(2000, &[silent], LATENCY_2S);
+    sim.run(Duration::from_secs(60));
+    let failed = sim
+        .event_time(|e| matches!(e, Event::Failed { .. }))
+        .expect("failed");
+    assert!(failed - (sim.start + Duration::from_secs(3)) <= Duration::from_millis(3_100));
+    assert_eq!(sim.stream.phase(), Phase::Done);
+    assert_eq!(sim.finished(), None);
+}
+
+#[test]
+fn loss_jitter_and_reordering_are_repaired_from_the_shared_history() {
+    let lossy = Behaviour {
+        lose_every: 20,
+        jitter: 30 * MS,
+        ..Behaviour::default()
+    };
+    let mut sim = Sim::new(3000, &[lossy, lossy], LATENCY_2S);
+    sim.run(Duration::from_secs(90));
+    for (i, r) in sim.receivers.iter().enumerate() {
+        let played = r.played_indices();
+        let wrong = played.iter().enumerate().find(|(k, p)| *k as u32 != **p);
+        let missing: Vec<u32> = (0..3000).filter(|k| !played.contains(k)).collect();
+        assert!(
+            played.len() == 3000 && wrong.is_none(),
+            "receiver {i}: {} played, first wrong {wrong:?}, missing {missing:?}",
+            played.len()
+        );
+        assert!(r.resent_received >= 150, "{}", r.resent_received);
+        let stats = sim.stream.member_stats(MemberId::from_index(i));
+        assert_eq!(stats.retransmit_missed, 0);
+        assert_eq!(stats.retransmitted, r.resent_received);
+    }
+}
+
+#[test]
+fn retransmits_inside_the_history_are_served_outside_are_counted_and_foreigners_are_ignored() {
+    let mut sim = Sim::new(3000, &[Behaviour::default()], LATENCY_2S);
+    sim.run(Duration::from_secs(15));
+    let sent = sim.stream.totals().packets_sent;
+    assert!(sent > RETRANSMIT_HISTORY as u64 + 10);
+    let own = SocketAddr::new(receiver_ip(1), 6001);
+    let (next_seq, _) = sim.stream.next_position();
+    let before = sim.sent.len();
+    // The last 3 packets are held.
+    let inside = RetransmitRequest {
+        first_seq: next_seq.wrapping_sub(3),
+        count: 3,
+    }
+    .encode(9);
+    sim.inject(0, Port::Control, own, &inside);
+    let resent: Vec<_> = sim.sent[before..].iter().filter(|t| is_resent(t)).collect();
+    assert_eq!(resent.len(), 3);
+    assert!(resent.iter().all(|t| t.destination == own));
+    // Older than the history: counted as missed, nothing sent.
+    let stats = sim.stream.member_stats(MemberId::from_index(0));
+    let outside = RetransmitRequest {
+        first_seq: next_seq.wrapping_sub(RETRANSMIT_HISTORY as u16 + 5),
+        count: 2,
+    }
+    .encode(10);
+    let before = sim.sent.len();
+    sim.inject(0, Port::Control, own, &outside);
+    let after = sim.stream.member_stats(MemberId::from_index(0));
+    assert_eq!(after.retransmit_missed, stats.retransmit_missed + 2);
+    assert!(sim.sent[before..].iter().all(|t| !is_resent(t)));
+    // From another address (or another port of the receiver): nothing at all.
+    for stranger in [
+        SocketAddr::new(receiver_ip(9), 6001),
+        SocketAddr::new(receiver_ip(1), 6099),
+    ] {
+        let before = sim.sent.len();
+        sim.inject(0, Port::Control, stranger, &inside);
+        assert!(sim.sent[before..].iter().all(|t| t.destination != stranger));
+        assert!(sim.sent[before..].iter().all(|t| !is_resent(t)));
+    }
+    assert_eq!(
+        sim.stream
+            .member_stats(MemberId::from_index(0))
+            .foreign_datagrams,
+        2
+    );
+}
+
+#[test]
+fn one_request_returns_at_most_one_latency_and_requests_at_most_the_stream_rate() {
+    let mut sim = Sim::new(3000, &[Behaviour::default()], LATENCY_2S);
+    sim.run(Duration::from_secs(12));
+    let own = SocketAddr::new(receiver_ip(1), 6001);
+    let (next_seq, _) = sim.stream.next_position();
+    let everything = RetransmitRequest {
+        first_seq: next_seq.wrapping_sub(1000),
+        count: 1000,
+    }
+    .encode(1);
+    let count_resent =
+        |sim: &Sim, from: usize| sim.sent[from..].iter().filter(|t| is_resent(t)).count();
+    let before = sim.sent.len();
+    sim.inject(0, Port::Control, own, &everything);
+    // 2 s of latency = 250 packets: the most a receiver can still use.
+    assert_eq!(count_resent(&sim, before), 250);
+    // At once again: nothing; the budget refills at the stream's rate.
+    let before = sim.sent.len();
+    for _ in 0..100 {
+        sim.inject(0, Port::Control, own, &everything);
+    }
+    assert_eq!(count_resent(&sim, before), 0);
+    let stats = sim.stream.member_stats(MemberId::from_index(0));
+    assert!(stats.retransmit_refused >= 100 * 1000);
+}
+
+#[test]
+fn timing_requests_from_strangers_are_not_answered_and_do_not_keep_a_dead_receiver_alive() {
+    let silent = Behaviour {
+        silent_after: Some(Duration::from_secs(3)),
+        ..Behaviour::default()
+    };
+    let mut sim = Sim::new(3000, &[silent], LATENCY_2S);
+    // A stranger sends timing requests in the receiver's name just after it went silent.
+    sim.script.push((Duration::from_millis(3_200), |s| {
+        let stranger = SocketAddr::new(receiver_ip(7), 6002);
+        let request = TimingPacket {
+            reply: false,
+            reference: airstream_proto::ntp::NtpTime(0),
+            received: airstream_proto::ntp::NtpTime(0),
+            sent: airstream_proto::ntp::NtpTime(5),
+        }
+        .encode();
+        for _ in 0..10 {
+            s.inject(0, Port::Timing, stranger, &request);
+        }
+    }));
+    sim.run(Duration::from_secs(60));
+    let failed = sim
+        .event_time(|e| matches!(e, Event::Failed { .. }))
+        .expect("noticed");
+    assert!(failed - (sim.start + Duration::from_secs(3)) <= Duration::from_millis(3_100));
+    let stranger = SocketAddr::new(receiver_ip(7), 6002);
+    assert!(sim.sent.iter().all(|t| t.destination != stranger));
+}
+
+#[test]
+fn keep_alives_every_25_s_and_probes_only_when_the_receiver_is_quiet() {
+    // Answers RTSP but sends no timing: quiet on UDP, so probed about once a second.
+    let quiet = Behaviour {
+        sends_timing: false,
+        ..Behaviour::default()
+    };
+    let mut sim = Sim::new(6000, &[quiet, Behaviour::default()], LATENCY_2S);
+    sim.run(Duration::from_secs(30));
+    let probes_quiet = sim.receivers[0].requests_of("OPTIONS");
+    let probes_chatty = sim.receivers[1].requests_of("OPTIONS");
+    // 30 s with a probe after every quiet second (each answer counts as hearing it).
+    assert!(probes_quiet.len() >= 10, "{}", probes_quiet.len());
+    // The chatty one sends timing every 3 s, so it is probed after each quiet second in
+    // between but gets its keep-alive at 25 s too.
+    assert!(
+        probes_chatty
+            .iter()
+            .any(|t| *t >= sim.start + Duration::from_secs(25))
+    );
+    assert!(probes_chatty.len() < probes_quiet.len());
+    // Both still in.
+    assert!(sim.stream.is_active(MemberId::from_index(0)));
+    assert!(sim.stream.is_active(MemberId::from_index(1)));
+    // The quiet one got no clock: the stream started after the 2 s wait anyway.
+    assert!(
+        sim.events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::NoClock(m) if m.index() == 0))
+    );
+}
+
+#[test]
+fn a_thirty_minute_stream_keeps_its_sync_mapping_exact() {
+    let packets = 30 * 60 * 44_100 / 352;
+    let mut sim = Sim::new(packets, &[Behaviour::default()], LATENCY_2S);
+    sim.run(Duration::from_secs(31 * 60));
+    let r = &sim.receivers[0];
+    assert_eq!(r.played_indices().len(), packets as usize);
+    let syncs: Vec<SyncPacket> = r.syncs.iter().map(|(_, s)| *s).collect();
+    // About one a second: at the first packet of the first burst a second after the last.
+    let gaps = r.syncs.windows(2).map(|w| w[1].0 - w[0].0);
+    assert!(gaps.max().unwrap() < Duration::from_millis(1_600));
+    let first = syncs[0];
+    let last = syncs[syncs.len() - 1];
+    // Frames and NTP time between the first and last sync: exactly 44 100 per second,
+    // to within one NTP fraction rounding per sync (2^-32 s).
+    let frames = f64::from(last.rtp_now.wrapping_sub(first.rtp_now));
+    let seconds = last.ntp.wrapping_diff(first.ntp) as f64 / 4_294_967_296.0;
+    assert!(seconds > 29.0 * 60.0);
+    assert!(
+        (frames - seconds * 44_100.0).abs() < 0.01,
+        "{frames} vs {}",
+        seconds * 44_100.0
+    );
+    for s in &syncs {
+        assert_eq!(s.latency_frames(), LATENCY_2S - 11_025);
+    }
+}
+
+#[test]
+fn a_receiver_asking_for_an_absurd_latency_gets_ten_seconds() {
+    let greedy = Behaviour {
+        audio_latency: Some(u32::MAX),
+        ..Behaviour::default()
+    };
+    let sim = Sim::new(10, &[greedy], LATENCY_2S);
+    assert_eq!(sim.stream.latency_frames(), MAX_LATENCY_FRAMES);
+    let mut stream = sim.stream;
+    let clamped = std::iter::from_fn(|| stream.poll_event())
+        .any(|e| matches!(e, Event::LatencyClamped { used, .. } if used == MAX_LATENCY_FRAMES));
+    assert!(clamped);
+}
+
+#[test]
+fn answers_with_another_cseq_or_unasked_are_protocol_errors() {
+    for case in 0..2 {
+        let mut sim = Sim::new(
+            3000,
+            &[Behaviour::default(), Behaviour::default()],
+            LATENCY_2S,
+        );
+        sim.run(Duration::from_secs(4));
+        let now = sim.now;
+        let member = MemberId::from_index(1);
+        if case == 0 {
+            // Unasked: nothing is in flight for the member.
+            assert!(!sim.stream.awaiting_answer(member));
+            let stray = Response::new(Version::Rtsp10, 200, "OK").with_header("CSeq", "99");
+            sim.stream
+                .handle_rtsp(member, RtspInput::Response(stray), now);
+        } else {
+            sim.stream.set_volume(Some(member), -10.0);
+            let (asked, request) = sim.stream.poll_rtsp(now).expect("a request");
+            assert_eq!(asked, member);
+            let cseq: u32 = request.headers.get("CSeq").unwrap().parse().unwrap();
+            let wrong = Response::new(Version::Rtsp10, 200, "OK")
+                .with_header("CSeq", (cseq + 1).to_string());
+            sim.stream
+                .handle_rtsp(member, RtspInput::Response(wrong), now);
+        }
+        let failure = sim.stream.failure(member).cloned();
+        assert!(
+            matches!(failure, Some(MemberFailure::Unexpected(_))),
+            "case {case}: {failure:?}"
+        );
+        assert!(sim.stream.is_active(MemberId::from_index(0)));
+    }
+}

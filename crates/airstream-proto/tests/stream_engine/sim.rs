@@ -1,0 +1,596 @@
+//! A simulated network and receivers on virtual time, for driving the stream engine the way
+//! the tokio shell does (quinn-proto's `tests/util.rs` `Pair` is the model): every step
+//! jumps to the next instant anything happens, so minutes of audio take milliseconds.
+
+use airstream_proto::ntp::NtpClock;
+use airstream_proto::raop::{RaopSession, SessionConfig};
+use airstream_proto::rtp::{AudioPacket, RetransmitRequest, SyncPacket, TimingPacket};
+use airstream_proto::rtsp::{Request, Response, Version};
+use airstream_proto::sdp::Codec;
+use airstream_proto::stream::{
+    Event, MemberConfig, MemberId, Port, RECEIVER_FIXED_LATENCY, RtspInput, SourceItem, Stream,
+    StreamConfig, Transmit,
+};
+use bytes::Bytes;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+pub(crate) const SILENCE: &[u8] = &[0xEE; 4];
+pub(crate) const MS: Duration = Duration::from_millis(1);
+
+/// A receiver's addresses: 10.0.0.N with RTSP 5000, audio 6000, control 6001, timing 6002.
+pub(crate) fn receiver_ip(n: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))
+}
+
+/// The payload of source packet `index` (4-byte index, recognisable after the fact).
+pub(crate) fn payload(index: u32) -> Bytes {
+    Bytes::copy_from_slice(&index.to_be_bytes())
+}
+
+/// How a simulated receiver (mis)behaves.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Behaviour {
+    /// One-way delay of every datagram and RTSP message.
+    pub(crate) delay: Duration,
+    /// Extra delay of up to this, by a fixed pattern (reorders packets).
+    pub(crate) jitter: Duration,
+    /// Every n-th audio packet to this receiver is lost (0: none).
+    pub(crate) lose_every: u64,
+    /// From this instant (after start) on, the receiver sends and answers nothing.
+    pub(crate) silent_after: Option<Duration>,
+    /// Sends timing requests (every 3 s).
+    pub(crate) sends_timing: bool,
+    /// Audio-Latency it answers RECORD with.
+    pub(crate) audio_latency: Option<u32>,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self {
+            delay: 2 * MS,
+            jitter: Duration::ZERO,
+            lose_every: 0,
+            silent_after: None,
+            sends_timing: true,
+            audio_latency: None,
+        }
+    }
+}
+
+/// A receiver: buffers packets by RTP time, plays each at its sync-derived time, asks for
+/// gaps to be resent, drops unplayed audio on FLUSH.
+pub(crate) struct Receiver {
+    pub(crate) n: u8,
+    pub(crate) behaviour: Behaviour,
+    /// Packets buffered: rtp time → (audible at, payload).
+    buffer: BTreeMap<i64, (Instant, Bytes)>,
+    /// What was played, in order: payloads.
+    pub(crate) played: Vec<Bytes>,
+    pub(crate) requests: Vec<(Instant, String)>,
+    pub(crate) syncs: Vec<(Instant, SyncPacket)>,
+    pub(crate) resent_received: u64,
+    pub(crate) audio_received: u64,
+    last_sync: Option<SyncPacket>,
+    highest_seq: Option<u16>,
+    next_timing: Instant,
+    rtp_base: Option<u32>,
+    clock: NtpClock,
+}
+
+impl Receiver {
+    fn addr(&self, port: u16) -> SocketAddr {
+        SocketAddr::new(receiver_ip(self.n), port)
+    }
+
+    fn silent(&self, start: Instant, now: Instant) -> bool {
+        self.behaviour
+            .silent_after
+            .is_some_and(|after| now >= start + after)
+    }
+
+    /// Extends a 32-bit RTP time around the first one seen (which need not be the first
+    /// sent: jitter reorders).
+    fn extend(&mut self, ts: u32) -> i64 {
+        let base = *self.rtp_base.get_or_insert(ts);
+        i64::from(ts.wrapping_sub(base) as i32)
+    }
+
+    fn audible_at(&self, ts: u32) -> Option<Instant> {
+        let sync = self.last_sync?;
+        let at_rtp_now = self.clock.instant_at(sync.ntp);
+        let ahead = i64::from(ts.wrapping_sub(sync.rtp_now) as i32)
+            + i64::from(sync.latency_frames())
+            + i64::from(RECEIVER_FIXED_LATENCY);
+        let nanos = ahead * 1_000_000_000 / 44_100;
+        Some(if nanos >= 0 {
+            at_rtp_now + Duration::from_nanos(nanos as u64)
+        } else {
+            at_rtp_now
+                .checked_sub(Duration::from_nanos(nanos.unsigned_abs()))
+                .expect("after the clock's anchor")
+        })
+    }
+
+    /// Plays everything audible by `now`.
+    fn play_until(&mut self, now: Instant) {
+        while let Some(entry) = self.buffer.first_entry() {
+            if entry.get().0 > now {
+                break;
+            }
+            let (_, payload) = entry.remove();
+            self.played.push(payload);
+        }
+    }
+
+    /// The real audio played, as source indices (silence left out).
+    pub(crate) fn played_indices(&self) -> Vec<u32> {
+        self.played
+            .iter()
+            .filter(|p| &p[..] != SILENCE)
+            .map(|p| u32::from_be_bytes([p[0], p[1], p[2], p[3]]))
+            .collect()
+    }
+
+    pub(crate) fn requests_of(&self, method: &str) -> Vec<Instant> {
+        self.requests
+            .iter()
+            .filter(|(_, m)| m == method)
+            .map(|(t, _)| *t)
+            .collect()
+    }
+}
+
+/// Something in flight on the simulated network.
+enum Flight {
+    ToReceiver {
+        n: usize,
+        transmit: Transmit,
+    },
+    RtspToReceiver {
+        n: usize,
+        request: Request,
+    },
+    ToSender {
+        member: MemberId,
+        port: Port,
+        from: SocketAddr,
+        datagram: Vec<u8>,
+    },
+    RtspToSender {
+        member: MemberId,
+        response: Response,
+    },
+}
+
+/// Something a test does to the stream at a given time.
+pub(crate) type Command = fn(&mut Sim);
+
+/// The engine, its receivers and the network between them, on virtual time.
+pub(crate) struct Sim {
+    pub(crate) now: Instant,
+    pub(crate) start: Instant,
+    pub(crate) stream: Stream,
+    pub(crate) receivers: Vec<Receiver>,
+    pub(crate) events: Vec<(Instant, Event)>,
+    /// Source packets not yet pushed; pushed while the engine holds fewer than 256.
+    pub(crate) source: VecDeque<SourceItem>,
+    flights: Vec<(Instant, u64, Flight)>,
+    order: u64,
+    sent_audio: Vec<u64>,
+    /// Every datagram the engine sent, with its destination.
+    pub(crate) sent: Vec<Transmit>,
+    /// The same, with when each left.
+    pub(crate) sent_at: Vec<(Instant, Transmit)>,
+    /// Commands to run at given instants.
+    pub(crate) script: Vec<(Duration, Command)>,
+}
+
+/// A RAOP session taken through the handshake up to RECORD, as the shell does before a
+/// member joins.
+pub(crate) fn recording_session(n: u8, audio_latency: Option<u32>) -> RaopSession {
+    let mut session = RaopSession::new(SessionConfig {
+        local_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100)),
+        remote_ip: receiver_ip(n),
+        session_id: 1,
+        dacp_id: 2,
+        active_remote: 3,
+        codec: Codec::AlacRaw,
+        encryption: None,
+        password: None,
+        control_port: 7001,
+        timing_port: 7002,
+        first_seq: 0,
+        first_rtptime: 0,
+        initial_volume_db: None,
+        auth_setup: false,
+        min_latency: None,
+        max_latency: None,
+    });
+    while let Some(request) = session.poll_request() {
+        let cseq = request.headers.get("CSeq").unwrap_or("0").to_string();
+        let mut response = Response::new(Version::Rtsp10, 200, "OK").with_header("CSeq", cseq);
+        if request.method == "SETUP" {
+            response = response
+                .with_header(
+                    "Transport",
+                    "RTP/AVP/UDP;unicast;mode=record;server_port=6000;control_port=6001;timing_port=6002",
+                )
+                .with_header("Session", "1");
+        }
+        if request.method == "RECORD"
+            && let Some(latency) = audio_latency
+        {
+            response = response.with_header("Audio-Latency", latency.to_string());
+        }
+        session.handle_response(&response).expect("handshake");
+        while let Some(event) = session.poll_event() {
+            if let airstream_proto::raop::SessionEvent::TransportReady(_) = event {
+                session.record();
+            }
+        }
+    }
+    session
+}
+
+impl Sim {
+    /// A stream of `packets` source packets to receivers that behave as given.
+    pub(crate) fn new(packets: u32, behaviours: &[Behaviour], latency_frames: u32) -> Self {
+        let start = Instant::now();
+        let clock = NtpClock::new(
+            start,
+            airstream_proto::ntp::NtpTime::from_parts(3_900_000_000, 0),
+        );
+        let config = StreamConfig {
+            ssrc: 0xABCD,
+            first_seq: 65_000,
+            first_rtptime: u32::MAX - 44_100,
+            clock,
+            latency_frames,
+            lead_in_packets: 13,
+            silence: Bytes::from_static(SILENCE),
+            keep_alive: Duration::from_secs(25),
+            timing_wait: Duration::from_secs(2),
+            preroll_packets: 63,
+            preroll_wait: Duration::from_secs(2),
+        };
+        let mut stream = Stream::new(config, start);
+        let mut receivers = Vec::new();
+        for (i, behaviour) in behaviours.iter().enumerate() {
+            let n = i as u8 + 1;
+            let receiver = Receiver {
+                n,
+                behaviour: *behaviour,
+                buffer: BTreeMap::new(),
+                played: Vec::new(),
+                requests: Vec::new(),
+                syncs: Vec::new(),
+                resent_received: 0,
+                audio_received: 0,
+                last_sync: None,
+                highest_seq: None,
+                next_timing: start + behaviour.delay,
+                rtp_base: None,
+                clock,
+            };
+            stream.add_member(
+                MemberConfig {
+                    rtsp: receiver.addr(5000),
+                    audio: receiver.addr(6000),
+                    control: receiver.addr(6001),
+                    timing: Some(receiver.addr(6002)),
+                    audio_latency: behaviour.audio_latency,
+                    session: recording_session(n, behaviour.audio_latency),
+                },
+                start,
+            );
+            receivers.push(receiver);
+        }
+        let mut source: VecDeque<SourceItem> = (0..packets)
+            .map(|i| SourceItem::Audio {
+                payload: payload(i),
+                frames: 352,
+            })
+            .collect();
+        source.push_back(SourceItem::End);
+        Self {
+            now: start,
+            start,
+            stream,
+            sent_audio: vec![0; receivers.len()],
+            receivers,
+            events: Vec::new(),
+            source,
+            flights: Vec::new(),
+            order: 0,
+            sent: Vec::new(),
+            sent_at: Vec::new(),
+            script: Vec::new(),
+        }
+    }
+
+    fn fly(&mut self, at: Instant, flight: Flight) {
+        self.order += 1;
+        self.flights.push((at, self.order, flight));
+    }
+
+    fn delay_to(&self, n: usize, count: u64) -> Duration {
+        let b = self.receivers[n].behaviour;
+        let jitter_ns = b.jitter.as_nanos() as u64;
+        let extra = if jitter_ns == 0 {
+            0
+        } else {
+            (count.wrapping_mul(2_654_435_761) % 1000) * jitter_ns / 1000
+        };
+        b.delay + Duration::from_nanos(extra)
+    }
+
+    fn member_of(&self, destination: SocketAddr) -> Option<usize> {
+        self.receivers
+            .iter()
+            .position(|r| r.addr(destination.port()) == destination)
+    }
+
+    /// Pushes source items, runs the engine, and sends what it produced.
+    fn pump(&mut self) {
+        while self.stream.queued_audio() < 256
+            && let Some(item) = self.source.pop_front()
+        {
+            self.stream.push(item);
+        }
+        self.stream.handle_timeout(self.now);
+        while let Some(transmit) = self.stream.poll_transmit() {
+            self.sent.push(transmit.clone());
+            self.sent_at.push((self.now, transmit.clone()));
+            let Some(n) = self.member_of(transmit.destination) else {
+                continue;
+            };
+            let count = if transmit.port == Port::Audio {
+                self.sent_audio[n] += 1;
+                self.sent_audio[n]
+            } else {
+                0
+            };
+            let lose = self.receivers[n].behaviour.lose_every;
+            if transmit.port == Port::Audio && lose > 0 && count % lose == 0 {
+                continue;
+            }
+            let at = self.now + self.delay_to(n, count);
+            self.fly(at, Flight::ToReceiver { n, transmit });
+        }
+        while let Some((member, request)) = self.stream.poll_rtsp(self.now) {
+            let n = member.index();
+            let at = self.now + self.receivers[n].behaviour.delay;
+            self.fly(at, Flight::RtspToReceiver { n, request });
+        }
+        while let Some(event) = self.stream.poll_event() {
+            self.events.push((self.now, event));
+        }
+    }
+
+    fn receiver_step(&mut self, n: usize) {
+        let now = self.now;
+        let start = self.start;
+        let r = &mut self.receivers[n];
+        r.play_until(now);
+        if r.behaviour.sends_timing && now >= r.next_timing {
+            r.next_timing = now + Duration::from_secs(3);
+            if r.silent(start, now) {
+                return;
+            }
+            let request = TimingPacket {
+                reply: false,
+                reference: airstream_proto::ntp::NtpTime(0),
+                received: airstream_proto::ntp::NtpTime(0),
+                sent: r.clock.ntp_at(now),
+            }
+            .encode();
+            let from = r.addr(6002);
+            let at = now + r.behaviour.delay;
+            self.fly(
+                at,
+                Flight::ToSender {
+                    member: MemberId::from_index(n),
+                    port: Port::Timing,
+                    from,
+                    datagram: request.to_vec(),
+                },
+            );
+        }
+    }
+
+    fn deliver(&mut self, flight: Flight) {
+        let now = self.now;
+        let start = self.start;
+        match flight {
+            Flight::ToSender {
+                member,
+                port,
+                from,
+                datagram,
+            } => self
+                .stream
+                .handle_datagram(member, port, from, &datagram, now, now),
+            Flight::RtspToSender { member, response } => {
+                self.stream
+                    .handle_rtsp(member, RtspInput::Response(response), now);
+            }
+            Flight::RtspToReceiver { n, request } => {
+                let r = &mut self.receivers[n];
+                if r.silent(start, now) {
+                    return;
+                }
+                r.requests.push((now, request.method.clone()));
+                if request.method == "FLUSH" {
+                    // Everything not yet played is dropped.
+                    r.play_until(now);
+                    r.buffer.clear();
+                }
+                let cseq = request.headers.get("CSeq").unwrap_or("0").to_string();
+                let response = Response::new(Version::Rtsp10, 200, "OK").with_header("CSeq", cseq);
+                let at = now + r.behaviour.delay;
+                self.fly(
+                    at,
+                    Flight::RtspToSender {
+                        member: MemberId::from_index(n),
+                        response,
+                    },
+                );
+            }
+            Flight::ToReceiver { n, transmit } => self.receive_datagram(n, &transmit),
+        }
+    }
+
+    fn receive_datagram(&mut self, n: usize, transmit: &Transmit) {
+        let now = self.now;
+        let start = self.start;
+        let r = &mut self.receivers[n];
+        if r.silent(start, now) {
+            return;
+        }
+        match transmit.port {
+            Port::Control => {
+                if let Ok(sync) = SyncPacket::parse(&transmit.datagram) {
+                    r.syncs.push((now, sync));
+                    r.last_sync = Some(sync);
+                    return;
+                }
+                // A retransmission: 4-byte header, then the original packet.
+                if let Ok(packet) = AudioPacket::parse(&transmit.datagram[4..]) {
+                    r.resent_received += 1;
+                    let ts = packet.header.timestamp;
+                    if let Some(at) = r.audible_at(ts) {
+                        let key = r.extend(ts);
+                        r.buffer
+                            .entry(key)
+                            .or_insert((at, Bytes::copy_from_slice(packet.payload)));
+                    }
+                }
+            }
+            Port::Audio => {
+                let Ok(packet) = AudioPacket::parse(&transmit.datagram) else {
+                    return;
+                };
+                r.audio_received += 1;
+                let seq = packet.header.seq;
+                let ts = packet.header.timestamp;
+                if let Some(at) = r.audible_at(ts) {
+                    let key = r.extend(ts);
+                    r.buffer
+                        .insert(key, (at, Bytes::copy_from_slice(packet.payload)));
+                }
+                // Ask for a gap at once, from the control port.
+                let gap = match r.highest_seq {
+                    Some(high) if !packet.header.marker => {
+                        let ahead = seq.wrapping_sub(high);
+                        (ahead > 1 && ahead < 0x8000).then(|| (high.wrapping_add(1), ahead - 1))
+                    }
+                    _ => None,
+                };
+                if r.highest_seq
+                    .is_none_or(|h| packet.header.marker || seq.wrapping_sub(h) < 0x8000)
+                {
+                    r.highest_seq = Some(seq);
+                }
+                if let Some((first_seq, count)) = gap {
+                    let request = RetransmitRequest { first_seq, count }.encode(1);
+                    let from = r.addr(6001);
+                    let at = now + r.behaviour.delay;
+                    self.fly(
+                        at,
+                        Flight::ToSender {
+                            member: MemberId::from_index(n),
+                            port: Port::Control,
+                            from,
+                            datagram: request.to_vec(),
+                        },
+                    );
+                }
+            }
+            Port::Timing => {}
+        }
+    }
+
+    /// Sends a datagram to the engine as if `from` had sent it to member `n`'s `port`.
+    pub(crate) fn inject(&mut self, n: usize, port: Port, from: SocketAddr, datagram: &[u8]) {
+        let now = self.now;
+        self.stream
+            .handle_datagram(MemberId::from_index(n), port, from, datagram, now, now);
+        self.pump();
+    }
+
+    /// Runs until the stream is done or `limit` of virtual time passed.
+    pub(crate) fn run(&mut self, limit: Duration) {
+        self.script.sort_by_key(|(t, _)| *t);
+        self.pump();
+        let end = self.start + limit;
+        loop {
+            if matches!(self.stream.phase(), airstream_proto::stream::Phase::Done)
+                && self.flights.is_empty()
+            {
+                return;
+            }
+            let next_flight = self.flights.iter().map(|(t, _, _)| *t).min();
+            let next_timing = self
+                .receivers
+                .iter()
+                .filter(|r| r.behaviour.sends_timing)
+                .map(|r| r.next_timing)
+                .min();
+            let next_script = self.script.first().map(|(t, _)| self.start + *t);
+            // Receivers play at least every 10 ms, so a FLUSH finds what was played.
+            let next_play = self.now + 10 * MS;
+            let next = [
+                self.stream.poll_timeout(),
+                next_flight,
+                next_timing,
+                next_script,
+                Some(next_play),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(end);
+            if next > end {
+                return;
+            }
+            self.now = next.max(self.now);
+            for n in 0..self.receivers.len() {
+                self.receiver_step(n);
+            }
+            while let Some(i) = self
+                .flights
+                .iter()
+                .enumerate()
+                .filter(|(_, (t, _, _))| *t <= self.now)
+                .min_by_key(|(_, (t, order, _))| (*t, *order))
+                .map(|(i, _)| i)
+            {
+                let (_, _, flight) = self.flights.swap_remove(i);
+                self.deliver(flight);
+                self.pump();
+            }
+            while self
+                .script
+                .first()
+                .is_some_and(|(t, _)| self.start + *t <= self.now)
+            {
+                let (_, command) = self.script.remove(0);
+                command(self);
+            }
+            self.pump();
+        }
+    }
+
+    pub(crate) fn finished(&self) -> Option<bool> {
+        self.events.iter().find_map(|(_, e)| match e {
+            Event::Finished { stopped } => Some(*stopped),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn event_time(&self, wanted: impl Fn(&Event) -> bool) -> Option<Instant> {
+        self.events.iter().find(|(_, e)| wanted(e)).map(|(t, _)| *t)
+    }
+}

@@ -1,0 +1,137 @@
+//! A member's I/O task: it owns the RTSP connection, reads the member's control and timing
+//! sockets, and forwards what arrived to the driver; it writes the requests the driver hands
+//! it. No protocol logic here: the engine decides what everything means.
+
+use super::clock;
+use airstream_proto::rtsp::parse_response;
+use airstream_proto::stream::{MemberId, Port, RtspInput};
+use bytes::{Bytes, BytesMut};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+/// Largest datagram a receiver sends us (timing 32 bytes, retransmit requests 8).
+const DATAGRAM_BUFFER: usize = 2048;
+
+/// What a member's I/O task delivers to the driver.
+#[derive(Debug)]
+pub(super) enum Input {
+    Datagram {
+        member: MemberId,
+        port: Port,
+        from: SocketAddr,
+        datagram: Bytes,
+        received: Instant,
+    },
+    Rtsp {
+        member: MemberId,
+        input: RtspInput,
+    },
+}
+
+/// The sockets of one member, as the task needs them.
+pub(super) struct MemberSockets {
+    pub(super) member: MemberId,
+    pub(super) rtsp: TcpStream,
+    /// Bytes the handshake read past its last response.
+    pub(super) leftover: BytesMut,
+    pub(super) control: Arc<UdpSocket>,
+    pub(super) timing: Arc<UdpSocket>,
+}
+
+/// Runs until the driver drops its ends (or the connection fails, which it reports).
+pub(super) async fn run(
+    sockets: MemberSockets,
+    mut requests: mpsc::UnboundedReceiver<Bytes>,
+    inputs: mpsc::Sender<Input>,
+) {
+    let MemberSockets {
+        member,
+        rtsp,
+        leftover,
+        control,
+        timing,
+    } = sockets;
+    let (mut reader, mut writer) = rtsp.into_split();
+    let mut read_buf = leftover;
+    let mut control_buf = vec![0u8; DATAGRAM_BUFFER];
+    let mut timing_buf = vec![0u8; DATAGRAM_BUFFER];
+    let rtsp = |input| Input::Rtsp { member, input };
+    // Responses the handshake already read count as arrived now.
+    if !forward_responses(&mut read_buf, member, &inputs).await {
+        return;
+    }
+    loop {
+        let input = tokio::select! {
+            request = requests.recv() => {
+                let Some(request) = request else { return };
+                match writer.write_all(&request).await {
+                    Ok(()) => continue,
+                    Err(e) => rtsp(RtspInput::Broken(format!("sending a request failed: {e}"))),
+                }
+            }
+            read = reader.read_buf(&mut read_buf) => match read {
+                Ok(0) => rtsp(RtspInput::Closed),
+                Ok(_) => {
+                    if forward_responses(&mut read_buf, member, &inputs).await {
+                        continue;
+                    }
+                    return;
+                }
+                Err(e) => rtsp(RtspInput::Broken(format!("reading failed: {e}"))),
+            },
+            received = control.recv_from(&mut control_buf) => match received {
+                Ok((n, from)) => datagram(member, Port::Control, from, &control_buf[..n]),
+                // ICMP errors from earlier sends surface here; not fatal by themselves.
+                Err(e) => {
+                    tracing::debug!("control socket: {e}");
+                    continue;
+                }
+            },
+            received = timing.recv_from(&mut timing_buf) => match received {
+                Ok((n, from)) => datagram(member, Port::Timing, from, &timing_buf[..n]),
+                Err(e) => {
+                    tracing::debug!("timing socket: {e}");
+                    continue;
+                }
+            },
+        };
+        let last = matches!(input, Input::Rtsp { .. });
+        if inputs.send(input).await.is_err() || last {
+            return;
+        }
+    }
+}
+
+fn datagram(member: MemberId, port: Port, from: SocketAddr, bytes: &[u8]) -> Input {
+    Input::Datagram {
+        member,
+        port,
+        from,
+        datagram: Bytes::copy_from_slice(bytes),
+        received: clock::now(),
+    }
+}
+
+/// Forwards every complete response in `buf`; `false` when the task should end (the bytes
+/// are not RTSP, or the driver is gone). `parse_response` bounds what `buf` may hold.
+async fn forward_responses(
+    buf: &mut BytesMut,
+    member: MemberId,
+    inputs: &mpsc::Sender<Input>,
+) -> bool {
+    loop {
+        let input = match parse_response(buf) {
+            Ok(Some(response)) => RtspInput::Response(response),
+            Ok(None) => return true,
+            Err(e) => RtspInput::Broken(e.to_string()),
+        };
+        let broken = matches!(input, RtspInput::Broken(_));
+        if inputs.send(Input::Rtsp { member, input }).await.is_err() || broken {
+            return false;
+        }
+    }
+}

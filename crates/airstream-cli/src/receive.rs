@@ -40,10 +40,15 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         tokio::select! {
             session = receiver.next_session() => {
                 let Some(session) = session else { return Ok(()) };
-                session
+                let written = session
                     .write_wav(&args.output)
-                    .with_context(|| format!("cannot write {}", args.output.display()))?;
-                println!("{}", summary_line(&session, &args.output));
+                    .with_context(|| format!("cannot write {}", args.output.display()));
+                match written {
+                    Ok(()) => println!("{}", summary_line(&session, &args.output)),
+                    // One session's file failing ends that session, not the receiver.
+                    Err(e) if !args.once => eprintln!("airstream: session lost: {e:#}"),
+                    Err(e) => return Err(e),
+                }
                 if args.once {
                     return Ok(());
                 }

@@ -2,9 +2,9 @@
 //! the stream is RSA/AES encrypted). Escape (uncompressed) ALAC frames are read directly;
 //! compressed ones go to symphonia's ALAC decoder, set up from the SDP's fmtp numbers.
 
+use crate::format::{CodecKind, FRAMES_PER_PACKET, StreamFormat};
 use airstream_proto::alac::{AlacError, read_escape_frame};
 use airstream_proto::raop::crypto::AudioKey;
-use airstream_proto::sdp::AnnouncedFormat;
 use symphonia::core::audio::{Channels, Position};
 use symphonia::core::codecs::audio::well_known::CODEC_ID_ALAC;
 use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
@@ -18,12 +18,13 @@ pub(crate) struct PayloadDecoder {
 
 enum Codec {
     Alac {
-        frames_per_packet: usize,
         /// Made on the first compressed frame.
         decoder: Option<Box<dyn AudioDecoder>>,
         cookie: [u8; 24],
     },
-    L16,
+    L16 {
+        channels: usize,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,23 +33,24 @@ pub(crate) enum DecodeError {
     Alac(#[from] AlacError),
     #[error("L16 payload of {0} bytes is not whole frames")]
     OddLength(usize),
+    #[error("L16 payload of {0} bytes is longer than one packet ({FRAMES_PER_PACKET} frames)")]
+    TooLong(usize),
     #[error("ALAC decoder: {0}")]
     Decoder(String),
 }
 
 impl PayloadDecoder {
-    pub(crate) fn new(format: &AnnouncedFormat, key: Option<AudioKey>) -> Self {
-        let codec = match format {
-            AnnouncedFormat::Alac {
-                frames_per_packet,
-                fmtp,
-                ..
-            } => Codec::Alac {
-                frames_per_packet: *frames_per_packet as usize,
+    /// `fmtp`: the announced ALAC numbers (for the decoder's magic cookie); `format` has
+    /// been checked, so every buffer it sizes is one packet's.
+    pub(crate) fn new(format: StreamFormat, fmtp: &[u32], key: Option<AudioKey>) -> Self {
+        let codec = match format.codec {
+            CodecKind::Alac => Codec::Alac {
                 decoder: None,
                 cookie: magic_cookie(fmtp),
             },
-            AnnouncedFormat::L16 { .. } => Codec::L16,
+            CodecKind::L16 => Codec::L16 {
+                channels: usize::from(format.channels),
+            },
         };
         Self { codec, key }
     }
@@ -65,13 +67,10 @@ impl PayloadDecoder {
             None => payload,
         };
         match &mut self.codec {
-            Codec::Alac {
-                frames_per_packet,
-                decoder,
-                cookie,
-            } => {
-                let mut out = Vec::with_capacity(*frames_per_packet * 2);
-                match read_escape_frame(payload, *frames_per_packet, &mut out) {
+            Codec::Alac { decoder, cookie } => {
+                let frames = FRAMES_PER_PACKET as usize;
+                let mut out = Vec::with_capacity(frames * 2);
+                match read_escape_frame(payload, frames, &mut out) {
                     Err(AlacError::Compressed) => {
                         let decoder = match decoder {
                             Some(d) => d,
@@ -83,9 +82,13 @@ impl PayloadDecoder {
                     Ok(()) => Ok(out),
                 }
             }
-            Codec::L16 => {
-                if !payload.len().is_multiple_of(4) {
+            Codec::L16 { channels } => {
+                let frame_bytes = 2 * *channels;
+                if !payload.len().is_multiple_of(frame_bytes) {
                     return Err(DecodeError::OddLength(payload.len()));
+                }
+                if payload.len() > FRAMES_PER_PACKET as usize * frame_bytes {
+                    return Err(DecodeError::TooLong(payload.len()));
                 }
                 Ok(payload
                     .chunks_exact(2)
@@ -139,7 +142,14 @@ fn decode_compressed(
     let buffer = decoder
         .decode(&packet)
         .map_err(|e| DecodeError::Decoder(e.to_string()))?;
-    let mut out = vec![0i16; buffer.samples_interleaved()];
+    // The cookie says 352 frames; a frame that claims more is not one we asked for.
+    let samples = buffer.samples_interleaved();
+    if samples > FRAMES_PER_PACKET as usize * 2 {
+        return Err(DecodeError::Decoder(format!(
+            "frame of {samples} samples is longer than one packet"
+        )));
+    }
+    let mut out = vec![0i16; samples];
     buffer.copy_to_slice_interleaved::<i16, _>(&mut out);
     Ok(out)
 }

@@ -1,14 +1,30 @@
 //! An embedded RAOP receiver: the server side of an AirPlay 1 audio session, keeping the
 //! samples it receives (placed by RTP timestamp, gaps as silence). It backs
 //! `airstream receive`, the README demo, and the test suite's fake receiver, whose
-//! [`Behaviour`] flags make it ask for a password, be busy, drop packets or die mid-stream.
+//! [`Behaviour`] flags make it ask for a password, be busy, drop packets or die mid-stream
+//! (all but the password and keys only with the `fault-injection` feature, which only tests
+//! enable).
+//!
+//! Anyone on the network can talk to it, so everything a peer can make it hold is bounded
+//! by the protocol: formats are RAOP's (ANNOUNCE otherwise gets 415), audio timestamps stay
+//! within the window a sender pacing in real time can use, missing packets within the
+//! window a sender keeps for resending, datagrams count only from the session's sender, and
+//! connections, request size, the request log and kept metadata have caps
+//! ([`MAX_CONNECTIONS`], [`MAX_REQUEST_BYTES`], [`MAX_LOGGED_REQUESTS`],
+//! [`MAX_KEPT_PARAMETERS`]).
 
 mod assembler;
 mod decode;
+mod faults;
+mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod server;
 mod udp;
 
-pub use assembler::Assembler;
+pub use assembler::{Assembler, OutOfWindow, WINDOW_PACKETS};
+pub use format::{FRAMES_PER_PACKET, FormatError};
+pub use server::{MAX_CONNECTIONS, MAX_KEPT_PARAMETERS, MAX_LOGGED_REQUESTS, MAX_REQUEST_BYTES};
 
 use airstream_proto::pairing::DeviceIdentity;
 use airstream_proto::raop::crypto::RsaPrivateKey;
@@ -28,32 +44,43 @@ pub struct Behaviour {
     /// Require RTSP Digest authentication with this password.
     pub password: Option<String>,
     /// Answer ANNOUNCE with 453 (another sender holds the device).
+    #[cfg(feature = "fault-injection")]
     pub busy: bool,
     /// Close every connection right after accepting it (how some busy receivers refuse).
+    #[cfg(feature = "fault-injection")]
     pub close_on_connect: bool,
     /// Drop these audio packets (0-based arrival order) the first time they arrive, so the
     /// sender must retransmit them.
+    #[cfg(feature = "fault-injection")]
     pub drop_packets: Vec<u64>,
     /// Vanish after this many audio packets: close the RTSP connection and UDP sockets.
+    #[cfg(feature = "fault-injection")]
     pub die_after_packets: Option<u64>,
     /// Stop all traffic after this many audio packets but keep the sockets open (a
     /// receiver that hangs or a network that silently drops everything).
+    #[cfg(feature = "fault-injection")]
     pub hang_after_packets: Option<u64>,
     /// Answer volume changes with 500 (Samsung Q70 does).
+    #[cfg(feature = "fault-injection")]
     pub reject_volume: bool,
     /// Answer metadata (DMAP, artwork, progress) with 400.
+    #[cfg(feature = "fault-injection")]
     pub reject_metadata: bool,
     /// Never send timing requests (tests the sender's timeout path).
+    #[cfg(feature = "fault-injection")]
     pub no_timing: bool,
     /// Answer ANNOUNCE with 403 until `POST /auth-setup` was sent (MFi devices); with
     /// `require_pairing` also 403 afterwards (devices that need pairing).
+    #[cfg(feature = "fault-injection")]
     pub require_auth_setup: bool,
+    #[cfg(feature = "fault-injection")]
     pub require_pairing: bool,
     /// Answer ANNOUNCE with 403 unless this connection first passed legacy pair-verify
     /// (`POST /pair-verify`) with one of these trusted client keys (Apple TVs that require
     /// device verification). Without it, `/pair-verify` gets 501.
     pub require_pair_verify: Option<PairVerifyConfig>,
     /// `Audio-Latency` to put in the RECORD reply.
+    #[cfg(feature = "fault-injection")]
     pub audio_latency: Option<u32>,
     /// Private key for RSA-wrapped AES keys (et=1); without it encrypted streams get 456.
     pub rsa_private_key: Option<Arc<RsaPrivateKey>>,
@@ -62,9 +89,10 @@ pub struct Behaviour {
 /// Never shows the password.
 impl fmt::Debug for Behaviour {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Behaviour")
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("busy", &self.busy)
+        let mut out = f.debug_struct("Behaviour");
+        out.field("password", &self.password.as_ref().map(|_| "<redacted>"));
+        #[cfg(feature = "fault-injection")]
+        out.field("busy", &self.busy)
             .field("close_on_connect", &self.close_on_connect)
             .field("drop_packets", &self.drop_packets)
             .field("die_after_packets", &self.die_after_packets)
@@ -74,8 +102,8 @@ impl fmt::Debug for Behaviour {
             .field("no_timing", &self.no_timing)
             .field("require_auth_setup", &self.require_auth_setup)
             .field("require_pairing", &self.require_pairing)
-            .field("require_pair_verify", &self.require_pair_verify)
-            .field("audio_latency", &self.audio_latency)
+            .field("audio_latency", &self.audio_latency);
+        out.field("require_pair_verify", &self.require_pair_verify)
             .field(
                 "rsa_private_key",
                 &self.rsa_private_key.as_ref().map(|_| "<redacted>"),
@@ -124,8 +152,11 @@ pub struct SessionRecord {
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
-    /// RTSP methods in the order received (`POST /x` for posts).
+    /// RTSP methods in the order received (`POST /x` for posts), the first
+    /// [`MAX_LOGGED_REQUESTS`] of them, each cut to 64 bytes.
     pub requests: Vec<String>,
+    /// Requests after the first [`MAX_LOGGED_REQUESTS`], counted only.
+    pub requests_not_logged: u64,
     pub user_agent: Option<String>,
     /// "AppleLossless" or "L16".
     pub codec: String,
@@ -148,7 +179,8 @@ pub struct Summary {
     /// Whether the first sync packet arrived after a timing exchange had completed.
     pub timing_before_first_sync: bool,
     pub volumes: Vec<f32>,
-    /// `SET_PARAMETER` bodies by content type, in order.
+    /// The last `SET_PARAMETER` body of each content type (metadata is a current value),
+    /// in order of first arrival; at most [`MAX_KEPT_PARAMETERS`] types.
     pub parameters: Vec<(String, Vec<u8>)>,
     pub flushes: u64,
     /// The ANNOUNCE carried an RSA-wrapped AES key (payloads were encrypted).
@@ -159,6 +191,27 @@ pub struct Summary {
     pub teardown: bool,
     /// Audio packets with a payload we could not decode.
     pub bad_packets: u64,
+    /// Audio packets refused because their RTP timestamp lies outside the window a sender
+    /// pacing in real time can use.
+    pub out_of_window: u64,
+    /// Datagrams from an address that is not this session's sender, ignored.
+    pub foreign_datagrams: u64,
+}
+
+/// Why a session's WAV file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WavError {
+    /// A WAV file's sizes are 32-bit: this many samples do not fit.
+    #[error("{0} samples are more than a WAV file holds")]
+    TooLong(usize),
+    #[error("{0}")]
+    Write(hound::Error),
+}
+
+impl From<hound::Error> for WavError {
+    fn from(e: hound::Error) -> Self {
+        Self::Write(e)
+    }
 }
 
 impl SessionRecord {
@@ -166,7 +219,13 @@ impl SessionRecord {
         self.samples.len() / usize::from(self.channels.max(1))
     }
 
-    pub fn write_wav(&self, path: &Path) -> Result<(), hound::Error> {
+    /// Writes the samples as a 16-bit WAV file.
+    pub fn write_wav(&self, path: &Path) -> Result<(), WavError> {
+        // The data chunk's size (2 bytes a sample) and the header must fit in 32 bits.
+        let count = u32::try_from(self.samples.len())
+            .ok()
+            .filter(|n| u32::try_from(u64::from(*n) * 2 + 44).is_ok())
+            .ok_or(WavError::TooLong(self.samples.len()))?;
         let spec = hound::WavSpec {
             channels: self.channels.max(1),
             sample_rate: self.sample_rate.max(1),
@@ -174,12 +233,12 @@ impl SessionRecord {
             sample_format: hound::SampleFormat::Int,
         };
         let mut writer = hound::WavWriter::create(path, spec)?;
-        let mut samples = writer.get_i16_writer(self.samples.len() as u32);
+        let mut samples = writer.get_i16_writer(count);
         for &s in &self.samples {
             samples.write_sample(s);
         }
         samples.flush()?;
-        writer.finalize()
+        Ok(writer.finalize()?)
     }
 }
 

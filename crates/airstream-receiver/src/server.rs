@@ -2,24 +2,40 @@
 //! RECORD, SET_PARAMETER, GET_PARAMETER, FLUSH, TEARDOWN and the POSTs senders make.
 
 use crate::decode::PayloadDecoder;
+use crate::format::StreamFormat;
 use crate::udp::{self, Fate, Sockets, UdpSession};
 use crate::{Behaviour, SessionRecord, Summary};
 use airstream_proto::digest;
 use airstream_proto::pairing::{PAIR_VERIFY_PATH, PairVerifyServer};
 use airstream_proto::raop::crypto::AudioKey;
-use airstream_proto::rtsp::{self, Request, Response, header_param};
+use airstream_proto::rtsp::{self, Request, Response, Version, header_param};
 use airstream_proto::sdp::{AnnouncedFormat, AnnouncedStream, parse_announce};
 use bytes::BytesMut;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 const REALM: &str = "raop";
 const PUBLIC: &str = "ANNOUNCE, SETUP, RECORD, PAUSE, FLUSH, TEARDOWN, OPTIONS, GET_PARAMETER, SET_PARAMETER, POST, GET";
 /// A sender that goes quiet this long without TEARDOWN has gone away.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// RTSP connections served at once. A receiver plays one sender; a few more cover a sender
+/// reconnecting and probes. Further connections are closed on accept.
+pub const MAX_CONNECTIONS: usize = 8;
+/// The largest request a connection may buffer: the RTSP header limit plus 4 MiB of body,
+/// room for cover artwork, the largest thing a sender sends. Anything larger is refused
+/// (413) before it is buffered further, so the cap on memory is
+/// `MAX_CONNECTIONS × MAX_REQUEST_BYTES`.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024 + 4 * 1024 * 1024;
+/// Requests (and volume changes) the session summary lists; later ones are counted only.
+pub const MAX_LOGGED_REQUESTS: usize = 256;
+/// Content types of `SET_PARAMETER` bodies kept (text, artwork, progress, and one more).
+pub const MAX_KEPT_PARAMETERS: usize = 4;
+/// Characters kept of a logged method/URI or a content type.
+const MAX_LABEL_CHARS: usize = 64;
 
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -27,19 +43,25 @@ pub(crate) async fn serve(
     sessions: mpsc::UnboundedSender<SessionRecord>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    if behaviour.close_on_connect {
+                    if behaviour.close_on_connect() {
                         drop(stream);
                         continue;
                     }
+                    let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                        tracing::warn!("{peer}: {MAX_CONNECTIONS} connections already open, closing");
+                        continue;
+                    };
                     let behaviour = behaviour.clone();
                     let sessions = sessions.clone();
                     let shutdown = shutdown.clone();
                     tokio::spawn(async move {
                         let record = Connection::new(stream, peer, behaviour).run(shutdown).await;
+                        drop(permit);
                         if let Some(record) = record {
                             let _ = sessions.send(record);
                         }
@@ -58,7 +80,14 @@ pub(crate) async fn serve(
 struct UdpHandle {
     commands: mpsc::Sender<udp::Command>,
     fate: watch::Receiver<Fate>,
-    format: AnnouncedFormat,
+    format: StreamFormat,
+}
+
+/// An ANNOUNCE we accepted: the stream and its checked format.
+#[derive(Clone)]
+struct Announced {
+    stream: AnnouncedStream,
+    format: StreamFormat,
 }
 
 struct Connection {
@@ -66,7 +95,7 @@ struct Connection {
     peer: SocketAddr,
     behaviour: Behaviour,
     nonce: String,
-    announced: Option<AnnouncedStream>,
+    announced: Option<Announced>,
     audio_key: Option<AudioKey>,
     auth_setup_done: bool,
     /// Legacy pair-verify on this connection: the exchange under way, and whether it passed.
@@ -121,8 +150,20 @@ impl Connection {
                     break 'serve;
                 }
             }
+            if buf.len() >= MAX_REQUEST_BYTES {
+                tracing::warn!(
+                    "{}: request larger than {MAX_REQUEST_BYTES} bytes, closing",
+                    self.peer
+                );
+                let refusal = Response::new(Version::Rtsp10, 413, "Request Entity Too Large")
+                    .with_header("Connection", "close");
+                let _ = self.stream.write_all(&refusal.to_bytes()).await;
+                break;
+            }
+            // Never read past the cap: the buffer cannot outgrow it.
+            let mut capped = (&mut self.stream).take((MAX_REQUEST_BYTES - buf.len()) as u64);
             tokio::select! {
-                read = tokio::time::timeout(IDLE_LIMIT, self.stream.read_buf(&mut buf)) => match read {
+                read = tokio::time::timeout(IDLE_LIMIT, capped.read_buf(&mut buf)) => match read {
                     Ok(Ok(n)) if n > 0 => {}
                     _ => break,
                 },
@@ -144,6 +185,7 @@ impl Connection {
         let outcome = rx.await.ok()?;
         let mut summary = outcome.summary;
         summary.requests = std::mem::take(&mut self.summary.requests);
+        summary.requests_not_logged = self.summary.requests_not_logged;
         summary.user_agent = self.summary.user_agent.take();
         summary.volumes = std::mem::take(&mut self.summary.volumes);
         summary.parameters = std::mem::take(&mut self.summary.parameters);
@@ -151,22 +193,11 @@ impl Connection {
         summary.encrypted = self.summary.encrypted;
         summary.record_seq = self.summary.record_seq;
         summary.record_rtptime = self.summary.record_rtptime;
-        let (sample_rate, channels, codec) = match udp.format {
-            AnnouncedFormat::Alac {
-                sample_rate,
-                channels,
-                ..
-            } => (sample_rate, channels, "AppleLossless"),
-            AnnouncedFormat::L16 {
-                sample_rate,
-                channels,
-            } => (sample_rate, channels, "L16"),
-        };
-        summary.codec = codec.to_string();
+        summary.codec = udp.format.codec.name().to_string();
         Some(SessionRecord {
             samples: outcome.samples,
-            sample_rate,
-            channels: channels as u16,
+            sample_rate: udp.format.sample_rate,
+            channels: udp.format.channels,
             summary,
         })
     }
@@ -192,12 +223,18 @@ impl Connection {
 
     /// Answers one request; `true` = close the connection afterwards.
     async fn handle(&mut self, request: &Request) -> (Response, bool) {
-        let label = if request.method == "POST" || request.method == "GET" {
-            format!("{} {}", request.method, request.uri)
+        if self.summary.requests.len() < MAX_LOGGED_REQUESTS {
+            let label = if request.method == "POST" || request.method == "GET" {
+                format!("{} {}", request.method, request.uri)
+            } else {
+                request.method.clone()
+            };
+            self.summary
+                .requests
+                .push(label.chars().take(MAX_LABEL_CHARS).collect());
         } else {
-            request.method.clone()
-        };
-        self.summary.requests.push(label);
+            self.summary.requests_not_logged += 1;
+        }
         if let Some(ua) = request.headers.get("User-Agent") {
             self.summary.user_agent = Some(ua.to_string());
         }
@@ -243,11 +280,11 @@ impl Connection {
     }
 
     fn announce(&mut self, request: &Request) -> Response {
-        if self.behaviour.busy {
+        if self.behaviour.busy() {
             return Self::reply(request, 453, "Not Enough Bandwidth");
         }
-        let authorised_device = !self.behaviour.require_pairing
-            && (!self.behaviour.require_auth_setup || self.auth_setup_done)
+        let authorised_device = !self.behaviour.require_pairing()
+            && (!self.behaviour.require_auth_setup() || self.auth_setup_done)
             && (self.behaviour.require_pair_verify.is_none() || self.pair_verified);
         if !authorised_device {
             return Self::reply(request, 403, "Forbidden");
@@ -255,8 +292,14 @@ impl Connection {
         let Ok(sdp) = std::str::from_utf8(&request.body) else {
             return Self::reply(request, 400, "Bad Request");
         };
-        match parse_announce(sdp) {
-            Ok(stream) => {
+        let announced = parse_announce(sdp)
+            .map_err(|e| e.to_string())
+            .and_then(|stream| {
+                let format = StreamFormat::check(&stream.format).map_err(|e| e.to_string())?;
+                Ok(Announced { stream, format })
+            });
+        match announced {
+            Ok(Announced { stream, format }) => {
                 self.audio_key = None;
                 if let Some(encryption) = &stream.encryption {
                     // Like shairport-sync: a key we cannot unwrap is 456.
@@ -272,7 +315,7 @@ impl Connection {
                     }
                 }
                 self.summary.encrypted = stream.encryption.is_some();
-                self.announced = Some(stream);
+                self.announced = Some(Announced { stream, format });
                 Self::reply(request, 200, "OK")
             }
             Err(e) => {
@@ -346,9 +389,15 @@ impl Connection {
                 control,
                 timing,
             },
+            sender: self.peer.ip(),
             sender_control: SocketAddr::new(self.peer.ip(), control_port),
             sender_timing: (timing_port != 0).then(|| SocketAddr::new(self.peer.ip(), timing_port)),
-            decoder: PayloadDecoder::new(&announced.format, self.audio_key.clone()),
+            format: announced.format,
+            decoder: PayloadDecoder::new(
+                announced.format,
+                announced_fmtp(&announced.stream.format),
+                self.audio_key.clone(),
+            ),
             behaviour: self.behaviour.clone(),
             fate: fate_tx,
         };
@@ -386,7 +435,7 @@ impl Connection {
         self.summary.record_seq = seq;
         self.summary.record_rtptime = rtptime;
         let mut response = Self::reply(request, 200, "OK");
-        if let Some(latency) = self.behaviour.audio_latency {
+        if let Some(latency) = self.behaviour.audio_latency() {
             response = response.with_header("Audio-Latency", latency.to_string());
         }
         response
@@ -405,20 +454,27 @@ impl Connection {
                 .find_map(|l| l.strip_prefix("volume:"))
                 .and_then(|v| v.trim().parse::<f32>().ok())
             {
-                if self.behaviour.reject_volume {
+                if self.behaviour.reject_volume() {
                     return Self::reply(request, 500, "Internal Server Error");
                 }
                 self.volume = value;
-                self.summary.volumes.push(value);
+                if self.summary.volumes.len() < MAX_LOGGED_REQUESTS {
+                    self.summary.volumes.push(value);
+                }
                 return Self::reply(request, 200, "OK");
             }
         }
-        if self.behaviour.reject_metadata {
+        if self.behaviour.reject_metadata() {
             return Self::reply(request, 400, "Bad Request");
         }
-        self.summary
-            .parameters
-            .push((content_type, request.body.to_vec()));
+        // Metadata is a current value: keep the last body of each kind, a few kinds only.
+        let content_type: String = content_type.chars().take(MAX_LABEL_CHARS).collect();
+        let parameters = &mut self.summary.parameters;
+        if let Some(kept) = parameters.iter_mut().find(|(t, _)| *t == content_type) {
+            kept.1 = request.body.to_vec();
+        } else if parameters.len() < MAX_KEPT_PARAMETERS {
+            parameters.push((content_type, request.body.to_vec()));
+        }
         Self::reply(request, 200, "OK")
     }
 
@@ -427,5 +483,13 @@ impl Connection {
             let _ = udp.commands.send(udp::Command::Flush).await;
         }
         Self::reply(request, 200, "OK")
+    }
+}
+
+/// The ALAC fmtp numbers (for the decoder's magic cookie); none for L16.
+fn announced_fmtp(format: &AnnouncedFormat) -> &[u32] {
+    match format {
+        AnnouncedFormat::Alac { fmtp, .. } => fmtp,
+        AnnouncedFormat::L16 { .. } => &[],
     }
 }

@@ -4,11 +4,12 @@
 
 use crate::assembler::Assembler;
 use crate::decode::PayloadDecoder;
+use crate::format::{FRAMES_PER_PACKET, StreamFormat};
 use crate::{Behaviour, Summary};
 use airstream_proto::ntp::{NtpClock, NtpTime};
 use airstream_proto::rtp::{AudioPacket, ControlDatagram, RetransmitRequest, TimingPacket};
 use airstream_proto::stream::RECEIVER_FIXED_LATENCY;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -42,6 +43,9 @@ pub(crate) struct Sockets {
 
 pub(crate) struct UdpSession {
     pub(crate) sockets: Sockets,
+    /// The RTSP peer: only its datagrams belong to this session.
+    pub(crate) sender: IpAddr,
+    pub(crate) format: StreamFormat,
     pub(crate) sender_control: SocketAddr,
     pub(crate) sender_timing: Option<SocketAddr>,
     pub(crate) decoder: PayloadDecoder,
@@ -86,7 +90,11 @@ impl State {
 impl UdpSession {
     pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut state = State {
-            assembler: Assembler::new(2),
+            assembler: Assembler::new(
+                usize::from(self.format.channels),
+                self.format.sample_rate,
+                FRAMES_PER_PACKET,
+            ),
             summary: Summary::default(),
             arrivals: 0,
             request_seq: 0,
@@ -104,7 +112,9 @@ impl UdpSession {
             let silent = *self.fate.borrow() != Fate::Alive;
             tokio::select! {
                 command = commands.recv() => match command {
-                    Some(Command::Anchor { seq, rtptime }) => state.assembler.anchor(seq, rtptime),
+                    Some(Command::Anchor { seq, rtptime }) => {
+                        state.assembler.anchor(seq, rtptime, Instant::now());
+                    }
                     Some(Command::Flush) => {
                         // Like a real receiver: drop what is buffered and not yet played.
                         if let Some(audible) = state.audible_now(Instant::now()) {
@@ -113,11 +123,15 @@ impl UdpSession {
                         state.summary.flushes += 1;
                     }
                     Some(Command::Finish(reply)) => {
+                        if !silent {
+                            self.drain(&mut state, &mut audio_buf, &mut control_buf).await;
+                        }
                         state.summary.packets = state.assembler.packets_received;
                         state.summary.duplicates = state.assembler.duplicates;
                         state.summary.missing_at_end = state.assembler.missing_count();
+                        state.summary.out_of_window = state.assembler.out_of_window;
                         let _ = reply.send(Outcome {
-                            samples: state.assembler.assemble(),
+                            samples: state.assembler.into_samples(),
                             summary: state.summary,
                         });
                         return;
@@ -125,17 +139,18 @@ impl UdpSession {
                     None => return,
                 },
                 received = self.sockets.audio.recv_from(&mut audio_buf), if !silent => {
-                    if let Ok((n, _)) = received {
+                    if let Ok((n, from)) = received && self.is_from_sender(from, &mut state) {
                         self.on_audio(&audio_buf[..n], &mut state, false).await;
                     }
                 }
                 received = self.sockets.control.recv_from(&mut control_buf), if !silent => {
-                    if let Ok((n, _)) = received {
+                    if let Ok((n, from)) = received && self.is_from_sender(from, &mut state) {
                         self.on_control(&control_buf[..n], &mut state).await;
                     }
                 }
                 received = self.sockets.timing.recv_from(&mut timing_buf), if !silent => {
-                    if let Ok((n, _)) = received
+                    if let Ok((n, from)) = received
+                        && self.is_from_sender(from, &mut state)
                         && let Ok(reply) = TimingPacket::parse(&timing_buf[..n])
                         && reply.reply
                     {
@@ -144,7 +159,7 @@ impl UdpSession {
                         state.clock_offset = Some(reply.sent.wrapping_diff(ours));
                     }
                 }
-                () = tokio::time::sleep_until(next_timing), if !silent && !self.behaviour.no_timing => {
+                () = tokio::time::sleep_until(next_timing), if !silent && !self.behaviour.no_timing() => {
                     self.send_timing_request(&mut state).await;
                     let gap = if state.timing_sent < 3 { 300 } else { 3000 };
                     next_timing = tokio::time::Instant::now() + Duration::from_millis(gap);
@@ -168,31 +183,38 @@ impl UdpSession {
         } else {
             let index = state.arrivals;
             state.arrivals += 1;
-            if let Some(limit) = self.behaviour.die_after_packets
+            if let Some(limit) = self.behaviour.die_after_packets()
                 && index >= limit
             {
                 let _ = self.fate.send(Fate::Dead);
                 return;
             }
-            if let Some(limit) = self.behaviour.hang_after_packets
+            if let Some(limit) = self.behaviour.hang_after_packets()
                 && index >= limit
             {
                 let _ = self.fate.send(Fate::Hung);
                 return;
             }
-            if self.behaviour.drop_packets.contains(&index) {
+            if self.behaviour.drops_packet(index) {
                 state.summary.dropped += 1;
                 return;
             }
         }
         match self.decoder.decode(packet.payload) {
             Ok(samples) => {
-                let gaps =
-                    state
-                        .assembler
-                        .insert(packet.header.seq, packet.header.timestamp, samples);
-                for (first_seq, count) in gaps {
-                    self.request_resend(first_seq, count, state).await;
+                let placed = state.assembler.insert(
+                    packet.header.seq,
+                    packet.header.timestamp,
+                    &samples,
+                    Instant::now(),
+                );
+                match placed {
+                    Ok(gaps) => {
+                        for (first_seq, count) in gaps {
+                            self.request_resend(first_seq, count, state).await;
+                        }
+                    }
+                    Err(e) => tracing::debug!("audio packet {} refused: {e}", packet.header.seq),
                 }
             }
             Err(e) => {
@@ -200,6 +222,31 @@ impl UdpSession {
                 state.summary.bad_packets += 1;
             }
         }
+    }
+
+    /// Takes in the datagrams that arrived before the session ended (TEARDOWN can be read
+    /// before the audio sent ahead of it): they belong to the session.
+    async fn drain(&mut self, state: &mut State, audio_buf: &mut [u8], control_buf: &mut [u8]) {
+        while let Ok((n, from)) = self.sockets.audio.try_recv_from(audio_buf) {
+            if self.is_from_sender(from, state) {
+                self.on_audio(&audio_buf[..n], state, false).await;
+            }
+        }
+        while let Ok((n, from)) = self.sockets.control.try_recv_from(control_buf) {
+            if self.is_from_sender(from, state) {
+                self.on_control(&control_buf[..n], state).await;
+            }
+        }
+    }
+
+    /// Whether a datagram came from this session's sender; others are counted and ignored
+    /// (anyone on the network can aim packets at our ports).
+    fn is_from_sender(&self, from: SocketAddr, state: &mut State) -> bool {
+        let ours = from.ip().to_canonical() == self.sender.to_canonical();
+        if !ours {
+            state.summary.foreign_datagrams += 1;
+        }
+        ours
     }
 
     async fn on_control(&mut self, datagram: &[u8], state: &mut State) {

@@ -268,3 +268,92 @@ async fn an_empty_file_is_served_as_empty() {
     let r = send(s.addr, "GET", &s.path, "Range: bytes=0-\r\n").await;
     assert_eq!(r.status, 416);
 }
+
+/// Peak RSS of this process since the last reset (`5` in clear_refs), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+fn reset_peak() -> u64 {
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    peak_rss()
+}
+
+/// Opens a connection and sends a request head that never ends (a stalled GET).
+async fn stalled_get(addr: SocketAddr, path: &str) -> Option<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    tcp.write_all(request.as_bytes()).await.ok()?;
+    Some(tcp)
+}
+
+fn get_range(s: &Served) -> Vec<u8> {
+    format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nRange: bytes=0-99\r\nConnection: close\r\n\r\n",
+        s.path, s.addr
+    )
+    .into_bytes()
+}
+
+// The server accepts while the test connects, as it would against a real attacker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_stalled_gets_hold_only_a_few_connections() {
+    let s = serve("movie.mp4", media_bytes(1024 * 1024)).await;
+    let baseline = reset_peak();
+    let mut stalled = Vec::new();
+    for _ in 0..1000 {
+        if let Some(tcp) = stalled_get(s.addr, &s.path).await {
+            stalled.push(tcp);
+        }
+    }
+    // The server is full: a complete request on one more connection is closed unanswered
+    // (the first MAX_CONNECTIONS stalled ones hold every slot; the others were closed).
+    let refused = exchange_raw(s.addr, &get_range(&s)).await;
+    let grown = peak_rss().saturating_sub(baseline);
+    eprintln!(
+        "{} stalled GETs: peak RSS grew by {:.1} MiB",
+        stalled.len(),
+        grown as f64 / 1_048_576.0
+    );
+    assert!(refused.is_err(), "served beyond the connection cap");
+    drop(stalled);
+    // Still serving once they are gone (a connection refused while the stalled ones are
+    // still counted is closed at once: ask again).
+    let response = loop {
+        if let Ok(response) = exchange_raw(s.addr, &get_range(&s)).await {
+            break response;
+        }
+    };
+    assert_eq!(response.status, 206);
+    assert_eq!(response.body, s.bytes[..100]);
+    // MAX_CONNECTIONS connections' buffers plus the allocator's slack.
+    assert!(grown < 48 * 1024 * 1024, "{grown}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_head_that_never_ends_is_dropped_after_the_header_timeout() {
+    use airstream::airplay::fileserver::HEADER_READ_TIMEOUT;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = serve("clip.bin", media_bytes(1000)).await;
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let mut rest = Vec::new();
+    // The server answers 408 or just closes; either way the read ends.
+    let _ = tcp.read_to_end(&mut rest).await;
+    let waited = started.elapsed();
+    eprintln!("request head cut short: closed after {waited:?}");
+    assert!(
+        waited >= HEADER_READ_TIMEOUT && waited < HEADER_READ_TIMEOUT + Duration::from_secs(1),
+        "{waited:?}"
+    );
+}

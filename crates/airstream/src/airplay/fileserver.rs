@@ -5,6 +5,10 @@
 //! requests (Apple TVs seek in MP4s by range), `Content-Type` sniffed from the content.
 //! Everything else is 404: no listing, no other files, no path resolution. The file is
 //! streamed, never read into memory. Shutting down (or dropping) frees the port.
+//!
+//! Anyone on the network can connect, so what a connection costs is bounded: at most
+//! [`MAX_CONNECTIONS`] are served at once (further ones are closed on accept), and a
+//! request's headers must arrive within [`HEADER_READ_TIMEOUT`].
 
 mod range;
 mod sniff;
@@ -23,13 +27,37 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 /// Size of each chunk streamed to the client.
 const CHUNK: usize = 64 * 1024;
+
+/// Connections served at once. A media player fetches one file over a handful of
+/// connections (the current position plus a range or two it reads ahead, or the index at
+/// the end of an MP4); 16 leaves room for that and for reconnects, while bounding what
+/// stalled clients can hold (each connection buffers about one chunk each way).
+pub const MAX_CONNECTIONS: usize = 16;
+
+/// Time for a request's headers to arrive, counted from the connection (or the end of the
+/// previous response on a kept-alive one). A player sends its request head in one
+/// segment as soon as it connects and reuses a connection only while it keeps playing, so a
+/// few round trips on a slow Wi-Fi suffice; 10 s frees slots held by silent clients long
+/// before hyper's default of 30 s.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The `Range` parser, for the fuzz targets (`fuzz/` at the repository root); not part of
+/// the API. Returns the inclusive span to send, and checks it lies inside the file.
+#[doc(hidden)]
+pub fn fuzz_parse_range(header: &str, file_len: u64) -> Option<(u64, u64)> {
+    let span = parse_range(header, file_len)?;
+    assert!(span.start <= span.end && span.end < file_len && span.len() > 0);
+    Some((span.start, span.end))
+}
 
 /// A running one-file server. [`FileServer::shutdown`] (or dropping it) stops it.
 #[derive(Debug)]
@@ -163,13 +191,22 @@ pub fn local_address_reaching(device: SocketAddr) -> Result<IpAddr> {
 
 async fn accept_loop(listener: TcpListener, file: Arc<ServedFile>, stop: CancellationToken) {
     let mut connections = JoinSet::new();
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                        tracing::debug!(%peer, "file server: {MAX_CONNECTIONS} connections open, closing");
+                        continue;
+                    };
                     tracing::debug!(%peer, "file server connection");
-                    connections.spawn(serve_connection(stream, Arc::clone(&file)));
+                    let file = Arc::clone(&file);
+                    connections.spawn(async move {
+                        serve_connection(stream, file).await;
+                        drop(permit);
+                    });
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -192,6 +229,7 @@ async fn serve_connection(stream: TcpStream, file: Arc<ServedFile>) {
     });
     let result = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
         .serve_connection(TokioIo::new(stream), service)
         .await;
     if let Err(e) = result {

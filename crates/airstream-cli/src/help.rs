@@ -65,8 +65,8 @@ pub(crate) fn long() -> String {
         text,
         "\nFiles:\n  {}\n      defaults: device, address, latency, codec, password_command\n  \
          credentials.json next to it: what `airstream pair` stored (mode 0600)\n  \
-         $AIRSTREAM_RUNTIME_DIR/<receiver>.sock: control socket of a running stream\n      \
-         (used by volume, pause and resume)\n",
+         $AIRSTREAM_RUNTIME_DIR/<receiver>.sock: control sockets of a running stream, one\n      \
+         per receiver (used by volume, pause, resume, stop and status)\n",
         crate::config::LOCATION
     );
     text.push_str("\nEnvironment:\n");
@@ -100,6 +100,12 @@ Examples:
 /// Examples shown under `airstream volume --help`.
 pub(crate) const VOLUME_EXAMPLES: &str = "\
 Examples (another shell than the one running `airstream stream`):
-  airstream volume --device Kitchen 30
-  airstream pause --device Kitchen
-  airstream resume --device Kitchen";
+  airstream volume --device Kitchen 30             # in a group: Kitchen only (--all: every one)
+  airstream volume --device Kitchen                # prints its volume
+  airstream pause --device Kitchen                 # any receiver of the group finds the stream
+  airstream resume --device 10.0.0.2
+  airstream status --device Kitchen --json
+  airstream stop --device Kitchen
+
+The stream is found through its control socket in $AIRSTREAM_RUNTIME_DIR (default
+$XDG_RUNTIME_DIR/airstream, else /tmp/airstream-UID), by any receiver's name, id or address.";

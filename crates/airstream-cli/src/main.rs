@@ -23,6 +23,7 @@ mod progress;
 mod receive;
 mod report;
 mod scan;
+mod signals;
 mod stored;
 mod stream;
 mod target;
@@ -78,7 +79,7 @@ enum Command {
     Info(info::Args),
     /// Run the embedded RAOP receiver and write what arrives to a WAV file.
     Receive(receive::Args),
-    /// Change the volume of a running stream.
+    /// Change (or, without a level, print) the volume of a receiver of a running stream.
     #[command(after_help = help::VOLUME_EXAMPLES)]
     Volume(volume::Args),
     /// Pause a running stream; the receiver stops at once and nothing is lost.
@@ -87,6 +88,12 @@ enum Command {
     /// Resume a paused stream where it stopped.
     #[command(after_help = help::VOLUME_EXAMPLES)]
     Resume(target::TargetArgs),
+    /// Stop a running stream (TEARDOWN to every receiver).
+    #[command(after_help = help::VOLUME_EXAMPLES)]
+    Stop(target::TargetArgs),
+    /// Show a running stream: state, position, track, each receiver's state and volume.
+    #[command(after_help = help::VOLUME_EXAMPLES)]
+    Status(volume::StatusArgs),
     /// Print shell completions for bash, zsh, fish, elvish or powershell on stdout.
     #[command(
         after_help = "Example: airstream completions bash > ~/.local/share/bash-completion/completions/airstream"
@@ -164,6 +171,8 @@ fn main() -> ExitCode {
             Command::Volume(args) => volume::run(args).await,
             Command::Pause(target) => volume::send(&target, "pause").await,
             Command::Resume(target) => volume::send(&target, "resume").await,
+            Command::Stop(target) => volume::send(&target, "stop").await,
+            Command::Status(args) => volume::status(args).await,
             Command::Completions { shell } => completions(shell),
             Command::Manpages { dir } => manpages(&dir),
         }

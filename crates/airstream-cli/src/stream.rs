@@ -118,6 +118,7 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
         crate::failure::note("waiting for audio on stdin (pipe a file in; Ctrl-D ends the input)");
     }
     let source = open_input(&args.input, args.raw.as_deref()).await?;
+    let track_tags = tags_with_flags(source.metadata(), &args, source.duration());
     let what = progress::what_plays(
         &title(args.title.as_deref(), &source.metadata(), &args.input),
         &targets.iter().map(|t| t.label.clone()).collect::<Vec<_>>(),
@@ -164,17 +165,18 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
         .await
         .map_err(|e| pair_by_id(e, &targets[0]))?;
     let driver = tokio::spawn(driver);
-    // `volume`, `pause` and `resume` find the stream by its (first) receiver.
-    let _control = ipc::serve(targets[0].addr, handle.clone())?;
+    // `volume`, `pause`, `status`… find the stream by any of its receivers.
+    let _control = ipc::serve(ipc::Control::new(
+        handle.clone(),
+        targets.iter().map(ipc::Member::of).collect(),
+        args.volume,
+        ipc::Control::single_track(track_tags),
+    ))?;
     // Nothing to draw on a pipe: skip the bar's task altogether.
     let on_terminal = std::io::stderr().is_terminal();
     let bar = on_terminal.then(|| progress::spawn(&handle, what.clone()));
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            stopper.stop();
-        }
-    });
+    // SIGINT, SIGTERM, SIGHUP: TEARDOWN, then exit 128 + the signal (see `signals`).
+    let signals = crate::signals::stop_on_signals(&handle)?;
     let result = driver
         .await
         .map_err(|e| airstream::Error::internal("the stream task failed", e))?;
@@ -192,7 +194,7 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
     if args.json {
         outln!("{}", report_json(&report, asked_latency))?;
     }
-    Ok(())
+    Ok(signals.check()?)
 }
 
 /// What route selection decides for one receiver, with the command line's wishes.
@@ -314,6 +316,16 @@ fn pair_by_id(error: airstream::Error, target: &Target) -> airstream::Error {
         }
         other => other,
     }
+}
+
+/// The input's tags with the command line's over them (what `status` shows).
+fn tags_with_flags(mut tags: Metadata, args: &Args, duration: Option<Duration>) -> Metadata {
+    tags.title = args.title.clone().or(tags.title);
+    tags.artist = args.artist.clone().or(tags.artist);
+    tags.album = args.album.clone().or(tags.album);
+    tags.artwork = None;
+    tags.duration = tags.duration.or(duration);
+    tags
 }
 
 /// What to call the audio: `--title`, else its own tag, else the file name.

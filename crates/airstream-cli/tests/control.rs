@@ -100,13 +100,7 @@ fn sigterm_tears_the_stream_down_exits_143_and_removes_the_socket() {
         .env("AIRSTREAM_RUNTIME_DIR", &runtime)
         .spawn()
         .unwrap();
-    status_until(
-        &rig,
-        &runtime,
-        &mut stream,
-        &["--address", &address],
-        heard,
-    );
+    status_until(&rig, &runtime, &mut stream, &["--address", &address], heard);
     assert_eq!(sockets(&runtime).len(), 1);
 
     let killed = std::process::Command::new("kill")

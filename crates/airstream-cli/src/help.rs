@@ -82,6 +82,8 @@ Examples:
   airstream stream --device Kitchen song.flac
   airstream stream --address 192.168.1.20:5000 --volume 40 --title Demo song.wav
   airstream stream --device Kitchen --device \"Living Room\" song.flac   # a group
+  airstream stream --device Kitchen a.flac b.mp3 - c.ogg           # gapless, stdin among them
+  airstream stream --device Kitchen --shuffle --repeat album/*.flac
   ffmpeg -i in.mkv -f s16le -ac 2 -ar 48000 - | airstream stream --device Kitchen --raw s16le:48000:2 -";
 
 /// Examples shown under `airstream play --help`.

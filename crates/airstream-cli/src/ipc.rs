@@ -523,7 +523,7 @@ mod tests {
         assert!(pick(&streams, "Lounge").is_none());
         let message = not_found("Lounge", &streams, "").to_string();
         assert!(
-            message.contains("Bath") && message.contains("Kitchen + 10.0.0.3:5000"),
+            message.contains("10.0.0.9:5000; 10.0.0.2:5000 + 10.0.0.3:5000"),
             "{message}"
         );
     }

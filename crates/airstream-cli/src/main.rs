@@ -20,6 +20,7 @@ mod logging;
 mod pair;
 mod play;
 mod progress;
+mod queue;
 mod receive;
 mod report;
 mod scan;

@@ -88,8 +88,13 @@ pub(crate) struct Args {
     /// Print a JSON report on stdout when done.
     #[arg(long)]
     json: bool,
-    /// What to play: a file, `-` for stdin, or an http(s) URL (MP3, WAV, FLAC, OGG, M4A, AIFF…).
-    input: String,
+    #[command(flatten)]
+    order: crate::queue::Order,
+    /// What to play: files, `-` for stdin, or http(s) URLs (MP3, WAV, FLAC, OGG, M4A, AIFF…);
+    /// several play back to back without a gap, each tagged with its own title (the tag
+    /// flags then apply to every one).
+    #[arg(value_name = "INPUT", required = true)]
+    inputs: Vec<String>,
 }
 
 /// Latency when neither the flag nor the config file gives one (Apple's figure).
@@ -114,13 +119,12 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     let codec = group_codec(&targets, &routes, args.codec)?;
 
-    if args.input == "-" && std::io::stdin().is_terminal() {
+    if args.inputs.iter().any(|i| i == "-") && std::io::stdin().is_terminal() {
         crate::failure::note("waiting for audio on stdin (pipe a file in; Ctrl-D ends the input)");
     }
-    let source = open_input(&args.input, args.raw.as_deref()).await?;
-    let track_tags = tags_with_flags(source.metadata(), &args, source.duration());
+    let (source, track_at) = open_inputs(&args).await?;
     let what = progress::what_plays(
-        &title(args.title.as_deref(), &source.metadata(), &args.input),
+        &title(args.title.as_deref(), &source.metadata(), &args.inputs[0]),
         &targets.iter().map(|t| t.label.clone()).collect::<Vec<_>>(),
     );
     let mut options = StreamOptions::for_route(&routes[0]);
@@ -170,7 +174,7 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
         handle.clone(),
         targets.iter().map(ipc::Member::of).collect(),
         args.volume,
-        ipc::Control::single_track(track_tags),
+        track_at,
     ))?;
     // Nothing to draw on a pipe: skip the bar's task altogether.
     let on_terminal = std::io::stderr().is_terminal();
@@ -243,6 +247,33 @@ fn group_codec(
             .collect::<Vec<_>>()
             .join(", ")
     )))
+}
+
+/// One input as it is, several (or `--repeat`, `--shuffle`) as a gapless queue; with what
+/// `status` needs to tell which track plays.
+async fn open_inputs(
+    args: &Args,
+) -> anyhow::Result<(Box<dyn airstream_audio::PcmSource>, ipc::TrackAt)> {
+    if let [input] = args.inputs.as_slice()
+        && !args.order.repeat
+        && !args.order.shuffle
+    {
+        let source = open_input(input, args.raw.as_deref()).await?;
+        let tags = tags_with_flags(source.metadata(), args, source.duration());
+        return Ok((source, ipc::Control::single_track(tags)));
+    }
+    let raw = args
+        .raw
+        .as_deref()
+        .map(|format| {
+            format
+                .parse::<RawFormat>()
+                .map_err(|e| airstream::Error::InvalidInput(format!("--raw {format}: {e}")))
+        })
+        .transpose()?;
+    let flags = tags_with_flags(Metadata::default(), args, None);
+    let (queue, timeline) = crate::queue::open(args.inputs.clone(), raw, flags, args.order).await?;
+    Ok((queue, crate::queue::track_at(timeline)))
 }
 
 /// Opens and probes the input off the async threads (a pipe or URL may block).

@@ -14,7 +14,8 @@
 //! does, every 352 frames) applies it at the first packet boundary at or after the start.
 
 use crate::{AudioError, Metadata, PcmFormat, PcmSource, Source};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -157,7 +158,16 @@ pub struct Queue {
     pending_update: Option<Metadata>,
     frames_out: u64,
     timeline: QueueTimeline,
+    /// Set by the decoding thread while it waits for the next item (the queue ran dry).
+    waiting_for_items: Arc<AtomicBool>,
+    idle_silence: bool,
 }
+
+/// Frames of silence one read gives while the queue is dry (see [`Queue::idle_silence`]).
+const IDLE_FRAMES: usize = 352;
+
+/// How often a dry queue's reader looks whether the decoding thread waits for items.
+const IDLE_CHECK: Duration = Duration::from_millis(5);
 
 impl Queue {
     /// Starts opening `items` in order, converting each to `format`, with about `prefetch`
@@ -171,9 +181,11 @@ impl Queue {
         let frames_ahead = prefetch.as_secs_f64() * f64::from(format.sample_rate);
         let capacity = ((frames_ahead / CHUNK_FRAMES as f64).ceil() as usize).max(1);
         let (tx, chunks) = sync_channel(capacity);
+        let waiting_for_items = Arc::new(AtomicBool::new(false));
+        let waiting = Arc::clone(&waiting_for_items);
         std::thread::Builder::new()
             .name("airstream-queue".into())
-            .spawn(move || decode_items(format, items, &tx))
+            .spawn(move || decode_items(format, items, &tx, &waiting))
             .map_err(|e| AudioError::io("the queue's decoding thread", e))?;
         let mut queue = Self {
             format,
@@ -184,6 +196,8 @@ impl Queue {
             pending_update: None,
             frames_out: 0,
             timeline: QueueTimeline::default(),
+            waiting_for_items,
+            idle_silence: false,
         };
         match queue.chunks.recv() {
             Ok(Chunk::Start {
@@ -205,6 +219,15 @@ impl Queue {
                 input: "the queue".into(),
             }),
         }
+    }
+
+    /// While the queue is dry (every item played, the iterator waiting for another), reads
+    /// give silence instead of blocking: a live session keeps its stream running, and
+    /// whatever a reader batches up is handed on. Off by default (reads then wait).
+    #[must_use]
+    pub fn idle_silence(mut self, on: bool) -> Self {
+        self.idle_silence = on;
+        self
     }
 
     /// Where each item started; stays valid after the queue is handed to a stream.
@@ -231,31 +254,26 @@ impl PcmSource for Queue {
                 self.frames_out += frames as u64;
                 return Ok(frames);
             }
-            // Blocks while the next item is opened, or while a session's queue is empty.
+            if self.idle_silence {
+                // Waits a little at a time: the thread may be about to wait for items.
+                match self.chunks.recv_timeout(IDLE_CHECK) {
+                    Ok(chunk) => self.take(chunk),
+                    Err(RecvTimeoutError::Disconnected) => return Ok(0),
+                    Err(RecvTimeoutError::Timeout) => {
+                        if self.waiting_for_items.load(Ordering::SeqCst) {
+                            let frames = IDLE_FRAMES.min(buf.len() / channels);
+                            buf[..frames * channels].fill(0);
+                            self.frames_out += frames as u64;
+                            return Ok(frames);
+                        }
+                    }
+                }
+                continue;
+            }
+            // Blocks while the next item is opened (or, without idle silence, while the
+            // queue is dry).
             match self.chunks.recv() {
-                Ok(Chunk::Audio(samples)) => {
-                    self.current = samples;
-                    self.position = 0;
-                }
-                Ok(Chunk::Start {
-                    index,
-                    name,
-                    metadata,
-                }) => {
-                    self.timeline.push_track(TrackStart {
-                        index,
-                        name,
-                        start_frame: self.frames_out,
-                        metadata: metadata.clone(),
-                    });
-                    self.pending_update = Some(metadata);
-                }
-                Ok(Chunk::Update(metadata)) => self.pending_update = Some(metadata),
-                Ok(Chunk::Failed(error)) => {
-                    let why = format!("skipped: {error}");
-                    tracing::warn!("{why}");
-                    self.timeline.push_failure(why);
-                }
+                Ok(chunk) => self.take(chunk),
                 Err(_) => return Ok(0),
             }
         }
@@ -274,12 +292,53 @@ impl PcmSource for Queue {
     }
 }
 
+impl Queue {
+    /// Takes in one chunk from the decoding thread.
+    fn take(&mut self, chunk: Chunk) {
+        match chunk {
+            Chunk::Audio(samples) => {
+                self.current = samples;
+                self.position = 0;
+            }
+            Chunk::Start {
+                index,
+                name,
+                metadata,
+            } => {
+                self.timeline.push_track(TrackStart {
+                    index,
+                    name,
+                    start_frame: self.frames_out,
+                    metadata: metadata.clone(),
+                });
+                self.pending_update = Some(metadata);
+            }
+            Chunk::Update(metadata) => self.pending_update = Some(metadata),
+            Chunk::Failed(error) => {
+                let why = format!("skipped: {error}");
+                tracing::warn!("{why}");
+                self.timeline.push_failure(why);
+            }
+        }
+    }
+}
+
 /// The decoding thread: opens each item in turn and hands its audio over until the reader
 /// is gone or the items end.
-fn decode_items(format: PcmFormat, items: impl Iterator<Item = QueueItem>, tx: &SyncSender<Chunk>) {
+fn decode_items(
+    format: PcmFormat,
+    mut items: impl Iterator<Item = QueueItem>,
+    tx: &SyncSender<Chunk>,
+    waiting: &AtomicBool,
+) {
     let channels = usize::from(format.channels.max(1));
-    for (index, item) in items.enumerate() {
-        let QueueItem { name, open, tags } = item;
+    for index in 0.. {
+        waiting.store(true, Ordering::SeqCst);
+        let next = items.next();
+        waiting.store(false, Ordering::SeqCst);
+        let Some(QueueItem { name, open, tags }) = next else {
+            return;
+        };
         let mut pcm = match open(format) {
             Ok(pcm) if pcm.format() == format => pcm,
             Ok(pcm) => {
@@ -513,6 +572,41 @@ mod tests {
             [&buf[..frames * 2], &rest[..]].concat(),
             [first, tone(10, 4)].concat()
         );
+    }
+
+    #[test]
+    fn a_dry_queue_with_idle_silence_gives_silence_until_the_next_item() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send(item("one", tone(1000, 5), None))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut queue = Queue::new(PcmFormat::RAOP, rx.into_iter(), Duration::from_secs(1))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .idle_silence(true);
+        let mut buf = vec![0i16; 2 * 2000];
+        let mut out = Vec::new();
+        while out.len() < 2000 {
+            let frames = queue.read(&mut buf).unwrap_or_else(|e| panic!("{e}"));
+            out.extend_from_slice(&buf[..frames * 2]);
+        }
+        assert_eq!(&out[..2000], &tone(1000, 5)[..]);
+        // Dry: silence, in small reads, for as long as nothing comes.
+        let frames = queue.read(&mut buf).unwrap_or_else(|e| panic!("{e}"));
+        assert!(frames > 0 && frames <= IDLE_FRAMES, "{frames}");
+        assert!(buf[..frames * 2].iter().all(|s| *s == 0));
+        let silence_before = queue.frames_out;
+        tx.send(item("two", tone(500, 9), Some("Two")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(tx);
+        let (rest, updates) = drain(&mut queue, 100);
+        let start = queue.timeline().tracks()[1].start_frame;
+        assert!(start >= silence_before, "{start} {silence_before}");
+        let offset = usize::try_from(start - silence_before).unwrap_or(usize::MAX) * 2;
+        assert!(
+            rest[..offset].iter().all(|s| *s == 0),
+            "only silence before it"
+        );
+        assert_eq!(&rest[offset..], &tone(500, 9)[..], "then the item, whole");
+        assert_eq!(updates[0].1.title.as_deref(), Some("Two"));
     }
 
     #[test]

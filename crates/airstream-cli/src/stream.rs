@@ -98,7 +98,7 @@ pub(crate) struct Args {
 }
 
 /// Latency when neither the flag nor the config file gives one (Apple's figure).
-const DEFAULT_LATENCY_MS: u64 = 2000;
+pub(crate) const DEFAULT_LATENCY_MS: u64 = 2000;
 
 pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
     let config = crate::config::Config::load()?;
@@ -203,9 +203,18 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
 
 /// What route selection decides for one receiver, with the command line's wishes.
 fn route(target: &Target, args: &Args) -> Result<AudioRoute, airstream::Error> {
+    route_with(target, args.codec, args.encrypt)
+}
+
+/// [`route`] for commands other than `stream` (`session`): the codec and encryption asked.
+pub(crate) fn route_with(
+    target: &Target,
+    codec: Option<CodecArg>,
+    encrypt: bool,
+) -> Result<AudioRoute, airstream::Error> {
     let mut overrides = RouteOverrides {
-        codec: args.codec.map(AudioCodec::from),
-        encryption: args.encrypt.then_some(RaopEncryption::Rsa),
+        codec: codec.map(AudioCodec::from),
+        encryption: encrypt.then_some(RaopEncryption::Rsa),
         ..RouteOverrides::default()
     };
     if !target.discovered {
@@ -224,7 +233,7 @@ fn route(target: &Target, args: &Args) -> Result<AudioRoute, airstream::Error> {
 
 /// One payload goes to every receiver, so they need one codec: the one their routes agree
 /// on, else PCM where every one of them takes it.
-fn group_codec(
+pub(crate) fn group_codec(
     targets: &[Target],
     routes: &[AudioRoute],
     asked: Option<CodecArg>,
@@ -295,7 +304,7 @@ async fn open_input(
 }
 
 /// Reads a cover image; the kind comes from its bytes, not its name.
-fn read_artwork(path: &std::path::Path) -> anyhow::Result<Artwork> {
+pub(crate) fn read_artwork(path: &std::path::Path) -> anyhow::Result<Artwork> {
     let data = std::fs::read(path).map_err(|e| {
         airstream::Error::InvalidInput(format!("cannot read --artwork {}: {e}", path.display()))
     })?;
@@ -308,7 +317,7 @@ fn read_artwork(path: &std::path::Path) -> anyhow::Result<Artwork> {
     Ok(Artwork { kind, data })
 }
 
-fn report_json(r: &StreamReport, asked: Duration) -> serde_json::Value {
+pub(crate) fn report_json(r: &StreamReport, asked: Duration) -> serde_json::Value {
     let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
     serde_json::json!({
         "receiver": r.receiver.to_string(),
@@ -337,7 +346,7 @@ fn report_json(r: &StreamReport, asked: Duration) -> serde_json::Value {
 
 /// The RAOP session only knows the address; for a discovered device, point the "run
 /// `airstream pair`" hint at its id, which is also where the credentials get stored.
-fn pair_by_id(error: airstream::Error, target: &Target) -> airstream::Error {
+pub(crate) fn pair_by_id(error: airstream::Error, target: &Target) -> airstream::Error {
     match error {
         airstream::Error::PairingRequired { device, .. } if target.discovered => {
             airstream::Error::PairingRequired {

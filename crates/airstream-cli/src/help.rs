@@ -86,6 +86,20 @@ Examples:
   airstream stream --device Kitchen --shuffle --repeat album/*.flac
   ffmpeg -i in.mkv -f s16le -ac 2 -ar 48000 - | airstream stream --device Kitchen --raw s16le:48000:2 -";
 
+/// Examples shown under `airstream session --help`.
+pub(crate) const SESSION_EXAMPLES: &str = "\
+Commands (one JSON object per line on stdin):
+  {\"cmd\":\"enqueue\",\"source\":\"song.flac\"}   the first one starts the stream
+  {\"cmd\":\"pause\"}  {\"cmd\":\"resume\"}  {\"cmd\":\"stop\"}
+  {\"cmd\":\"volume\",\"level\":40,\"receiver\":\"Kitchen\"}   receiver: index, name, id or address
+  {\"cmd\":\"metadata\",\"title\":\"T\",\"artist\":\"A\",\"album\":\"B\",\"artwork\":\"cover.jpg\"}
+Events (one JSON object per line on stdout): ready, enqueued, started, state, track,
+position (each second), volume, metadata, warning, error, input_closed, finished.
+See docs/session.md for the schema and an example transcript.
+
+Example:
+  printf '%s\\n' '{\"cmd\":\"enqueue\",\"source\":\"a.flac\"}' | airstream session --device Kitchen";
+
 /// Examples shown under `airstream play --help`.
 pub(crate) const PLAY_EXAMPLES: &str = "\
 Examples:

@@ -154,14 +154,13 @@ pub(crate) struct Control {
 }
 
 impl Control {
-    /// `volume`: the level every receiver starts at (`None`: left as it is).
+    /// `volumes`: the level each receiver starts at (`None`: left as it is).
     pub(crate) fn new(
         handle: StreamHandle,
         members: Vec<Member>,
-        volume: Option<u8>,
+        volumes: Vec<Option<u8>>,
         track_at: TrackAt,
     ) -> Self {
-        let volumes = vec![volume; members.len()];
         Self {
             handle,
             members: Arc::new(members),

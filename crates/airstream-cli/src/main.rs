@@ -24,6 +24,7 @@ mod queue;
 mod receive;
 mod report;
 mod scan;
+mod session;
 mod signals;
 mod stored;
 mod stream;
@@ -67,6 +68,9 @@ enum Command {
     /// Stream audio to a RAOP (AirPlay 1 audio) receiver, or to several in sync.
     #[command(after_help = help::STREAM_EXAMPLES)]
     Stream(stream::Args),
+    /// A player for integrations: JSON-lines commands on stdin, JSON-lines events on stdout.
+    #[command(after_help = help::SESSION_EXAMPLES)]
+    Session(session::Args),
     /// Play a URL or a local file on an Apple TV and follow it to the end.
     #[command(after_help = help::PLAY_EXAMPLES)]
     Play(play::Args),
@@ -165,6 +169,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Stream(args) => stream::run(args).await,
             Command::Play(args) => play::run(args).await,
+            Command::Session(args) => session::run(args).await,
             Command::Pair(args) => pair::run(args).await,
             Command::Scan(args) => scan::run(args).await,
             Command::Info(args) => info::run(args).await,

@@ -173,7 +173,7 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
     let _control = ipc::serve(ipc::Control::new(
         handle.clone(),
         targets.iter().map(ipc::Member::of).collect(),
-        args.volume,
+        vec![args.volume; targets.len()],
         track_at,
     ))?;
     // Nothing to draw on a pipe: skip the bar's task altogether.

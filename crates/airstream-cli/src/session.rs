@@ -109,6 +109,16 @@ fn error_event(kind: &str, message: &str, exit_code: Option<u8>, command: Option
     })
 }
 
+/// `enqueue "-"`: stdin carries the commands, it cannot carry audio too.
+fn stdin_refused() -> Value {
+    error_event(
+        "input",
+        "`-` (stdin) cannot be enqueued: stdin carries the commands; give a file or a URL",
+        None,
+        Some("enqueue"),
+    )
+}
+
 /// The error event for an error that ends the session, with its exit code.
 fn fatal_event(error: &anyhow::Error) -> Value {
     let kind = error
@@ -218,6 +228,7 @@ async fn session(args: &mut Args) -> anyhow::Result<()> {
             }
         };
         match command {
+            Command::Enqueue { source } if source == "-" => emit(&stdin_refused()),
             Command::Enqueue { source } => {
                 let opening = Source::from_arg(&source);
                 match tokio::task::spawn_blocking(move || opening.open(PcmFormat::RAOP)).await {
@@ -473,6 +484,7 @@ impl Playing {
         }
         let handle = &self.control.handle;
         match command {
+            Command::Enqueue { source } if source == "-" => emit(&stdin_refused()),
             Command::Enqueue { source } => {
                 let Some(items) = &self.items else {
                     return;

@@ -159,16 +159,15 @@ fn a_scripted_session_plays_its_queue_and_answers_every_command() {
         "the control socket is removed"
     );
 
-    // Both items in order, whole, with one pause in between.
+    // Both items in order, whole, with one pause in between: nothing lost, and at most what
+    // shairport-sync wrote ahead (0.1 s) plus what it played while the FLUSH travelled
+    // played twice. On a loaded machine the FLUSH can take a few hundred milliseconds to be
+    // handled, hence half a second; a restart after the cut (a loss) is never accepted.
     let expected = [one, two].concat();
     let captured = rig.receiver.captured().unwrap();
     let aligned = align_and_compare(&expected, &captured).expect("audio in the capture");
-    let pause = compare_across_pause(
-        &expected,
-        &captured[aligned.offset * 2..],
-        44_100 / 10 + 4 * 352,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let pause = compare_across_pause(&expected, &captured[aligned.offset * 2..], 44_100 / 2)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(pause.cut > 0 && pause.cut < expected.len() / 2, "{pause:?}");
     assert_eq!(rig.receiver.log_errors(), Vec::<String>::new());
     let pvol = rig

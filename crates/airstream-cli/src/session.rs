@@ -188,6 +188,12 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
 }
 
 async fn session(args: &mut Args) -> anyhow::Result<()> {
+    // From the start (before `ready`) a signal ends the session cleanly: at once while idle, through the
+    // stream's stop (TEARDOWN) once it runs.
+    let (signalled, mut signal) = tokio::sync::watch::channel(false);
+    let signals = crate::signals::watch(move || {
+        let _ = signalled.send(true);
+    })?;
     let config = crate::config::Config::load()?;
     let codec_asked = args.codec.or(config.codec()?);
     let latency = Duration::from_millis(
@@ -216,7 +222,15 @@ async fn session(args: &mut Args) -> anyhow::Result<()> {
     let mut tags = Metadata::default();
     // Idle: wait for the first item that opens.
     let (first, first_name) = loop {
-        let Some(command) = commands.recv().await else {
+        let next = tokio::select! {
+            next = commands.recv() => next,
+            _ = signal.changed() => {
+                emit(&json!({"event": "finished", "report": null}));
+                signals.check()?;
+                continue;
+            }
+        };
+        let Some(command) = next else {
             emit(&json!({"event": "finished", "report": null}));
             return Ok(());
         };
@@ -317,7 +331,6 @@ async fn session(args: &mut Args) -> anyhow::Result<()> {
         crate::queue::track_at(timeline.clone()),
     );
     let _listening = ipc::serve(control.clone())?;
-    let signals = crate::signals::stop_on_signals(&handle)?;
     emit(&json!({"event": "started", "latency_ms": handle.latency().as_millis()}));
 
     let mut playing = Playing {
@@ -331,6 +344,7 @@ async fn session(args: &mut Args) -> anyhow::Result<()> {
     let mut progress = handle.progress();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     let mut reading = true;
+    let mut stopping = false;
     tokio::pin!(task);
     let result = loop {
         tokio::select! {
@@ -348,6 +362,11 @@ async fn session(args: &mut Args) -> anyhow::Result<()> {
                 for failure in timeline.take_failures() {
                     emit(&json!({"event": "warning", "message": failure}));
                 }
+            }
+            _ = signal.changed(), if !stopping => {
+                // Once: the sender is gone after the first signal.
+                stopping = true;
+                handle.stop();
             }
             command = commands.recv(), if reading => match command {
                 None => {

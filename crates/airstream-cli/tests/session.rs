@@ -180,3 +180,28 @@ fn a_scripted_session_plays_its_queue_and_answers_every_command() {
     let db = format!("{:.2},", airstream::raop::volume_db(40));
     assert!(pvol.iter().any(|p| p.starts_with(&db)), "{pvol:?}");
 }
+
+#[test]
+fn sigterm_ends_an_idle_session_with_finished_and_exit_143() {
+    let runtime = tempfile::tempdir().unwrap();
+    // Nothing connects before the first enqueue: the address is never dialled.
+    let mut session = std::process::Command::new(env!("CARGO_BIN_EXE_airstream"))
+        .args(["session", "--address", "127.0.0.1:9"])
+        .env("AIRSTREAM_RUNTIME_DIR", runtime.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(session.stdout.take().unwrap()).lines();
+    let ready: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(ready["event"], "ready");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &session.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let last: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(last["event"], "finished");
+    assert_eq!(last["report"], Value::Null);
+    assert_eq!(session.wait().unwrap().code(), Some(143));
+}

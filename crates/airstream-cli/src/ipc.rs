@@ -365,7 +365,17 @@ impl Found {
     }
 }
 
+/// How long a stream may take to answer one command: it answers from memory at once, so
+/// only a hung (stopped, traced) process takes longer, and it is passed over.
+const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn exchange(socket: &Path, command: &str) -> std::io::Result<String> {
+    tokio::time::timeout(ANSWER_TIMEOUT, exchange_now(socket, command))
+        .await
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
+}
+
+async fn exchange_now(socket: &Path, command: &str) -> std::io::Result<String> {
     let stream = UnixStream::connect(socket).await?;
     let (read, mut write) = stream.into_split();
     write.write_all(format!("{command}\n").as_bytes()).await?;

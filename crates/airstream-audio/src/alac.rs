@@ -10,7 +10,9 @@ use alac_encoder::FormatDescription;
 
 /// Frames in every RAOP audio packet.
 pub const FRAMES_PER_PACKET: usize = 352;
+/// Sample rate of every RAOP ALAC stream, in Hz.
 pub const SAMPLE_RATE: u32 = 44_100;
+/// Channels in every RAOP ALAC stream (stereo).
 pub const CHANNELS: usize = 2;
 /// The SDP `fmtp` parameters matching [`AlacEncoder`]'s output (after the payload type).
 pub const FMTP: &str = "352 0 16 40 10 14 2 255 0 0 44100";
@@ -55,6 +57,7 @@ impl Default for AlacEncoder {
 }
 
 impl AlacEncoder {
+    /// An encoder for 16-bit stereo at 44.1 kHz with the fmtp line's parameters.
     pub fn new() -> Self {
         let output_format = FormatDescription::alac(
             f64::from(SAMPLE_RATE),

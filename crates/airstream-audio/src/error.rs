@@ -5,26 +5,51 @@ pub enum AudioError {
     /// Reading the input failed (missing file, permission, broken pipe...).
     #[error("{input}: {source}")]
     Io {
+        /// The input as named to the user (path, URL or `stdin`).
         input: String,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
     /// The input is not audio we understand, or it is damaged beyond recovery.
     #[error("{input}: {detail}")]
-    Invalid { input: String, detail: String },
+    Invalid {
+        /// The input as named to the user (path, URL or `stdin`).
+        input: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The input was recognised, but it is a format (container or codec) we do not decode.
     #[error("{input}: format {format} is not supported")]
-    UnsupportedFormat { input: String, format: String },
+    UnsupportedFormat {
+        /// The input as named to the user (path, URL or `stdin`).
+        input: String,
+        /// The container or codec found ("Opus", "Matroska"...).
+        format: String,
+    },
     /// The input holds no bytes at all.
     #[error("{input}: input is empty (0 bytes)")]
-    Empty { input: String },
+    Empty {
+        /// The input as named to the user (path, URL or `stdin`).
+        input: String,
+    },
     /// The input ends in the middle of the audio. Everything decodable before the cut has
     /// already been delivered when `read` returns this.
     #[error("{input}: input is truncated: {detail}")]
-    Truncated { input: String, detail: String },
+    Truncated {
+        /// The input as named to the user (path, URL or `stdin`).
+        input: String,
+        /// Where the audio stopped and what was expected.
+        detail: String,
+    },
     /// An `http://`/`https://` input failed: bad status, unreachable host, timeout.
     #[error("{input}: {detail}")]
-    Http { input: String, detail: String },
+    Http {
+        /// The input as named to the user (path, URL or `stdin`).
+        input: String,
+        /// The HTTP status or transport failure.
+        detail: String,
+    },
 }
 
 impl AudioError {

@@ -56,6 +56,7 @@
 //! that stops well before the length the headers declare is played up to the cut and then
 //! reported as [`AudioError::Truncated`].
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod alac;
 mod convert;
@@ -63,6 +64,7 @@ mod decode;
 mod error;
 mod http;
 mod io;
+pub mod magic;
 mod metadata;
 mod pcm;
 mod queue;

@@ -1,17 +1,24 @@
+use crate::magic::Magic;
 use std::fmt;
 use std::time::Duration;
 
 /// What a receiver can show about the current track.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
+    /// Track title (RAOP DMAP `minm`).
     pub title: Option<String>,
+    /// Performing artist (DMAP `asar`).
     pub artist: Option<String>,
+    /// Album name (DMAP `asal`); the station name for internet radio.
     pub album: Option<String>,
+    /// Cover image, sent to receivers as `SET_PARAMETER` `image/*`.
     pub artwork: Option<Artwork>,
+    /// Length of the track; drives the receiver's progress bar.
     pub duration: Option<Duration>,
 }
 
 impl Metadata {
+    /// True when no field is known, so there is nothing to send a receiver.
     pub fn is_empty(&self) -> bool {
         self.title.is_none()
             && self.artist.is_none()
@@ -52,13 +59,17 @@ impl fmt::Debug for Metadata {
     }
 }
 
+/// Image format of cover art, as told by its magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArtworkKind {
+    /// JPEG (`FF D8 FF`).
     Jpeg,
+    /// PNG (`89 'PNG' 0D 0A 1A 0A`).
     Png,
 }
 
 impl ArtworkKind {
+    /// The `Content-Type` a receiver is sent the image under.
     pub fn mime(self) -> &'static str {
         match self {
             ArtworkKind::Jpeg => "image/jpeg",
@@ -68,19 +79,20 @@ impl ArtworkKind {
 
     /// Detects the kind from the image's magic bytes (tags often lie about it).
     pub fn sniff(data: &[u8]) -> Option<Self> {
-        if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
-            Some(ArtworkKind::Jpeg)
-        } else if data.starts_with(b"\x89PNG\r\n\x1a\n") {
-            Some(ArtworkKind::Png)
-        } else {
-            None
+        match crate::magic::identify(data)? {
+            Magic::Jpeg => Some(ArtworkKind::Jpeg),
+            Magic::Png => Some(ArtworkKind::Png),
+            _ => None,
         }
     }
 }
 
+/// Cover art found in the input's tags.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Artwork {
+    /// Image format of `data`, sniffed from its bytes.
     pub kind: ArtworkKind,
+    /// The encoded image file as stored in the tag.
     pub data: Vec<u8>,
 }
 
@@ -136,5 +148,25 @@ impl Metadata {
         let mut merged = newer;
         merged.fill_missing_from(self);
         *self = merged;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artwork_kind_comes_from_the_bytes_and_only_jpeg_and_png_count() {
+        assert_eq!(
+            ArtworkKind::sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10]),
+            Some(ArtworkKind::Jpeg)
+        );
+        assert_eq!(
+            ArtworkKind::sniff(b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR"),
+            Some(ArtworkKind::Png)
+        );
+        assert_eq!(ArtworkKind::sniff(b"GIF89a"), None);
+        assert_eq!(ArtworkKind::sniff(b"ID3\x04\0"), None);
+        assert_eq!(ArtworkKind::sniff(b""), None);
     }
 }

@@ -4,7 +4,9 @@ use std::time::Duration;
 /// Sample layout of interleaved signed 16-bit PCM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PcmFormat {
+    /// Frames per second.
     pub sample_rate: u32,
+    /// Samples per frame (interleaved).
     pub channels: u16,
 }
 
@@ -18,6 +20,7 @@ impl PcmFormat {
 
 /// A pull source of interleaved i16 PCM in its [`PcmSource::format`], already converted.
 pub trait PcmSource: Send {
+    /// The layout of the samples `read` delivers; fixed for the source's life.
     fn format(&self) -> PcmFormat;
 
     /// Fills the front of `buf` with whole frames; returns the number of frames written.
@@ -49,6 +52,7 @@ pub struct VecSource {
 }
 
 impl VecSource {
+    /// A source that plays `samples` (interleaved in `format`) once, with no tags.
     pub fn new(format: PcmFormat, samples: Vec<i16>) -> Self {
         Self {
             format,
@@ -58,6 +62,7 @@ impl VecSource {
         }
     }
 
+    /// Attaches tags that `metadata` will report.
     #[must_use]
     pub fn with_metadata(mut self, metadata: Metadata) -> Self {
         self.metadata = metadata;

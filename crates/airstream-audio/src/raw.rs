@@ -15,13 +15,18 @@ use symphonia::core::units::{Duration, Timestamp};
 /// Sample encoding of raw PCM: signed little-endian integers or little-endian 32-bit float.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RawEncoding {
+    /// Signed 16-bit little-endian integers (`s16le`).
     S16Le,
+    /// Signed 24-bit little-endian integers packed in 3 bytes (`s24le`).
     S24Le,
+    /// Signed 32-bit little-endian integers (`s32le`).
     S32Le,
+    /// IEEE 754 32-bit little-endian float, full scale ±1.0 (`f32le`).
     F32Le,
 }
 
 impl RawEncoding {
+    /// Bytes one sample of this encoding takes.
     pub fn bytes_per_sample(self) -> usize {
         match self {
             RawEncoding::S16Le => 2,
@@ -44,12 +49,16 @@ impl RawEncoding {
 /// `f32le:48000:1`, `s24le:96000:6`). Rates 1–768 kHz, 1–8 channels (WAVE channel order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawFormat {
+    /// How each sample is stored.
     pub encoding: RawEncoding,
+    /// Frames per second.
     pub sample_rate: u32,
+    /// Samples per frame, interleaved in WAVE channel order.
     pub channels: u16,
 }
 
 impl RawFormat {
+    /// Bytes one frame (a sample for every channel) takes.
     pub fn bytes_per_frame(self) -> usize {
         self.encoding.bytes_per_sample() * usize::from(self.channels)
     }

@@ -4,6 +4,7 @@
 //! them but drops them).
 
 use crate::Metadata;
+use crate::magic::{Magic, identify};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sniffed {
@@ -20,55 +21,55 @@ pub(crate) enum Sniffed {
     Other,
 }
 
-const ASF_GUID: [u8; 16] = [
-    0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C,
-];
-
-/// Container signatures symphonia (as we build it) does not read.
-const UNSUPPORTED_MAGIC: &[(&[u8], &str)] = &[
-    (&ASF_GUID, "ASF (Windows Media Audio)"),
-    (b"\x1A\x45\xDF\xA3", "Matroska/WebM"),
-    (b"MAC ", "Monkey's Audio (APE)"),
-    (b"wvpk", "WavPack"),
-    (b"#!AMR", "AMR"),
-    (b"MThd", "MIDI"),
-    (b".snd", "Sun AU"),
-    (b"DSD ", "DSF (DSD audio)"),
-    (b"FRM8", "DSDIFF (DSD audio)"),
-    (b"TTA1", "True Audio (TTA)"),
-    (b"MPCK", "Musepack"),
-    (b"MP+", "Musepack"),
-    (b"FWS", "Flash video"),
-    (b"FLV\x01", "Flash video"),
-];
-
-const NOT_AUDIO_MAGIC: &[(&[u8], &str)] = &[
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"\xFF\xD8\xFF", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"%PDF", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive"),
-    (b"\x1F\x8B", "a gzip archive"),
-    (b"\x7FELF", "a program (ELF)"),
-];
+/// What the caller should do with an input of this kind: decode it (symphonia), or refuse it
+/// naming what it is.
+fn verdict(magic: Magic) -> Option<Sniffed> {
+    Some(match magic {
+        Magic::Jpeg => Sniffed::NotAudio("a JPEG image"),
+        Magic::Png => Sniffed::NotAudio("a PNG image"),
+        Magic::Gif => Sniffed::NotAudio("a GIF image"),
+        Magic::Pdf => Sniffed::NotAudio("a PDF document"),
+        Magic::Zip => Sniffed::NotAudio("a ZIP archive"),
+        Magic::Gzip => Sniffed::NotAudio("a gzip archive"),
+        Magic::Elf => Sniffed::NotAudio("a program (ELF)"),
+        Magic::Asf => Sniffed::Unsupported("ASF (Windows Media Audio)"),
+        Magic::Matroska => Sniffed::Unsupported("Matroska/WebM"),
+        Magic::MonkeysAudio => Sniffed::Unsupported("Monkey's Audio (APE)"),
+        Magic::WavPack => Sniffed::Unsupported("WavPack"),
+        Magic::Amr => Sniffed::Unsupported("AMR"),
+        Magic::Midi => Sniffed::Unsupported("MIDI"),
+        Magic::SunAu => Sniffed::Unsupported("Sun AU"),
+        Magic::Dsf => Sniffed::Unsupported("DSF (DSD audio)"),
+        Magic::Dsdiff => Sniffed::Unsupported("DSDIFF (DSD audio)"),
+        Magic::Tta => Sniffed::Unsupported("True Audio (TTA)"),
+        Magic::Musepack => Sniffed::Unsupported("Musepack"),
+        Magic::Flash => Sniffed::Unsupported("Flash video"),
+        // MP4 (the caller looks for its index), formats symphonia reads or names itself,
+        // and a bare QuickTime atom: left to the decoder.
+        Magic::IsoMedia { .. }
+        | Magic::Id3
+        | Magic::MpegAudio
+        | Magic::Adts
+        | Magic::MpegTs
+        | Magic::QuickTime
+        | Magic::Ogg => return None,
+    })
+}
 
 pub(crate) fn sniff(prefix: &[u8]) -> Sniffed {
     if prefix.is_empty() {
         return Sniffed::Empty;
     }
-    if let Some((_, name)) = UNSUPPORTED_MAGIC
-        .iter()
-        .find(|(m, _)| prefix.starts_with(m))
+    let magic = identify(prefix);
+    if let Some(verdict) = magic.and_then(verdict) {
+        return verdict;
+    }
+    if magic == Some(Magic::Ogg)
+        && let Some(name) = ogg_unsupported_codec(prefix)
     {
         return Sniffed::Unsupported(name);
     }
-    if let Some(name) = ogg_unsupported_codec(prefix) {
-        return Sniffed::Unsupported(name);
-    }
-    if let Some((_, what)) = NOT_AUDIO_MAGIC.iter().find(|(m, _)| prefix.starts_with(m)) {
-        return Sniffed::NotAudio(what);
-    }
-    if prefix.get(4..8) == Some(b"ftyp") {
+    if let Some(Magic::IsoMedia { .. }) = magic {
         return Sniffed::Mp4 {
             moov_first: mp4_moov_first(prefix),
         };
@@ -82,9 +83,6 @@ pub(crate) fn sniff(prefix: &[u8]) -> Sniffed {
 /// Ogg streams whose first logical stream is a codec we do not decode. (symphonia names Opus
 /// itself, but not the others.)
 fn ogg_unsupported_codec(prefix: &[u8]) -> Option<&'static str> {
-    if !prefix.starts_with(b"OggS") {
-        return None;
-    }
     // The first page's segment table starts at byte 27; the packet follows it.
     let segments = usize::from(*prefix.get(26)?);
     let packet = prefix.get(27 + segments..)?;
@@ -227,7 +225,10 @@ mod tests {
             Sniffed::NotAudio("a PNG image")
         );
         assert_eq!(
-            sniff(&ASF_GUID),
+            sniff(&[
+                0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62,
+                0xCE, 0x6C
+            ]),
             Sniffed::Unsupported("ASF (Windows Media Audio)")
         );
         // Binary that is no known signature is left to symphonia.

@@ -26,15 +26,15 @@ pub(crate) const ENVIRONMENT: [(&str, &str); 9] = [
     ),
     (
         "AIRSTREAM_CONFIG_DIR",
-        "directory of config.toml and credentials.json (default ~/.config/airstream)",
+        "directory of config.toml, credentials.json (~/.config/airstream)",
     ),
     (
         "AIRSTREAM_RUNTIME_DIR",
-        "directory of the control sockets (default $XDG_RUNTIME_DIR/airstream, else /tmp/airstream-UID)",
+        "control socket directory (default: see XDG_RUNTIME_DIR)",
     ),
     (
         "XDG_RUNTIME_DIR",
-        "where the control sockets go when AIRSTREAM_RUNTIME_DIR is not set",
+        "control sockets: $XDG_RUNTIME_DIR/airstream, else /tmp/airstream-UID",
     ),
     (
         "RUST_LOG",
@@ -71,6 +71,7 @@ pub(crate) fn long() -> String {
     );
     text.push_str("\nEnvironment:\n");
     for (name, meaning) in ENVIRONMENT {
+        // One line each, under clap's 100 columns: a wrapped line would read as a name.
         let _ = writeln!(text, "  {name:<28} {meaning}");
     }
     text

@@ -151,7 +151,7 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
         .iter()
         .zip(&routes)
         .map(|(target, route)| {
-            let mut receiver = raop::Receiver::new(target.addr, &StreamOptions::for_route(route));
+            let mut receiver = raop::Receiver::for_route(target.addr, route);
             receiver.volume = args.volume;
             receiver.password.clone_from(&args.password);
             // pyatv verifies whenever credentials are stored; we skip it where discovery

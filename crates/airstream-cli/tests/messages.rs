@@ -228,6 +228,12 @@ async fn every_failure_has_a_documented_exit_code() {
     let store_dir = dir.path().join("store");
     std::fs::create_dir(&store_dir).unwrap();
     std::fs::write(store_dir.join("credentials.json"), "{ not json").unwrap();
+    // Private, as a store must be: what is wrong with it is its content.
+    std::fs::set_permissions(
+        store_dir.join("credentials.json"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
 
     let cases: Vec<(Vec<&str>, Option<&Path>, u8, &str)> = vec![
         (

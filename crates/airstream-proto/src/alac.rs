@@ -49,14 +49,19 @@ pub fn write_escape_frame(samples: &[i16], frames_per_packet: usize, out: &mut V
 /// Why a payload is not an escape frame we can read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AlacError {
+    /// The payload ends inside the frame header or the samples.
     #[error("ALAC frame is truncated")]
     Truncated,
+    /// The first element is not a channel pair (the element type is given).
     #[error("ALAC element type {0} is not a stereo channel pair")]
     NotStereo(u32),
+    /// The frame is compressed, so it needs a real ALAC decoder.
     #[error("ALAC frame is compressed (not an escape frame)")]
     Compressed,
+    /// The frame declares shifted bytes (the count is given).
     #[error("ALAC frame uses {0} shifted bytes, which 16-bit escape frames never do")]
     Shifted(u32),
+    /// The frame declares more frames (first) than a packet holds (second).
     #[error("ALAC frame declares {0} frames, more than {1} per packet")]
     TooManyFrames(u32, usize),
 }

@@ -37,8 +37,10 @@ pub fn decode_dict(body: &[u8]) -> Result<Dictionary, DecodeError> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
+    /// The bytes are not a binary or XML plist.
     #[error("not a valid plist: {0}")]
     Invalid(#[source] plist::Error),
+    /// The root object is not a dictionary.
     #[error("plist root is not a dictionary")]
     NotADict,
 }

@@ -76,6 +76,7 @@ pub struct TxtRecord {
 }
 
 impl TxtRecord {
+    /// An empty record.
     pub fn new() -> Self {
         Self::default()
     }
@@ -89,6 +90,7 @@ impl TxtRecord {
         record
     }
 
+    /// Appends an entry; `None` is a bare key (boolean attribute).
     pub fn push(&mut self, key: impl Into<String>, value: Option<&[u8]>) {
         self.entries.push((key.into(), value.map(<[u8]>::to_vec)));
     }
@@ -106,10 +108,12 @@ impl TxtRecord {
             .map(|(_, v)| v.as_deref())
     }
 
+    /// Number of entries, duplicates included.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// True when the record has no entries.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -126,6 +130,7 @@ pub enum Codec {
     Aac,
     /// 3: AAC-ELD.
     AacEld,
+    /// A code this parser does not know, kept as advertised.
     Unknown(u32),
 }
 
@@ -166,6 +171,7 @@ pub enum EncryptionType {
     MfiSap,
     /// 5: FairPlay SAPv2.5.
     FairPlaySap25,
+    /// A code this parser does not know, kept as advertised.
     Unknown(u32),
 }
 
@@ -204,6 +210,7 @@ pub enum MetadataKind {
     Artwork,
     /// 2: `progress`.
     Progress,
+    /// A code this parser does not know, kept as advertised.
     Unknown(u32),
 }
 
@@ -251,16 +258,24 @@ serialize_as_display!(
 /// raop.md §1 (pyatv utils.py); bit 0 is AirPlay video in pyatv's `AirPlayFlags`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {
+    /// Bit 0: plays video and URLs (AirPlay 1 `/play`).
     Video,
+    /// Bit 9: takes audio.
     Audio,
+    /// Bit 38: unified media control (an AirPlay 2 marker).
     UnifiedMediaControl,
+    /// Bit 40: buffered audio (AirPlay 2 stream type 103).
     BufferedAudio,
+    /// Bit 41: PTP timing.
     Ptp,
+    /// Bit 43: system pairing (transient HAP pairing works).
     SystemPairing,
+    /// Bit 48: CoreUtils pairing and encryption (HAP; transient pairing works).
     CoreUtilsPairing,
 }
 
 impl Feature {
+    /// The bit's position in the 64-bit features value.
     pub fn bit(self) -> u8 {
         match self {
             Feature::Video => 0,
@@ -279,10 +294,12 @@ impl Feature {
 pub struct Features(pub u64);
 
 impl Features {
+    /// True when the named feature's bit is set.
     pub fn has(self, feature: Feature) -> bool {
         self.has_bit(feature.bit())
     }
 
+    /// True when bit `bit` (0–63) is set; false beyond 63.
     pub fn has_bit(self, bit: u8) -> bool {
         bit < 64 && self.0 & (1 << bit) != 0
     }
@@ -299,11 +316,14 @@ impl fmt::Display for Features {
 pub struct StatusFlags(pub u64);
 
 impl StatusFlags {
+    /// 0x8: PIN pairing required.
     pub const PIN_REQUIRED: u64 = 0x8;
+    /// 0x80: password (RTSP Digest) required.
     pub const PASSWORD_REQUIRED: u64 = 0x80;
     /// Legacy pairing ("device verification") required.
     pub const LEGACY_PAIRING_REQUIRED: u64 = 0x200;
 
+    /// True when every bit of `bits` is set.
     pub fn contains(self, bits: u64) -> bool {
         self.0 & bits == bits
     }
@@ -328,15 +348,20 @@ impl fmt::Display for PublicKey {
 /// `tp`: RTP transports for audio. Senders need UDP (OwnTone drops devices without it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Transports {
+    /// `UDP` is listed: RTP over UDP, the only transport we send.
     pub udp: bool,
+    /// `TCP` is listed: RTP over TCP.
     pub tcp: bool,
 }
 
 /// PCM format the receiver plays; real devices all say 44100/16/2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct AudioFormat {
+    /// Frames per second (`sr`).
     pub sample_rate: u32,
+    /// Bits per sample (`ss`).
     pub sample_size: u16,
+    /// Channels (`ch`).
     pub channels: u16,
 }
 
@@ -371,6 +396,7 @@ pub struct Versions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PairingRequirement {
+    /// No flag asks for pairing: connect directly.
     NotNeeded,
     /// `sf`/`flags` has 0x8 or 0x200: a PIN pairing, then pair-verify on every connection.
     Mandatory,
@@ -395,10 +421,13 @@ pub enum AirPlay2 {
 /// A TXT value we could not use, kept so `scan` can show why a field is missing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TxtWarning {
+    /// The record (`_raop._tcp` or `_airplay._tcp`) the value came from.
     pub service: ServiceKind,
+    /// The TXT key.
     pub key: String,
     /// The value as received (lossy UTF-8, shortened).
     pub value: String,
+    /// Why the value was not used.
     pub problem: String,
 }
 
@@ -443,6 +472,7 @@ pub struct Capabilities {
     pub status_flags: Option<StatusFlags>,
     /// `am` / `model`.
     pub model: Option<String>,
+    /// Version strings (`txtvers`, `vn`, `vs`, `ov`, `fv`...).
     pub versions: Versions,
     /// `deviceid`, normalised to `AA:BB:CC:DD:EE:FF`.
     pub device_id: Option<String>,
@@ -460,6 +490,7 @@ pub struct Capabilities {
     pub access_control_type: Option<u32>,
     /// Keys this parser does not interpret (`gid`, `pi`, `vv`, …), values lossy UTF-8.
     pub other: BTreeMap<String, String>,
+    /// Values that could not be used, and why.
     pub warnings: Vec<TxtWarning>,
 }
 

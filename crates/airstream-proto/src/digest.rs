@@ -10,7 +10,9 @@ pub const DEFAULT_USERNAME: &str = "iTunes";
 /// The receiver's `WWW-Authenticate: Digest realm="…", nonce="…"` challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
+    /// Protection space named by the receiver; part of HA1.
     pub realm: String,
+    /// One-time value to hash into the response.
     pub nonce: String,
 }
 
@@ -64,13 +66,16 @@ impl Challenge {
 /// Username and password for a receiver; `Debug` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DigestCredentials {
+    /// User name; receivers ignore it but hash it in.
     pub username: String,
+    /// The receiver's password.
     pub password: String,
     /// Gen-1 AirPort Express wants upper-case hex digests.
     pub uppercase_hex: bool,
 }
 
 impl DigestCredentials {
+    /// Credentials with iTunes' user name and lower-case hex digests.
     pub fn new(password: impl Into<String>) -> Self {
         Self {
             username: DEFAULT_USERNAME.to_string(),

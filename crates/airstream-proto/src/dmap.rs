@@ -2,17 +2,23 @@
 //! length, then the value. A track is one `mlit` container holding `minm` (title), `asar`
 //! (artist) and `asal` (album) strings.
 
-/// Tags we write and read.
+/// `mlit`: the container holding one track's fields.
 pub const ITEM: [u8; 4] = *b"mlit";
+/// `minm`: track title.
 pub const TITLE: [u8; 4] = *b"minm";
+/// `asar`: artist.
 pub const ARTIST: [u8; 4] = *b"asar";
+/// `asal`: album.
 pub const ALBUM: [u8; 4] = *b"asal";
 
 /// Text fields of one track, all optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrackText {
+    /// Track title (`minm`).
     pub title: Option<String>,
+    /// Artist (`asar`).
     pub artist: Option<String>,
+    /// Album (`asal`).
     pub album: Option<String>,
 }
 
@@ -64,10 +70,13 @@ impl TrackText {
     }
 }
 
+/// Why DMAP bytes cannot be read as a track.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DmapError {
+    /// A tag, length or value runs past the end of the data.
     #[error("DMAP data is truncated")]
     Truncated,
+    /// The outer container has another tag than `mlit` (the tag found is given).
     #[error("DMAP container is {0:?}, not mlit")]
     NotAnItem([u8; 4]),
 }

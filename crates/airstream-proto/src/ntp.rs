@@ -9,36 +9,44 @@ use std::time::{Duration, Instant};
 /// Seconds from 1900-01-01 to 1970-01-01.
 pub const UNIX_EPOCH_OFFSET_SECS: u64 = 0x83AA_7E80;
 
+/// An NTP timestamp: seconds since 1900 in the upper 32 bits, fraction (2^-32 s) in the lower.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct NtpTime(pub u64);
 
 impl NtpTime {
+    /// Joins whole seconds and the 32-bit fraction.
     pub fn from_parts(seconds: u32, fraction: u32) -> Self {
         NtpTime((u64::from(seconds) << 32) | u64::from(fraction))
     }
 
+    /// Whole seconds since 1900 (wraps in 2036).
     pub fn seconds(self) -> u32 {
         (self.0 >> 32) as u32
     }
 
+    /// The fraction of a second, in units of 2^-32 s.
     pub fn fraction(self) -> u32 {
         self.0 as u32
     }
 
+    /// The timestamp `d` after the NTP epoch.
     pub fn from_duration(d: Duration) -> Self {
         let fraction = (u64::from(d.subsec_nanos()) << 32) / 1_000_000_000;
         NtpTime((d.as_secs() << 32).wrapping_add(fraction))
     }
 
+    /// The time since the NTP epoch (nanosecond-rounded).
     pub fn to_duration(self) -> Duration {
         let nanos = (u64::from(self.fraction()) * 1_000_000_000) >> 32;
         Duration::new(u64::from(self.seconds()), nanos as u32)
     }
 
+    /// The 8 bytes as sent in timing and sync packets.
     pub fn to_be_bytes(self) -> [u8; 8] {
         self.0.to_be_bytes()
     }
 
+    /// Reads the 8 bytes of timing and sync packets.
     pub fn from_be_bytes(b: [u8; 8]) -> Self {
         NtpTime(u64::from_be_bytes(b))
     }
@@ -57,10 +65,12 @@ pub struct NtpClock {
 }
 
 impl NtpClock {
+    /// A clock on which `anchor` reads `anchor_ntp`.
     pub fn new(anchor: Instant, anchor_ntp: NtpTime) -> Self {
         Self { anchor, anchor_ntp }
     }
 
+    /// The NTP time of instant `t` on this clock (also before the anchor).
     pub fn ntp_at(&self, t: Instant) -> NtpTime {
         match t.checked_duration_since(self.anchor) {
             Some(after) => NtpTime(

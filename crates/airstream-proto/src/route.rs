@@ -54,6 +54,7 @@ impl AudioCodec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RaopEncryption {
+    /// Audio in the clear (et=0).
     None,
     /// AES-128-CBC with the key wrapped in Apple's RSA key (et=1).
     Rsa,
@@ -62,8 +63,10 @@ pub enum RaopEncryption {
 /// Protocol the user insists on (pyatv#2204 asks for this switch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ProtocolChoice {
+    /// RAOP audio and AirPlay 1 `/play`.
     #[serde(rename = "airplay1")]
     AirPlay1,
+    /// AirPlay 2 (HAP pairing, PTP timing).
     #[serde(rename = "airplay2")]
     AirPlay2,
 }
@@ -71,8 +74,11 @@ pub enum ProtocolChoice {
 /// What the user forced; `None` everywhere means "decide from the TXT records".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteOverrides {
+    /// Force AirPlay 1 or 2 instead of choosing from the feature bits.
     pub protocol: Option<ProtocolChoice>,
+    /// Force a codec instead of the best the device lists in `cn`.
     pub codec: Option<AudioCodec>,
+    /// Force clear or RSA-encrypted audio instead of what `et` and quirks say.
     pub encryption: Option<RaopEncryption>,
     /// Force `POST /auth-setup` on or off.
     pub auth_setup: Option<bool>,
@@ -93,13 +99,17 @@ pub struct RaopAuth {
 /// How to stream RAOP (AirPlay 1) audio to one device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AudioRoute {
+    /// Payload the audio packets carry.
     pub codec: AudioCodec,
+    /// Whether the payload is AES-encrypted (et=1) or clear.
     pub encryption: RaopEncryption,
+    /// Credentials the RTSP session must present.
     pub auth: RaopAuth,
     /// Send `POST /auth-setup` before ANNOUNCE.
     pub auth_setup: bool,
     /// Metadata kinds to send, in the order text, artwork, progress.
     pub metadata: Vec<MetadataKind>,
+    /// Sample rate, size and channels announced for the stream.
     pub format: AudioFormat,
     /// Model quirks that shaped this route.
     pub quirks: Vec<Quirk>,
@@ -116,6 +126,7 @@ pub enum PlayUrlRoute {
     AirPlay1 {
         /// Legacy pair-verify with stored credentials first (flag 0x8 or 0x200).
         pair_verify: bool,
+        /// RTSP Digest with a password (`pw=true` or flag 0x80).
         password: bool,
     },
     /// tvOS 14+: HAP pair-verify, encrypted RTSP session, then `/play`.
@@ -153,6 +164,7 @@ pub enum Need {
 }
 
 impl Need {
+    /// True when the only way to this device is AirPlay 2.
     pub fn is_airplay2(self) -> bool {
         self == Need::AirPlay2
     }
@@ -175,7 +187,9 @@ impl Need {
 /// Why a route is impossible: the need, plus the facts that led there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unsupported {
+    /// What the device would need from us.
     pub needs: Need,
+    /// The TXT facts that led there, for the user.
     pub detail: String,
 }
 

@@ -4,6 +4,7 @@
 use crate::ntp::NtpTime;
 
 pub use crate::format::FRAMES_PER_PACKET;
+/// Bytes of the fixed RTP header before an audio payload.
 pub const RTP_HEADER_LEN: usize = 12;
 /// Payload type 96 (dynamic), as announced in the SDP.
 const PT_AUDIO: u8 = 0x60;
@@ -15,12 +16,16 @@ const PT_RETRANSMIT_REQUEST: u8 = 0x55;
 const PT_RETRANSMIT_REPLY: u8 = 0x56;
 const MARKER: u8 = 0x80;
 
+/// Why a datagram is not the RAOP packet expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PacketError {
+    /// Shorter than the packet type's fixed layout (the length is given).
     #[error("datagram of {0} bytes is too short")]
     TooShort(usize),
+    /// The version bits are not RTP version 2.
     #[error("not an RTP version 2 datagram")]
     NotRtp,
+    /// A payload type other than the one(s) this parser takes.
     #[error("unexpected payload type 0x{0:02x}")]
     UnexpectedType(u8),
 }
@@ -30,12 +35,16 @@ pub enum PacketError {
 pub struct AudioHeader {
     /// Set on the first packet of a stream and the first after a flush.
     pub marker: bool,
+    /// RTP sequence number; wraps at 65535, one per packet.
     pub seq: u16,
+    /// RTP time of the first frame, in 44.1 kHz frames.
     pub timestamp: u32,
+    /// Stream identifier, fixed for a session.
     pub ssrc: u32,
 }
 
 impl AudioHeader {
+    /// The 12 header bytes (version 2, payload type 96, marker if set).
     pub fn encode(&self) -> [u8; RTP_HEADER_LEN] {
         let mut b = [0u8; RTP_HEADER_LEN];
         b[0] = 0x80;
@@ -58,11 +67,14 @@ pub fn audio_packet(header: &AudioHeader, payload: &[u8]) -> Vec<u8> {
 /// An audio packet as a receiver sees it; also accepts the resent form (type 0x56).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioPacket<'a> {
+    /// The RTP header (for a resent packet, that of the original).
     pub header: AudioHeader,
+    /// The audio bytes after the header (ALAC or PCM, possibly AES-encrypted).
     pub payload: &'a [u8],
 }
 
 impl<'a> AudioPacket<'a> {
+    /// Reads an audio packet (type 0x60) or its resent form (type 0x56).
     pub fn parse(datagram: &'a [u8]) -> Result<Self, PacketError> {
         if datagram.len() < RTP_HEADER_LEN {
             return Err(PacketError::TooShort(datagram.len()));
@@ -92,14 +104,19 @@ impl<'a> AudioPacket<'a> {
 pub struct SyncPacket {
     /// First sync after start, flush or join (extension bit set: 0x90).
     pub first: bool,
+    /// RTP time that should be audible at `ntp` (`rtp_now` minus the latency).
     pub rtp_audible_now: u32,
+    /// The sender's NTP clock when the packet was sent.
     pub ntp: NtpTime,
+    /// RTP time of the next packet being sent.
     pub rtp_now: u32,
 }
 
+/// Bytes in a sync packet.
 pub const SYNC_LEN: usize = 20;
 
 impl SyncPacket {
+    /// The 20-byte packet (type 0x54, 0x90 on the first).
     pub fn encode(&self) -> [u8; SYNC_LEN] {
         let mut b = [0u8; SYNC_LEN];
         b[0] = if self.first { 0x90 } else { 0x80 };
@@ -112,6 +129,7 @@ impl SyncPacket {
         b
     }
 
+    /// Reads a sync packet (type 0x54).
     pub fn parse(d: &[u8]) -> Result<Self, PacketError> {
         check(d, SYNC_LEN, PT_SYNC)?;
         Ok(SyncPacket {
@@ -128,18 +146,24 @@ impl SyncPacket {
     }
 }
 
+/// Bytes in a timing request or reply.
 pub const TIMING_LEN: usize = 32;
 
 /// Timing request (receiver → sender) or reply (sender → receiver), 32 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimingPacket {
+    /// True for a reply (type 0x53), false for a request (0x52).
     pub reply: bool,
+    /// Originate time: the requester's send time, echoed back in a reply.
     pub reference: NtpTime,
+    /// When the replier received the request (zero in a request).
     pub received: NtpTime,
+    /// When this packet was sent.
     pub sent: NtpTime,
 }
 
 impl TimingPacket {
+    /// The 32-byte packet (type 0x52 or 0x53).
     pub fn encode(&self) -> [u8; TIMING_LEN] {
         let mut b = [0u8; TIMING_LEN];
         b[0] = 0x80;
@@ -156,6 +180,7 @@ impl TimingPacket {
         b
     }
 
+    /// Reads a timing request or reply.
     pub fn parse(d: &[u8]) -> Result<Self, PacketError> {
         if d.len() < TIMING_LEN {
             return Err(PacketError::TooShort(d.len()));
@@ -191,13 +216,17 @@ impl TimingPacket {
 /// Receiver → sender: "resend `count` packets starting at `first_seq`".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetransmitRequest {
+    /// Sequence number of the first missing packet.
     pub first_seq: u16,
+    /// How many consecutive packets are missing.
     pub count: u16,
 }
 
+/// Bytes in a retransmit request.
 pub const RETRANSMIT_REQUEST_LEN: usize = 8;
 
 impl RetransmitRequest {
+    /// The 8-byte request (type 0x55) carrying its own sequence number `request_seq`.
     pub fn encode(&self, request_seq: u16) -> [u8; RETRANSMIT_REQUEST_LEN] {
         let mut b = [0u8; RETRANSMIT_REQUEST_LEN];
         b[0] = 0x80;
@@ -208,6 +237,7 @@ impl RetransmitRequest {
         b
     }
 
+    /// Reads a retransmit request (type 0x55).
     pub fn parse(d: &[u8]) -> Result<Self, PacketError> {
         check(d, RETRANSMIT_REQUEST_LEN, PT_RETRANSMIT_REQUEST)?;
         Ok(RetransmitRequest {
@@ -237,13 +267,16 @@ pub fn retransmit_reply(original_packet: &[u8]) -> Vec<u8> {
 /// What arrived on a receiver's control port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ControlDatagram<'a> {
+    /// A sync packet (type 0x54).
     Sync(SyncPacket),
     /// A resent audio packet (the original packet bytes, header included).
     Resent(&'a [u8]),
+    /// A retransmit request (type 0x55).
     RetransmitRequest(RetransmitRequest),
 }
 
 impl<'a> ControlDatagram<'a> {
+    /// Classifies and reads a control-channel datagram by its payload type.
     pub fn parse(d: &'a [u8]) -> Result<Self, PacketError> {
         if d.len() < 4 {
             return Err(PacketError::TooShort(d.len()));

@@ -16,12 +16,16 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Protocol token on the request or status line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
+    /// `RTSP/1.0`: the RAOP control channel.
     Rtsp10,
+    /// `HTTP/1.0`, as some receivers answer pairing requests.
     Http10,
+    /// `HTTP/1.1`: AirPlay 1 video (`/play`) and pairing.
     Http11,
 }
 
 impl Version {
+    /// The token as written on the wire (`RTSP/1.0`).
     pub fn as_str(self) -> &'static str {
         match self {
             Version::Rtsp10 => "RTSP/1.0",
@@ -52,10 +56,12 @@ impl fmt::Display for Version {
 pub struct Headers(Vec<(String, String)>);
 
 impl Headers {
+    /// An empty header list.
     pub fn new() -> Self {
         Self(Vec::new())
     }
 
+    /// The value of the first header with that name, compared case-insensitively.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
@@ -74,18 +80,22 @@ impl Headers {
         self.0.push((name.to_string(), value.into()));
     }
 
+    /// Drops every header of that name, compared case-insensitively.
     pub fn remove(&mut self, name: &str) {
         self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
+    /// Name/value pairs in the order they were given.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
+    /// Number of header lines (repeated names count once each).
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// True when there are no header lines.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -126,30 +136,43 @@ impl fmt::Debug for Headers {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
+    /// The header block exceeds its limit before the blank line.
     #[error("header block larger than {MAX_HEADER_BYTES} bytes")]
     HeadersTooLarge,
+    /// `Content-Length` announces more than [`MAX_BODY_BYTES`].
     #[error("body of {0} bytes is larger than allowed")]
     BodyTooLarge(usize),
+    /// `Content-Length` is not a decimal number.
     #[error("bad Content-Length {0:?}")]
     BadContentLength(String),
+    /// The request or status line is not `METHOD URI VERSION` / `VERSION CODE REASON`.
     #[error("bad start line {0:?}")]
     BadStartLine(String),
+    /// A header line has no `:`.
     #[error("bad header line {0:?}")]
     BadHeader(String),
+    /// The start line or headers are not valid text.
     #[error("message is not UTF-8/ASCII text")]
     NotText,
 }
 
+/// An RTSP or HTTP request: what a sender sends (or the embedded receiver parses).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Request {
+    /// `OPTIONS`, `ANNOUNCE`, `SETUP`, `RECORD`, `POST`...
     pub method: String,
+    /// Request target: `rtsp://…/<session>`, `*` or an HTTP path.
     pub uri: String,
+    /// Protocol on the request line.
     pub version: Version,
+    /// Header lines, in order.
     pub headers: Headers,
+    /// Body, exactly `Content-Length` bytes.
     pub body: Bytes,
 }
 
 impl Request {
+    /// A request with no headers and an empty body.
     pub fn new(method: &str, uri: &str, version: Version) -> Self {
         Self {
             method: method.to_string(),
@@ -168,12 +191,14 @@ impl Request {
         self
     }
 
+    /// Sets a header, replacing any of that name (builder form).
     #[must_use]
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.set(name, value);
         self
     }
 
+    /// The `CSeq` header as a number, if present and numeric.
     pub fn cseq(&self) -> Option<u32> {
         self.headers.get("CSeq").and_then(|v| v.trim().parse().ok())
     }
@@ -190,6 +215,7 @@ impl Request {
         encode_headers_and_body(&self.headers, &self.body, out);
     }
 
+    /// The request serialised into a fresh buffer.
     pub fn to_bytes(&self) -> Bytes {
         let mut out = BytesMut::new();
         self.encode(&mut out);
@@ -208,16 +234,23 @@ impl fmt::Debug for Request {
     }
 }
 
+/// An RTSP or HTTP response: a receiver's answer to one request.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Response {
+    /// Protocol on the status line.
     pub version: Version,
+    /// Status code (`200`, `401`, `453`...).
     pub status: u16,
+    /// Reason phrase after the code.
     pub reason: String,
+    /// Header lines, in order.
     pub headers: Headers,
+    /// Body, exactly `Content-Length` bytes.
     pub body: Bytes,
 }
 
 impl Response {
+    /// A response with no headers and an empty body.
     pub fn new(version: Version, status: u16, reason: &str) -> Self {
         Self {
             version,
@@ -228,12 +261,14 @@ impl Response {
         }
     }
 
+    /// Sets a header, replacing any of that name (builder form).
     #[must_use]
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.set(name, value);
         self
     }
 
+    /// Sets `Content-Type` and the body (builder form).
     #[must_use]
     pub fn with_body(mut self, content_type: &str, body: impl Into<Bytes>) -> Self {
         self.headers.set("Content-Type", content_type);
@@ -241,14 +276,17 @@ impl Response {
         self
     }
 
+    /// True for a 2xx status.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
+    /// The `CSeq` header as a number, echoing the request's.
     pub fn cseq(&self) -> Option<u32> {
         self.headers.get("CSeq").and_then(|v| v.trim().parse().ok())
     }
 
+    /// Appends the serialised response to `out` (`Content-Length` only for a non-empty body).
     pub fn encode(&self, out: &mut BytesMut) {
         out.extend_from_slice(self.version.as_str().as_bytes());
         out.extend_from_slice(format!(" {} ", self.status).as_bytes());
@@ -257,6 +295,7 @@ impl Response {
         encode_headers_and_body(&self.headers, &self.body, out);
     }
 
+    /// The response serialised into a fresh buffer.
     pub fn to_bytes(&self) -> Bytes {
         let mut out = BytesMut::new();
         self.encode(&mut out);

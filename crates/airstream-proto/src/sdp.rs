@@ -17,10 +17,12 @@ pub enum Codec {
 }
 
 impl Codec {
+    /// True for both ALAC forms, which share the `AppleLossless` rtpmap and fmtp line.
     pub fn is_alac(self) -> bool {
         matches!(self, Codec::Alac | Codec::AlacRaw)
     }
 
+    /// The codec's name as the CLI and logs spell it (`alac`, `alac-raw`, `pcm`).
     pub fn name(self) -> &'static str {
         match self {
             Codec::Alac => "alac",
@@ -33,19 +35,28 @@ impl Codec {
 /// RSA-wrapped AES key and IV for et=1 streams, already base64-encoded without padding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SdpEncryption {
+    /// The session AES key, RSA-OAEP-wrapped with the AirPort key (`a=rsaaeskey`).
     pub rsa_aes_key: String,
+    /// The AES-CBC initialisation vector (`a=aesiv`).
     pub aes_iv: String,
 }
 
+/// What a sender announces: the fields of the ANNOUNCE SDP body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Announce {
+    /// Session number on the `o=` line.
     pub session_id: u32,
+    /// Our address, on the `o=` line.
     pub sender: IpAddr,
+    /// The receiver's address, on the `c=` line.
     pub receiver: IpAddr,
+    /// What the audio packets carry; picks the rtpmap (and fmtp) lines.
     pub codec: Codec,
+    /// Key and IV for AES-encrypted audio; `None` sends in the clear.
     pub encryption: Option<SdpEncryption>,
     /// Optional bounds a receiver clamps its latency to (frames).
     pub min_latency: Option<u32>,
+    /// Upper bound for the receiver's latency, in frames (`a=max-latency`).
     pub max_latency: Option<u32>,
 }
 
@@ -54,6 +65,7 @@ fn addr_type(ip: IpAddr) -> &'static str {
 }
 
 impl Announce {
+    /// The SDP text, CRLF line endings, as iTunes writes it.
     pub fn to_sdp(&self) -> String {
         let mut lines = vec![
             "v=0".to_string(),
@@ -94,37 +106,54 @@ impl Announce {
 /// The receiver's reading of an ANNOUNCE body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnnouncedStream {
+    /// Codec and layout from the rtpmap/fmtp lines.
     pub format: AnnouncedFormat,
+    /// Key and IV when the audio is AES-encrypted.
     pub encryption: Option<SdpEncryption>,
+    /// `a=min-latency`, in frames.
     pub min_latency: Option<u32>,
+    /// `a=max-latency`, in frames.
     pub max_latency: Option<u32>,
 }
 
+/// The audio format an ANNOUNCE declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnnouncedFormat {
     /// AppleLossless with its fmtp fields (frames per packet, bit depth, channels, rate).
     Alac {
+        /// Frames in each packet (fmtp field 1; 352 for RAOP).
         frames_per_packet: u32,
+        /// Bits per sample (fmtp field 3).
         bit_depth: u32,
+        /// Channels (fmtp field 7).
         channels: u32,
+        /// Sample rate in Hz (fmtp field 11).
         sample_rate: u32,
         /// All eleven fmtp numbers, for building a decoder's magic cookie.
         fmtp: Vec<u32>,
     },
+    /// Uncompressed 16-bit big-endian PCM (`L16/<rate>/<channels>`).
     L16 {
+        /// Sample rate in Hz.
         sample_rate: u32,
+        /// Channels.
         channels: u32,
     },
 }
 
+/// Why an ANNOUNCE body cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SdpError {
+    /// No `a=rtpmap` line, so no codec is declared.
     #[error("SDP has no a=rtpmap line")]
     NoRtpmap,
+    /// The rtpmap names neither `AppleLossless` nor `L16`.
     #[error("SDP rtpmap {0:?} names no codec we take")]
     UnknownCodec(String),
+    /// The fmtp line does not hold eleven numbers.
     #[error("SDP fmtp line {0:?} is malformed")]
     BadFmtp(String),
+    /// `AppleLossless` without the fmtp line a decoder needs.
     #[error("SDP announces AppleLossless without an fmtp line")]
     MissingFmtp,
 }

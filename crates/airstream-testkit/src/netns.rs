@@ -25,7 +25,8 @@ pub struct Netns {
     name: String,
 }
 
-fn ip(args: &[&str]) -> io::Result<()> {
+/// Runs `ip ARGS` (iproute2); its stderr becomes the error.
+pub(crate) fn ip(args: &[&str]) -> io::Result<()> {
     let output = Command::new("ip")
         .args(args)
         .stdin(Stdio::null())

@@ -11,11 +11,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// How long a receiver may take to answer one request.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long connecting may take before the receiver counts as unreachable.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub struct Connection {
+/// The session's one connection to a receiver or device, with a timeout per request.
+pub(crate) struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
@@ -23,18 +24,25 @@ pub struct Connection {
     request_timeout: Duration,
 }
 
+/// Connects to an AirPlay port (within [`CONNECT_TIMEOUT`]), without Nagle's delay (requests
+/// are small and answered one at a time); returns the stream and our address on it.
+pub(crate) async fn connect_tcp(peer: SocketAddr) -> Result<(TcpStream, SocketAddr)> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer))
+        .await
+        .map_err(|_| Error::Timeout(format!("connecting to {peer}")))?
+        .map_err(|e| Error::network(format!("cannot connect to {peer}"), e))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| Error::network(format!("socket option for {peer}"), e))?;
+    let local = stream
+        .local_addr()
+        .map_err(|e| Error::network(format!("local address for {peer}"), e))?;
+    Ok((stream, local))
+}
+
 impl Connection {
-    pub async fn connect(peer: SocketAddr) -> Result<Self> {
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer))
-            .await
-            .map_err(|_| Error::Timeout(format!("connecting to {peer}")))?
-            .map_err(|e| Error::network(format!("cannot connect to {peer}"), e))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|e| Error::network(format!("socket option for {peer}"), e))?;
-        let local = stream
-            .local_addr()
-            .map_err(|e| Error::network(format!("local address for {peer}"), e))?;
+    pub(crate) async fn connect(peer: SocketAddr) -> Result<Self> {
+        let (stream, local) = connect_tcp(peer).await?;
         Ok(Self {
             stream,
             peer,
@@ -44,21 +52,17 @@ impl Connection {
         })
     }
 
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
-    }
-
     /// The local address the receiver sees us on (it goes into RTSP URIs and the SDP).
-    pub fn local(&self) -> SocketAddr {
+    pub(crate) fn local(&self) -> SocketAddr {
         self.local
     }
 
-    pub fn set_request_timeout(&mut self, timeout: Duration) {
+    pub(crate) fn set_request_timeout(&mut self, timeout: Duration) {
         self.request_timeout = timeout;
     }
 
     /// Sends one request and waits for its response.
-    pub async fn request(&mut self, request: &Request) -> Result<Response> {
+    pub(crate) async fn request(&mut self, request: &Request) -> Result<Response> {
         tracing::debug!(method = %request.method, uri = %request.uri, "request");
         tracing::trace!(?request, "request headers");
         self.send(request).await?;
@@ -88,7 +92,7 @@ impl Connection {
         Ok(response)
     }
 
-    pub async fn send(&mut self, request: &Request) -> Result<()> {
+    pub(crate) async fn send(&mut self, request: &Request) -> Result<()> {
         let bytes = request.to_bytes();
         self.stream
             .write_all(&bytes)
@@ -97,7 +101,7 @@ impl Connection {
     }
 
     /// Reads the next response; a closed connection is an error naming the peer.
-    pub async fn read_response(&mut self) -> Result<Response> {
+    pub(crate) async fn read_response(&mut self) -> Result<Response> {
         loop {
             match rtsp::parse_response(&mut self.read_buf) {
                 Ok(Some(response)) => return Ok(response),
@@ -114,6 +118,13 @@ impl Connection {
                 .read_buf(&mut self.read_buf)
                 .await
                 .map_err(|e| self.lost("reading a response", &e))?;
+            if n == 0 && !self.read_buf.is_empty() {
+                // Half a reply is not a refusal: say what it was.
+                return Err(Error::BadMessage {
+                    peer: self.peer.to_string(),
+                    detail: "its reply was cut off before the end".into(),
+                });
+            }
             if n == 0 {
                 return Err(Error::ConnectionLost(format!(
                     "{} closed the connection",
@@ -136,7 +147,7 @@ impl Connection {
         (self.stream, self.read_buf)
     }
 
-    pub async fn shutdown(mut self) {
+    pub(crate) async fn shutdown(mut self) {
         let _ = self.stream.shutdown().await;
     }
 }

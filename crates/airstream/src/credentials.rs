@@ -47,6 +47,7 @@ pub struct StoredCredentials {
     pub device_id: String,
     /// A human-readable name for listings.
     pub name: String,
+    /// The legacy pairing identifier and key pair-verify proves.
     pub credentials: Credentials,
 }
 
@@ -57,6 +58,7 @@ pub struct StoredHapCredentials {
     pub device_id: String,
     /// A human-readable name for listings.
     pub name: String,
+    /// The HAP long-term keys and identifiers pair-verify proves.
     pub credentials: HapCredentials,
 }
 
@@ -87,16 +89,26 @@ impl Entry {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// Neither the environment variable nor the platform names a config directory.
     #[error("no per-user config directory on this system; set {CONFIG_DIR_ENV}")]
     NoConfigDir,
+    /// Reading, writing or locking the store file failed.
     #[error("credential store {}: {source}", path.display())]
     Io {
+        /// The file or directory concerned.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },
+    /// The store file cannot be parsed.
     #[error("credential store {} is corrupt: {detail}", path.display())]
-    Corrupt { path: PathBuf, detail: String },
+    Corrupt {
+        /// The store file.
+        path: PathBuf,
+        /// What is wrong in it (never the secrets it holds).
+        detail: String,
+    },
     /// The store file is readable or writable by group or others, so the keys in it may
     /// have leaked: reading refuses it. (A write rewrites it at 0600, which also fixes it.)
     #[error(
@@ -104,13 +116,22 @@ pub enum StoreError {
         path.display(),
         path.display()
     )]
-    Insecure { path: PathBuf, mode: u32 },
+    Insecure {
+        /// The store file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// Another process held the store's lock for longer than we wait.
     #[error(
         "credential store {} is locked by another airstream process (waited {} s)",
         path.display(),
         LOCK_TIMEOUT.as_secs()
     )]
-    Locked { path: PathBuf },
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
 }
 
 /// Handle on the store in one directory. Cheap to create; every call reads the file anew,
@@ -133,6 +154,7 @@ impl CredentialStore {
         CredentialStore { dir: dir.into() }
     }
 
+    /// The directory the store lives in.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -38,6 +38,7 @@ pub struct FindOptions {
 }
 
 impl FindOptions {
+    /// Browse for `timeout`, both services, with the default settle time.
     pub fn new(timeout: Duration) -> Self {
         Self {
             timeout,
@@ -46,6 +47,7 @@ impl FindOptions {
         }
     }
 
+    /// Browse only this service type (builder form).
     #[must_use]
     pub fn service(mut self, service: ServiceKind) -> Self {
         self.service = Some(service);

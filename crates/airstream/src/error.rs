@@ -37,30 +37,45 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// Everything that can go wrong talking to a receiver or preparing what it plays; its
+/// [`kind`](Error::kind) is the stable category to match on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The device asks for pairing and no credentials were given.
     #[error("{device} needs pairing")]
     PairingRequired {
+        /// The device, as named to the user.
         device: String,
         /// How to pair it with the `airstream` command; not part of the message (the CLI
         /// decides what advice to give).
         command: String,
     },
+    /// The device refused the stored credentials in pair-verify (it was reset or unpaired us).
     #[error("{0}")]
     CredentialsRejected(String),
+    /// The receiver answered the Digest-authenticated request with 401 again.
     #[error("wrong password for {receiver}")]
-    BadPassword { receiver: String },
+    BadPassword {
+        /// The receiver, as named to the user.
+        receiver: String,
+    },
+    /// The receiver asks for a password (401 with a Digest challenge) and none was given.
     #[error("{receiver} requires a password")]
-    PasswordRequired { receiver: String },
+    PasswordRequired {
+        /// The receiver, as named to the user.
+        receiver: String,
+    },
+    /// The device rejected the PIN entered during pair-setup.
     #[error("wrong PIN")]
     BadPin,
     /// A pairing or pair-verify message failed its cryptographic check or could not be
     /// parsed (e.g. the device's SRP proof M2 is wrong): the device cannot be trusted.
     #[error("pairing with {device} failed")]
     Pairing {
+        /// The device, as named to the user.
         device: String,
+        /// The check that failed.
         #[source]
         source: airstream_proto::pairing::PairingError,
     },
@@ -68,51 +83,83 @@ pub enum Error {
     /// parsed: the device cannot be trusted.
     #[error("{device}: {source}")]
     HapPairing {
+        /// The device, as named to the user.
         device: String,
+        /// The check that failed.
         #[source]
         source: airstream_proto::hap::HapError,
     },
+    /// Another sender holds the receiver: it answered 453 or dropped our first request.
     #[error("{receiver} is busy: another sender is using it")]
-    DeviceBusy { receiver: String },
+    DeviceBusy {
+        /// The receiver, as named to the user.
+        receiver: String,
+    },
+    /// The device needs something airstream does not do; the text says what.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// The peer did not answer in time; the text says what we were waiting for.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// A socket operation failed (refused, unreachable, reset).
     #[error("{context}")]
     Network {
+        /// What we were doing, and with whom.
         context: String,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },
+    /// The peer closed the connection while we expected more.
     #[error("{0}")]
     ConnectionLost(String),
+    /// The peer answered a request with an error status.
     #[error("{peer} answered {request} with {status} {reason}")]
     Protocol {
+        /// The receiver or device, as named to the user.
         peer: String,
+        /// The request it refused (`SETUP`, `POST /pair-verify`...).
         request: String,
+        /// The RTSP/HTTP status code.
         status: u16,
+        /// The reason phrase it sent.
         reason: String,
     },
+    /// The peer sent something we cannot parse, or did not ask for.
     #[error("protocol error from {peer}: {detail}")]
-    BadMessage { peer: String, detail: String },
+    BadMessage {
+        /// The receiver or device, as named to the user.
+        peer: String,
+        /// What is wrong with the message.
+        detail: String,
+    },
+    /// The audio input cannot be read or decoded.
     #[error(transparent)]
     Input(#[from] airstream_audio::AudioError),
+    /// An argument is unusable (a PIN that is not digits, a malformed credentials string).
     #[error("{0}")]
     InvalidInput(String),
+    /// No device matches the name or address asked for, or several do.
     #[error("{0}")]
     NotFound(String),
     /// The device reported an `error` in `/playback-info` (it could not fetch or play the media).
     #[error("{device} could not play {url}: {}", describe_device_error(*.code, .domain.as_deref()))]
     PlaybackFailed {
+        /// The device, as named to the user.
         device: String,
+        /// The URL it was asked to play.
         url: String,
+        /// The `error.code` it reported.
         code: Option<i64>,
+        /// The `error.domain` it reported (`NSURLErrorDomain`...).
         domain: Option<String>,
     },
     /// An internal task panicked or failed (e.g. the decoder thread or the stream driver).
     #[error("{context}")]
     Internal {
+        /// Which task failed.
         context: String,
+        /// Why (a panic payload or the task's error).
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
@@ -124,6 +171,7 @@ fn describe_device_error(code: Option<i64>, domain: Option<&str>) -> String {
 }
 
 impl Error {
+    /// The stable category callers match on.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::PairingRequired { .. } | Error::CredentialsRejected(_) => {
@@ -190,6 +238,7 @@ impl Error {
     }
 }
 
+/// A `Result` whose error defaults to [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

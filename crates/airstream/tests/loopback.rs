@@ -150,19 +150,26 @@ async fn password_right_and_wrong() {
     };
     let mut rx = receiver(behaviour.clone()).await;
     let samples = music(5000, 44_100);
-    let mut opts = options(Codec::AlacRaw);
-    opts.password = Some("secret".into());
-    let report = raop::stream_to_end(rx.local_addr(), source(&samples), opts.clone())
-        .await
-        .unwrap();
+    let opts = options(Codec::AlacRaw);
+    let address = rx.local_addr();
+    let with_password = |password: Option<&str>| raop::Receiver {
+        password: password.map(str::to_string),
+        ..raop::Receiver::new(address)
+    };
+    let report = raop::stream_to_end(
+        with_password(Some("secret")),
+        source(&samples),
+        opts.clone(),
+    )
+    .await
+    .unwrap();
     let record = rx
         .next_session_within(Duration::from_secs(5))
         .await
         .unwrap();
     assert_received(&record.samples, &samples, report.lead_in_frames);
 
-    opts.password = Some("wrong".into());
-    let err = raop::stream_to_end(rx.local_addr(), source(&samples), opts.clone())
+    let err = raop::stream_to_end(with_password(Some("wrong")), source(&samples), opts.clone())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BadPassword);
@@ -171,8 +178,7 @@ async fn password_right_and_wrong() {
         format!("wrong password for {}", rx.local_addr())
     );
 
-    opts.password = None;
-    let err = raop::stream_to_end(rx.local_addr(), source(&samples), opts)
+    let err = raop::stream_to_end(with_password(None), source(&samples), opts)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BadPassword);
@@ -208,8 +214,9 @@ async fn nothing_listening_is_a_network_error() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
+    let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let err = raop::stream_to_end(
-        format!("127.0.0.1:{port}").parse().unwrap(),
+        address,
         source(&music(1000, 44_100)),
         options(Codec::AlacRaw),
     )
@@ -280,9 +287,11 @@ async fn rejected_volume_is_a_warning_not_a_failure() {
     })
     .await;
     let samples = music(3000, 44_100);
-    let mut opts = options(Codec::AlacRaw);
-    opts.volume = Some(50);
-    let report = raop::stream_to_end(rx.local_addr(), source(&samples), opts)
+    let at_half = raop::Receiver {
+        volume: Some(50),
+        ..raop::Receiver::new(rx.local_addr())
+    };
+    let report = raop::stream_to_end(at_half, source(&samples), options(Codec::AlacRaw))
         .await
         .unwrap();
     assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
@@ -297,9 +306,11 @@ async fn rejected_volume_is_a_warning_not_a_failure() {
 #[tokio::test]
 async fn volume_is_set_before_audio() {
     let mut rx = receiver(Behaviour::default()).await;
-    let mut opts = options(Codec::Pcm);
-    opts.volume = Some(0);
-    raop::stream_to_end(rx.local_addr(), source(&music(3000, 44_100)), opts)
+    let muted = raop::Receiver {
+        volume: Some(0),
+        ..raop::Receiver::new(rx.local_addr())
+    };
+    raop::stream_to_end(muted, source(&music(3000, 44_100)), options(Codec::Pcm))
         .await
         .unwrap();
     let record = rx
@@ -387,15 +398,21 @@ async fn metadata_is_sent_as_dmap_artwork_and_progress() {
 #[tokio::test]
 async fn metadata_kinds_gate_what_is_sent() {
     let mut rx = receiver(Behaviour::default()).await;
-    let mut opts = options(Codec::Pcm);
-    opts.metadata_kinds = raop::MetadataKinds {
-        text: false,
-        artwork: true,
-        progress: false,
+    let artwork_only = raop::Receiver {
+        metadata_kinds: raop::MetadataKinds {
+            text: false,
+            artwork: true,
+            progress: false,
+        },
+        ..raop::Receiver::new(rx.local_addr())
     };
-    raop::stream_to_end(rx.local_addr(), tagged_source(&music(3000, 44_100)), opts)
-        .await
-        .unwrap();
+    raop::stream_to_end(
+        artwork_only,
+        tagged_source(&music(3000, 44_100)),
+        options(Codec::Pcm),
+    )
+    .await
+    .unwrap();
     let record = rx
         .next_session_within(Duration::from_secs(5))
         .await
@@ -408,11 +425,17 @@ async fn metadata_kinds_gate_what_is_sent() {
         .collect();
     assert_eq!(types, ["image/png"]);
 
-    let mut opts = options(Codec::Pcm);
-    opts.metadata_kinds = raop::MetadataKinds::NONE;
-    raop::stream_to_end(rx.local_addr(), tagged_source(&music(3000, 44_100)), opts)
-        .await
-        .unwrap();
+    let nothing = raop::Receiver {
+        metadata_kinds: raop::MetadataKinds::NONE,
+        ..raop::Receiver::new(rx.local_addr())
+    };
+    raop::stream_to_end(
+        nothing,
+        tagged_source(&music(3000, 44_100)),
+        options(Codec::Pcm),
+    )
+    .await
+    .unwrap();
     let record = rx
         .next_session_within(Duration::from_secs(5))
         .await
@@ -457,11 +480,13 @@ async fn rsa_aes_encrypted_stream_arrives_bit_exact_with_retransmits() {
         drop_packets: vec![3, 4, 40],
         ..Behaviour::default()
     };
-    let mut opts = options(Codec::AlacRaw);
-    opts.encryption = raop::Encryption::Rsa(std::sync::Arc::new(private.to_public_key()));
     let mut rx = receiver(behaviour).await;
+    let encrypted = raop::Receiver {
+        encryption: raop::Encryption::Rsa(std::sync::Arc::new(private.to_public_key())),
+        ..raop::Receiver::new(rx.local_addr())
+    };
     let samples = music(20_000, 44_100);
-    let report = raop::stream_to_end(rx.local_addr(), source(&samples), opts)
+    let report = raop::stream_to_end(encrypted, source(&samples), options(Codec::AlacRaw))
         .await
         .unwrap();
     let record = rx
@@ -480,11 +505,17 @@ async fn rsa_aes_encrypted_stream_arrives_bit_exact_with_retransmits() {
 #[tokio::test]
 async fn encrypted_stream_to_a_receiver_without_the_key_is_refused() {
     let rx = receiver(Behaviour::default()).await;
-    let mut opts = options(Codec::AlacRaw);
-    opts.encryption = raop::Encryption::Rsa(std::sync::Arc::new(test_rsa_key().to_public_key()));
-    let err = raop::stream_to_end(rx.local_addr(), source(&music(1000, 44_100)), opts)
-        .await
-        .unwrap_err();
+    let encrypted = raop::Receiver {
+        encryption: raop::Encryption::Rsa(std::sync::Arc::new(test_rsa_key().to_public_key())),
+        ..raop::Receiver::new(rx.local_addr())
+    };
+    let err = raop::stream_to_end(
+        encrypted,
+        source(&music(1000, 44_100)),
+        options(Codec::AlacRaw),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Protocol);
     assert_eq!(err.status(), Some(456), "{err}");
 }
@@ -701,10 +732,10 @@ async fn a_stalled_source_costs_silence_not_the_stream() {
     );
 }
 
-fn group(receivers: &[&Receiver], opts: &StreamOptions) -> Vec<raop::Receiver> {
+fn group(receivers: &[&Receiver]) -> Vec<raop::Receiver> {
     receivers
         .iter()
-        .map(|rx| raop::Receiver::new(rx.local_addr(), opts))
+        .map(|rx| raop::Receiver::new(rx.local_addr()))
         .collect()
 }
 
@@ -718,7 +749,7 @@ async fn a_group_plays_the_same_timeline_everywhere() {
     .await;
     let samples = music(44_100 * 2, 44_100);
     let opts = options(Codec::Alac);
-    let (handle, driver) = raop::start_group(group(&[&a, &b], &opts), source(&samples), opts)
+    let (handle, driver) = raop::start_group(group(&[&a, &b]), source(&samples), opts)
         .await
         .unwrap();
     handle.set_receiver_volume(1, 30);
@@ -763,13 +794,10 @@ async fn a_receiver_that_fails_drops_out_and_the_others_play_on() {
     let samples = music(44_100 * 2, 44_100);
     let opts = options(Codec::AlacRaw);
     let report = {
-        let (handle, driver) = raop::start_group(
-            group(&[&busy, &healthy, &dying], &opts),
-            source(&samples),
-            opts,
-        )
-        .await
-        .unwrap();
+        let (handle, driver) =
+            raop::start_group(group(&[&busy, &healthy, &dying]), source(&samples), opts)
+                .await
+                .unwrap();
         // Indexes are those of the list given, gaps left by the busy one included.
         handle.set_receiver_volume(1, 30);
         driver.await.unwrap()
@@ -819,10 +847,9 @@ async fn the_report_counts_the_packets_of_the_receivers_that_played_on() {
     let mut healthy = receiver(Behaviour::default()).await;
     let samples = music(44_100 * 2, 44_100);
     let opts = options(Codec::AlacRaw);
-    let (_handle, driver) =
-        raop::start_group(group(&[&dying, &healthy], &opts), source(&samples), opts)
-            .await
-            .unwrap();
+    let (_handle, driver) = raop::start_group(group(&[&dying, &healthy]), source(&samples), opts)
+        .await
+        .unwrap();
     let report = driver.await.unwrap();
     assert!(report.receivers[0].failure.is_some(), "{report:?}");
     let played_on = report.receivers[1].stats.packets_sent;
@@ -848,14 +875,10 @@ async fn a_group_fails_only_when_no_receiver_can_play() {
     })
     .await;
     let opts = options(Codec::Alac);
-    let err = raop::start_group(
-        group(&[&busy, &closed], &opts),
-        source(&music(1000, 44_100)),
-        opts,
-    )
-    .await
-    .err()
-    .unwrap();
+    let err = raop::start_group(group(&[&busy, &closed]), source(&music(1000, 44_100)), opts)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(
         err.kind(),
         ErrorKind::DeviceBusy,

@@ -299,10 +299,13 @@ async fn stream(receiver: &Receiver, credentials: Option<Credentials>) -> airstr
     let source = Box::new(VecSource::new(PcmFormat::RAOP, samples));
     let options = StreamOptions {
         latency: Duration::from_millis(300),
-        credentials,
         ..StreamOptions::default()
     };
-    raop::stream_to_end(receiver.local_addr(), source, options)
+    let verified = raop::Receiver {
+        credentials,
+        ..raop::Receiver::new(receiver.local_addr())
+    };
+    raop::stream_to_end(verified, source, options)
         .await
         .map(|_| ())
 }
@@ -354,10 +357,32 @@ async fn a_raop_stream_without_or_with_unknown_credentials_is_refused() {
 
 #[tokio::test]
 async fn the_fake_answers_pair_setup_with_its_documented_statuses() {
-    use airstream::connection::Connection;
     use airstream_proto::pairing::PairSetup;
-    use airstream_proto::rtsp::{Request, Version};
+    use airstream_proto::rtsp::{self, Request, Response, Version};
     use airstream_testkit::fake_apple_tv::WRONG_PIN_STATUS;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// One request, one reply, on a plain connection: what the fake answers, nothing more.
+    struct Conn {
+        stream: TcpStream,
+        buf: bytes::BytesMut,
+    }
+    impl Conn {
+        async fn request(&mut self, request: &Request) -> std::io::Result<Response> {
+            self.stream.write_all(&request.to_bytes()).await?;
+            loop {
+                if let Some(reply) = rtsp::parse_response(&mut self.buf)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?
+                {
+                    return Ok(reply);
+                }
+                if self.stream.read_buf(&mut self.buf).await? == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+            }
+        }
+    }
 
     let (tv, _) = apple_tv(Some("1234")).await;
     let post = |path: &str, body: Vec<u8>| {
@@ -370,7 +395,10 @@ async fn the_fake_answers_pair_setup_with_its_documented_statuses() {
     };
     let credentials = Credentials::new([0x11; 8], [0x22; 32]);
     let setup = PairSetup::new(&credentials, "9999").unwrap();
-    let mut conn = Connection::connect(tv.addr()).await.unwrap();
+    let mut conn = Conn {
+        stream: TcpStream::connect(tv.addr()).await.unwrap(),
+        buf: bytes::BytesMut::new(),
+    };
 
     // No PIN on screen yet: 403.
     let reply = conn

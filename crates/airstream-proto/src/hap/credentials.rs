@@ -23,24 +23,16 @@ impl ClientIdentity {
         ClientIdentity { ltsk, id }
     }
 
-    /// A fresh seed and an upper-case UUID-shaped identifier (pyatv's form).
+    /// A fresh seed and an upper-case UUID4 identifier (pyatv's `str(uuid4()).upper()`).
     pub fn random<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         let mut ltsk = [0u8; 32];
         rng.fill_bytes(&mut ltsk);
         let mut uuid = [0u8; 16];
         rng.fill_bytes(&mut uuid);
-        let hex = hex::encode_upper(uuid);
-        let id = format!(
-            "{}-{}-{}-{}-{}",
-            &hex[..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..]
-        );
+        let id = uuid::Builder::from_random_bytes(uuid).into_uuid();
         ClientIdentity {
             ltsk,
-            id: id.into_bytes(),
+            id: id.hyphenated().to_string().to_uppercase().into_bytes(),
         }
     }
 
@@ -132,16 +124,22 @@ impl fmt::Debug for HapCredentials {
 /// Why a credentials string was refused. Never contains the string itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HapCredentialsParseError {
+    /// Not four `:`-separated parts (the count found is given).
     #[error(
         "HAP credentials have {0} colon-separated parts, expected 4 (LTPK:LTSK:DEVICE_ID:CLIENT_ID)"
     )]
     WrongPartCount(usize),
+    /// A part is not hex digits (the part's name is given).
     #[error("HAP credentials: the {0} part is not hexadecimal")]
     NotHex(&'static str),
+    /// A part decodes to the wrong number of bytes.
     #[error("HAP credentials: the {part} part is {len} bytes, expected {expected}")]
     WrongLength {
+        /// Which part (`LTPK`, `LTSK`, ...).
         part: &'static str,
+        /// Its length in bytes.
         len: usize,
+        /// The length it must have.
         expected: &'static str,
     },
 }

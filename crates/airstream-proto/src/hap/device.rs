@@ -65,7 +65,9 @@ impl fmt::Debug for DeviceIdentity {
 /// A controller that completed a full pair-setup: trusted by pair-verify from now on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PairedController {
+    /// The controller's pairing identifier (its SRP user name).
     pub id: Vec<u8>,
+    /// The controller's Ed25519 long-term public key (LTPK).
     pub public_key: [u8; 32],
 }
 

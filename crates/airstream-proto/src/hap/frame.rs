@@ -26,13 +26,24 @@ const COUNTER_PROBE: u64 = 4;
 pub enum FrameError {
     /// A frame header announces more than 1024 bytes.
     #[error("encrypted frame announces {len} bytes, more than the {MAX_FRAME_PAYLOAD} allowed")]
-    Oversize { len: usize },
+    Oversize {
+        /// The payload length the header announces.
+        len: usize,
+    },
     /// The frame's tag does not verify under the expected key and counter.
     #[error("encrypted frame {counter} does not authenticate (bad tag)")]
-    BadTag { counter: u64 },
+    BadTag {
+        /// The nonce counter the frame was expected under.
+        counter: u64,
+    },
     /// The frame authenticates, but under another counter: replayed, dropped or reordered.
     #[error("encrypted frame was sealed with counter {found}, expected {expected}")]
-    CounterMismatch { expected: u64, found: u64 },
+    CounterMismatch {
+        /// The counter this direction is at.
+        expected: u64,
+        /// The counter the frame was actually sealed with.
+        found: u64,
+    },
     /// 2^64 frames in one direction; the nonce would repeat.
     #[error("encrypted channel counter exhausted")]
     CounterExhausted,

@@ -215,3 +215,17 @@ fn credentials_string_round_trips_and_debug_hides_keys() {
         Err(HapCredentialsParseError::WrongPartCount(2))
     );
 }
+
+#[test]
+fn a_random_client_identity_is_an_upper_case_uuid4_with_a_fresh_seed() {
+    let a = ClientIdentity::random(&mut rand::rng());
+    let b = ClientIdentity::random(&mut rand::rng());
+    let id = std::str::from_utf8(a.id()).expect("ASCII");
+    let uuid = uuid::Uuid::parse_str(id).expect("a UUID");
+    assert_eq!(uuid.get_version(), Some(uuid::Version::Random), "{id}");
+    assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122, "{id}");
+    assert_eq!(id, id.to_uppercase());
+    assert_eq!(id.len(), 36);
+    assert_ne!(a.id(), b.id());
+    assert_ne!(a.public_key(), b.public_key());
+}

@@ -15,15 +15,25 @@ const MAX_FRAGMENT: usize = 255;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum TlvType {
+    /// kTLVType_Method: pair-setup, pair-verify, add/remove pairing.
     Method = 0x00,
+    /// kTLVType_Identifier: a pairing identifier.
     Identifier = 0x01,
+    /// kTLVType_Salt: the 16-byte SRP salt.
     Salt = 0x02,
+    /// kTLVType_PublicKey: an SRP or X25519 public key.
     PublicKey = 0x03,
+    /// kTLVType_Proof: an SRP proof (M1 or M2).
     Proof = 0x04,
+    /// kTLVType_EncryptedData: a ChaCha20-Poly1305 sealed sub-TLV with its tag.
     EncryptedData = 0x05,
+    /// kTLVType_State: the message number (M1…M6).
     State = 0x06,
+    /// kTLVType_Error: the peer refuses (authentication, backoff...).
     Error = 0x07,
+    /// kTLVType_Signature: an Ed25519 signature.
     Signature = 0x0A,
+    /// kTLVType_Flags: pairing flags (transient pairing).
     Flags = 0x13,
 }
 

@@ -19,6 +19,7 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// Credentials from a stored identifier and Ed25519 seed.
     pub fn new(identifier: [u8; 8], seed: [u8; 32]) -> Self {
         Credentials { identifier, seed }
     }
@@ -41,6 +42,7 @@ impl Credentials {
         Credentials { identifier, seed }
     }
 
+    /// The 8-byte client identifier the device paired us under.
     pub fn identifier(&self) -> [u8; 8] {
         self.identifier
     }
@@ -115,15 +117,22 @@ impl FromStr for Credentials {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CredentialsParseError {
+    /// Not `ID:KEY` nor pyatv's `:KEY::ID`.
     #[error(
         "credentials must be ID:KEY (16 and 64 hex digits) or pyatv's :KEY::ID form, \
          got {fields} colon-separated field(s)"
     )]
-    WrongShape { fields: usize },
+    WrongShape {
+        /// How many `:`-separated fields the string has.
+        fields: usize,
+    },
+    /// The identifier is not 16 hex digits.
     #[error("credentials identifier (before the ':') must be 16 hex digits")]
     BadIdentifier,
+    /// The key is not 64 hex digits.
     #[error("credentials key (after the ':') must be 64 hex digits")]
     BadKey,
+    /// The string is the four-part HAP form, which legacy pairing cannot use.
     #[error("these are AirPlay 2 (HAP) credentials; legacy pairing needs ID:KEY credentials")]
     HapCredentials,
 }

@@ -29,16 +29,19 @@ pub struct DeviceIdentity {
 }
 
 impl DeviceIdentity {
+    /// A device with this Ed25519 seed as its long-term key.
     pub fn new(ed25519_seed: [u8; 32]) -> Self {
         DeviceIdentity { ed25519_seed }
     }
 
+    /// A device with a fresh random long-term key.
     pub fn random<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         let mut ed25519_seed = [0u8; 32];
         rng.fill_bytes(&mut ed25519_seed);
         DeviceIdentity { ed25519_seed }
     }
 
+    /// The public key the device advertises as `pk`.
     pub fn ed25519_public_key(&self) -> [u8; 32] {
         self.signing_key().verifying_key().to_bytes()
     }
@@ -64,6 +67,7 @@ impl fmt::Debug for DeviceIdentity {
 pub struct PairedClient {
     /// The SRP user name the client sent (16 upper-case hex digits for airstream/pyatv).
     pub identifier: String,
+    /// The client's Ed25519 public key, checked in pair-verify.
     pub ed25519_public_key: [u8; 32],
 }
 

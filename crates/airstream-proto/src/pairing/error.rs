@@ -16,10 +16,18 @@ pub enum PairingError {
     DeviceProofMismatch,
     /// A body could not be parsed or a field has the wrong type or length.
     #[error("{step}: {detail}")]
-    MalformedMessage { step: &'static str, detail: String },
+    MalformedMessage {
+        /// The pairing message that was malformed.
+        step: &'static str,
+        /// What is missing or wrong in it.
+        detail: String,
+    },
     /// An AES-GCM authentication tag did not verify.
     #[error("{step}: the encrypted key does not decrypt (authentication tag mismatch)")]
-    DecryptionFailed { step: &'static str },
+    DecryptionFailed {
+        /// The pairing message whose encrypted data failed.
+        step: &'static str,
+    },
     /// Client side: the device's pair-verify signature does not verify with its known key.
     #[error("pair-verify: the device's signature does not match its public key")]
     DeviceSignatureMismatch,
@@ -28,11 +36,16 @@ pub enum PairingError {
     ClientSignatureMismatch,
     /// Device side: pair-verify from a client key this device never paired with.
     #[error("pair-verify: client key {ed25519_public_key} is not paired with this device")]
-    UnknownClient { ed25519_public_key: String },
+    UnknownClient {
+        /// The client's public key, hex (a public key, not a secret).
+        ed25519_public_key: String,
+    },
     /// Device side: a request arrived in a state that does not expect it.
     #[error("{step} arrived out of order (expected {expected})")]
     UnexpectedMessage {
+        /// The message that arrived.
         step: &'static str,
+        /// The message the state machine was waiting for.
         expected: &'static str,
     },
 }

@@ -22,6 +22,7 @@ pub struct PairVerify {
 }
 
 impl PairVerify {
+    /// A pair-verify exchange that proves we hold `credentials`.
     pub fn new(credentials: &Credentials) -> Self {
         PairVerify {
             credentials: credentials.clone(),

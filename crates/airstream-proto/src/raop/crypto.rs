@@ -18,12 +18,16 @@ pub use rsa::{PrivateKey as RsaPrivateKey, PublicKey as RsaPublicKey};
 /// RAOP protocol notes.
 const AIRPORT_MODULUS_B64: &str = "59dE8qLieItsH1WgjrcFRKj6eUWqi+bGLOX1HL3U3GhC/j0Qg90u3sG/1CUtwC5vOYvfDmFI6oSFXi5ELabWJmT2dKHzBJKa3k9ok+8t9ucRqMd6DZHJ2YCCLlDRKSKv6kDqnw4UwPdpOMXziC/AMj3Z/lUVX1G7WSHCAWKf1zNS1eLvqr+boEjXuBOitnZ/bDzPHrTOZz0Dew0uowxf/+sG+NCK3eQJVxqcaJ/vEHKIVd2M+5qL71yJQ+87X6oV3eaYvt3zWZYD6z5vYTcrtij2VZ9Zmni/UAaHqn9JdsBWLUEpVviYnhimNVvYFZeCXg/IdTQ+x4IRdiXNv5hEew";
 
+/// Why RSA/AES key handling failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
+    /// The RSA public key could not be read.
     #[error("RSA key is invalid: {0}")]
     BadKey(String),
+    /// Wrapping the AES key with RSA-OAEP failed.
     #[error("RSA encryption failed: {0}")]
     Encrypt(String),
+    /// The receiver side could not unwrap or decode the SDP's key lines.
     #[error("rsaaeskey/aesiv in the SDP are malformed: {0}")]
     BadSdp(String),
 }
@@ -52,6 +56,7 @@ impl fmt::Debug for AudioKey {
 }
 
 impl AudioKey {
+    /// A key and IV for one session (the sender draws both at random).
     pub fn new(key: [u8; 16], iv: [u8; 16]) -> Self {
         Self { key, iv }
     }

@@ -22,42 +22,62 @@ pub const AUTH_SETUP_BODY: [u8; 33] = [
     0x4e,
 ];
 
+/// User-Agent of every RAOP request (iTunes-era AirPlay; receivers accept it).
 pub const USER_AGENT: &str = "AirPlay/550.10";
 
+/// Everything a session announces and needs, fixed when it is created.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     /// Our address as the receiver sees it (goes into the URI and the SDP).
     pub local_ip: IpAddr,
+    /// The receiver's address (the SDP's `c=` line).
     pub remote_ip: IpAddr,
+    /// Random id in the URI and the SDP's `o=` line.
     pub session_id: u32,
+    /// `DACP-ID` header: who to ask for remote control (random per session).
     pub dacp_id: u64,
+    /// `Active-Remote` header: the token a remote control would present.
     pub active_remote: u32,
+    /// What the audio packets carry (announced in the SDP).
     pub codec: Codec,
+    /// The RSA-wrapped AES key lines for the SDP, when the audio is encrypted.
     pub encryption: Option<SdpEncryption>,
+    /// For receivers that ask for Digest authentication (401).
     pub password: Option<DigestCredentials>,
+    /// Our control port (syncs out, retransmit requests in), announced in SETUP.
     pub control_port: u16,
+    /// Our timing port (NTP-style requests in), announced in SETUP.
     pub timing_port: u16,
+    /// Sequence number of the first packet (RECORD's `RTP-Info`).
     pub first_seq: u16,
+    /// RTP time of the first packet (RECORD's `RTP-Info`).
     pub first_rtptime: u32,
     /// Initial volume in AirPlay dB (−30..0, −144 mute), set before any audio.
     pub initial_volume_db: Option<f32>,
+    /// Send `POST /auth-setup` before ANNOUNCE (MFi receivers).
     pub auth_setup: bool,
+    /// `a=min-latency` for the SDP, in frames.
     pub min_latency: Option<u32>,
+    /// `a=max-latency` for the SDP, in frames.
     pub max_latency: Option<u32>,
 }
 
 /// Ports and latency the receiver gave us.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transport {
+    /// Where audio packets go.
     pub server_port: u16,
+    /// Where sync packets and retransmissions go, and retransmit requests come from.
     pub control_port: u16,
     /// 0 when the receiver does not say; it then asks from whatever port it likes.
     pub timing_port: u16,
+    /// The `Session` id every later request carries.
     pub session: String,
     /// `Audio-Latency` from RECORD, in frames.
     pub audio_latency: Option<u32>,
 }
 
+/// What happened in a session, polled with [`RaopSession::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {
     /// SETUP done: bind the audio path to these ports.
@@ -66,50 +86,76 @@ pub enum SessionEvent {
     Recording,
     /// A non-fatal request (volume, metadata, keep-alive, flush) was refused.
     Warning {
+        /// The request, in words (e.g. "volume").
         request: String,
+        /// The status it got.
         status: u16,
+        /// The status's reason phrase.
         reason: String,
     },
+    /// FLUSH answered: the receiver dropped what it buffered.
     Flushed,
     /// TEARDOWN answered (any status): the session is over.
     Closed,
 }
 
+/// Why a session failed: the fatal answers of the handshake.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
+    /// 401 and no password was given.
     #[error("the receiver requires a password")]
     PasswordRequired,
+    /// 401 again after answering the challenge.
     #[error("the receiver rejected the password")]
     BadPassword,
+    /// 453: another sender holds the receiver.
     #[error("the receiver is busy (453)")]
     Busy,
+    /// Any other failure status of a request the session cannot go on without.
     #[error("{method} failed: {status} {reason}")]
     Status {
+        /// The request's method.
         method: String,
+        /// The status it got.
         status: u16,
+        /// The status's reason phrase.
         reason: String,
     },
+    /// A reply header the session needs is missing or unreadable.
     #[error("bad {header} in {method} reply: {value:?}")]
     BadReply {
+        /// The request's method.
         method: String,
+        /// The header.
         header: &'static str,
+        /// What it said.
         value: String,
     },
+    /// 403 on ANNOUNCE even after auth-setup: the device wants pairing.
     #[error("the receiver refused ANNOUNCE (403) even after auth-setup: it needs pairing")]
     Forbidden,
+    /// A response with no request outstanding.
     #[error("a response arrived with no request outstanding")]
     Unexpected,
 }
 
+/// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
+    /// Before ANNOUNCE (OPTIONS, auth-setup).
     Connecting,
+    /// ANNOUNCE sent.
     Announcing,
+    /// SETUP sent.
     SettingUp,
+    /// RECORD (and the initial volume) sent.
     Recording,
+    /// Audio may flow; SET_PARAMETER, FLUSH and keep-alives go here.
     Streaming,
+    /// TEARDOWN sent.
     TearingDown,
+    /// Over (torn down or failed).
     Closed,
 }
 
@@ -154,6 +200,7 @@ struct Pending {
     authorised_retry: bool,
 }
 
+/// The RAOP client's RTSP state machine; see the [module documentation](self).
 pub struct RaopSession {
     config: SessionConfig,
     state: State,
@@ -184,6 +231,7 @@ impl std::fmt::Debug for RaopSession {
 }
 
 impl RaopSession {
+    /// A session that starts with OPTIONS (and auth-setup), ANNOUNCE and SETUP queued.
     pub fn new(config: SessionConfig) -> Self {
         let mut session = Self {
             config,
@@ -251,10 +299,12 @@ impl RaopSession {
         }
     }
 
+    /// Where the session is.
     pub fn state(&self) -> State {
         self.state
     }
 
+    /// What SETUP (and RECORD) told us, once they were answered.
     pub fn transport(&self) -> Option<&Transport> {
         self.transport.as_ref()
     }
@@ -513,6 +563,7 @@ impl RaopSession {
         self.events.push_back(SessionEvent::Closed);
     }
 
+    /// The next thing that happened, in order.
     pub fn poll_event(&mut self) -> Option<SessionEvent> {
         self.events.pop_front()
     }

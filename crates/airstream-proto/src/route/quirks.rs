@@ -5,6 +5,7 @@
 use crate::capabilities::{Capabilities, EncryptionType};
 use serde::Serialize;
 
+/// A device model's known deviation from its TXT records, and what we do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Quirk {
     /// AirPort Express gen 1 advertises no `am`; it wants RSA+AES although et lists 0.
@@ -28,6 +29,7 @@ pub enum Quirk {
 }
 
 impl Quirk {
+    /// One line for the user saying what the quirk changes.
     pub fn description(self) -> &'static str {
         match self {
             Quirk::AirPortExpressGen1Rsa => "AirPort Express (1st gen) needs RSA encryption",

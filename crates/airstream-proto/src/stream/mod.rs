@@ -718,7 +718,10 @@ impl Stream {
             });
         }
         let audible_at = self.timeline.audible_at(deadline);
-        self.playback.sent(bytes, frames, audible_at, now);
+        // The payload as a view into the datagram the history holds: one copy in memory.
+        let payload = datagram.slice(crate::rtp::RTP_HEADER_LEN..);
+        drop(bytes);
+        self.playback.sent(payload, frames, audible_at, now);
         self.totals.frames_sent += u64::from(frames);
         self.totals.packets_sent += 1;
         self.first_packet.get_or_insert(now);

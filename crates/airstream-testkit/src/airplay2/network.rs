@@ -5,7 +5,6 @@
 use crate::netns::Netns;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::{Command, Stdio};
 
 /// The sender's address on the rig's /24, 10.77.9.0/24 (no other testkit subnet uses it).
 pub const SENDER_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 77, 9, 1);
@@ -22,23 +21,7 @@ pub fn receiver_address(index: u8) -> Ipv4Addr {
     Ipv4Addr::new(10, 77, 9, FIRST_RECEIVER_HOST + index)
 }
 
-pub(crate) fn ip(args: &[&str]) -> io::Result<()> {
-    let output = Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot run `ip` (iproute2): {e}")))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "`ip {}` failed ({}): {}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )))
-    }
-}
+pub(crate) use crate::netns::ip;
 
 /// The sender's namespace with its bridge up and addressed.
 pub(crate) fn sender_namespace() -> io::Result<Netns> {

@@ -11,8 +11,11 @@ use std::net::SocketAddr;
 /// treated as an AirPlay 1 Apple TV with nothing advertised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AirPlayDevice {
+    /// The AirPlay service's address (usually port 7000).
     pub address: SocketAddr,
+    /// The name discovery found, for messages.
     pub name: Option<String>,
+    /// What its TXT records advertise; decides the route and pairing.
     pub capabilities: Option<Capabilities>,
 }
 
@@ -36,6 +39,7 @@ pub(crate) struct Airplay1Route {
 }
 
 impl AirPlayDevice {
+    /// A device at `address` with nothing known about it (AirPlay 1 assumed).
     pub fn new(address: SocketAddr) -> Self {
         Self {
             address,
@@ -44,12 +48,14 @@ impl AirPlayDevice {
         }
     }
 
+    /// Names the device in messages (builder form).
     #[must_use]
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
 
+    /// Attaches the TXT capabilities the route is chosen from (builder form).
     #[must_use]
     pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
         self.capabilities = Some(capabilities);

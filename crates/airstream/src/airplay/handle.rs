@@ -5,16 +5,19 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+/// Where a playback is, as the device's `/playback-info` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PlaybackState {
     /// `/play` was accepted; the device has not reported a duration yet.
     Loading,
+    /// The device reports a duration: the media is playing (or paused on the TV).
     Playing,
     /// The device played the media and stopped (end of media, or stopped on the TV).
     Finished,
     /// Stopped from our side ([`PlaybackHandle::stop`] or dropping the handle).
     Stopped,
+    /// The device reported an error, or the session broke; the outcome has the error.
     Failed,
 }
 
@@ -30,6 +33,7 @@ impl PlaybackState {
         }
     }
 
+    /// True for the states a playback ends in (finished, stopped, failed).
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -42,8 +46,11 @@ impl PlaybackState {
 /// that had them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlaybackStatus {
+    /// Where the playback is.
     pub state: PlaybackState,
+    /// Seconds into the media, as last reported.
     pub position: Option<f64>,
+    /// Length of the media in seconds, as last reported.
     pub duration: Option<f64>,
 }
 
@@ -127,6 +134,7 @@ impl PlaybackHandle {
         self.status.clone()
     }
 
+    /// Asks the session to stop the device's playback and end (does not wait).
     pub fn stop(&self) {
         self.stop.cancel();
     }

@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
+/// What `play_url` asks a device to play.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Media {
     /// An `http` or `https` URL, passed to the device as is.

@@ -16,6 +16,8 @@
 
 mod body;
 mod device;
+// Public only for tests/fileserver.rs (connection cap, range requests); not API.
+#[doc(hidden)]
 pub mod fileserver;
 mod handle;
 mod media;

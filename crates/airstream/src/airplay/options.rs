@@ -4,6 +4,7 @@ use airstream_proto::hap::HapCredentials;
 use airstream_proto::pairing::Credentials;
 use std::time::Duration;
 
+/// How a `play_url` session behaves: start position, credentials, polling.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PlayOptions {

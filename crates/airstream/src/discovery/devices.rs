@@ -52,14 +52,19 @@ impl ServiceUpdate {
 /// An AirPlay device on the network, with what its TXT records say it can do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Device {
+    /// The friendly name (AirPlay instance name, or the part after `@` in the RAOP one).
     pub name: String,
     /// MAC-style id `AA:BB:CC:DD:EE:FF`, from the RAOP instance name or AirPlay `deviceid`.
     pub id: Option<String>,
+    /// Model identifier from `am`/`model` (`AppleTV5,3`, `AudioAccessory1,1`...).
     pub model: Option<String>,
     /// IPv4 first, then IPv6 (global before link-local).
     pub addresses: Vec<IpAddr>,
+    /// Port of the `_raop._tcp` service (audio).
     pub raop_port: Option<u16>,
+    /// Port of the `_airplay._tcp` service (video, pairing, AirPlay 2).
     pub airplay_port: Option<u16>,
+    /// What the TXT records of both services say, typed.
     pub capabilities: Capabilities,
     #[serde(skip)]
     raop: Option<ServiceUpdate>,
@@ -131,6 +136,7 @@ impl Device {
         self.service(kind).is_some()
     }
 
+    /// Port of the service of that kind, if the device advertises it.
     pub fn port(&self, kind: ServiceKind) -> Option<u16> {
         self.service(kind).map(|s| s.port)
     }

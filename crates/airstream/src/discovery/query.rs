@@ -22,6 +22,7 @@ fn fold(name: &str) -> String {
 }
 
 impl DeviceQuery {
+    /// Reads what the user typed: an IP address, a device id, else a name.
     pub fn parse(text: &str) -> Self {
         let trimmed = text.trim();
         let unbracketed = trimmed
@@ -37,6 +38,7 @@ impl DeviceQuery {
         }
     }
 
+    /// True when `device` is the one asked for.
     pub fn matches(&self, device: &Device) -> bool {
         match self {
             DeviceQuery::Address(ip) => device.addresses.contains(ip),

@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::connection::{CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
+use crate::connection::DEFAULT_REQUEST_TIMEOUT;
 use crate::error::{Error, Result};
 
 /// Bytes read from the socket at a time.
@@ -35,16 +35,7 @@ pub struct HapConnection {
 impl HapConnection {
     /// Connects (within 5 s); the connection is plain until encryption is enabled.
     pub async fn connect(peer: SocketAddr) -> Result<Self> {
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer))
-            .await
-            .map_err(|_| Error::Timeout(format!("connecting to {peer}")))?
-            .map_err(|e| Error::network(format!("cannot connect to {peer}"), e))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|e| Error::network(format!("socket option for {peer}"), e))?;
-        let local = stream
-            .local_addr()
-            .map_err(|e| Error::network(format!("local address for {peer}"), e))?;
+        let (stream, local) = crate::connection::connect_tcp(peer).await?;
         Ok(HapConnection {
             stream,
             peer,

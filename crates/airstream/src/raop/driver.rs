@@ -9,7 +9,7 @@ use super::io::Input;
 use super::member::{session_error, warning};
 use super::metadata;
 use super::pipeline::{Item, Pipeline};
-use super::setup::PIPELINE_PACKETS;
+use super::setup::ENGINE_PACKETS;
 use super::{
     Codec, HandleCommand, MetadataKinds, Outcome, Progress, ReceiverReport, StreamReport,
     StreamState, clock, volume_db,
@@ -133,7 +133,7 @@ impl Driver {
             if let Some(deadline) = deadline {
                 timer.as_mut().reset(deadline.into());
             }
-            let wants_audio = self.pipeline_open && self.engine.queued_audio() < PIPELINE_PACKETS;
+            let wants_audio = self.pipeline_open && self.engine.queued_audio() < ENGINE_PACKETS;
             tokio::select! {
                 biased;
                 changed = self.stop.changed(), if stop_open => match changed {

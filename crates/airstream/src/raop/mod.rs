@@ -44,20 +44,17 @@ pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(25);
 /// Default end-to-end latency (Apple's AirPlay 1 figure).
 pub const DEFAULT_LATENCY: Duration = Duration::from_secs(2);
 
-#[derive(Clone)]
+/// What a stream is, for every receiver of it: the group's codec, latency, lead-in and
+/// tags. What differs per receiver (password, credentials, volume, …) is on [`Receiver`].
+#[derive(Clone, Debug)]
 pub struct StreamOptions {
     pub codec: Codec,
     /// Time from a packet leaving to it being audible; receivers add their own 11025 frames
     /// of this, so it cannot go below 0.25 s.
     pub latency: Duration,
-    /// 0–100; `None` leaves the receiver's volume alone.
-    pub volume: Option<u8>,
-    pub password: Option<String>,
     /// Tags to show; fields left empty are filled from the source's own tags.
     pub metadata: Option<Metadata>,
-    /// Which kinds of metadata the receiver takes (its TXT `md`); all by default.
-    pub metadata_kinds: MetadataKinds,
-    /// How long to wait for the receiver's first timing request before starting anyway.
+    /// How long to wait for the receivers' first timing requests before starting anyway.
     pub timing_wait: Duration,
     pub keep_alive: Duration,
     /// Silent packets sent before the audio. shairport-sync (3.3.x) mutes the first 9
@@ -66,31 +63,14 @@ pub struct StreamOptions {
     /// first packet it *receives* and drops earlier ones that arrive after it, so 4 more
     /// cover a start the network reordered (13 packets, 104 ms).
     pub lead_in_packets: u32,
-    pub encryption: Encryption,
-    /// Send `POST /auth-setup` before ANNOUNCE (MFi devices; also done after a 403).
-    pub auth_setup: bool,
-    /// Legacy pairing credentials (`airstream pair`): pair-verify runs on the RTSP
-    /// connection before ANNOUNCE, for Apple TVs that require device verification.
-    pub credentials: Option<Credentials>,
 }
 
 impl StreamOptions {
-    /// Options for what route selection decided (codec, encryption, auth-setup, metadata
-    /// kinds); everything else at its default.
+    /// Options for what route selection decided (the codec); everything else at its
+    /// default. [`Receiver::for_route`] takes the rest of the route.
     pub fn for_route(route: &AudioRoute) -> Self {
-        let kinds = &route.metadata;
         Self {
             codec: route.codec.into(),
-            encryption: match route.encryption {
-                RaopEncryption::None => Encryption::None,
-                RaopEncryption::Rsa => Encryption::AirPortRsa,
-            },
-            auth_setup: route.auth_setup,
-            metadata_kinds: MetadataKinds {
-                text: kinds.contains(&MetadataKind::Text),
-                artwork: kinds.contains(&MetadataKind::Artwork),
-                progress: kinds.contains(&MetadataKind::Progress),
-            },
             ..Self::default()
         }
     }
@@ -123,44 +103,26 @@ impl Default for StreamOptions {
         Self {
             codec: Codec::Alac,
             latency: DEFAULT_LATENCY,
-            volume: None,
-            password: None,
             metadata: None,
-            metadata_kinds: MetadataKinds::ALL,
             timing_wait: Duration::from_secs(2),
             keep_alive: KEEP_ALIVE_INTERVAL,
             lead_in_packets: DEFAULT_LEAD_IN_PACKETS,
-            encryption: Encryption::None,
-            auth_setup: false,
-            credentials: None,
         }
     }
 }
 
-/// Never shows the password.
-impl fmt::Debug for StreamOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StreamOptions")
-            .field("codec", &self.codec)
-            .field("latency", &self.latency)
-            .field("volume", &self.volume)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("metadata", &self.metadata)
-            .field("encryption", &self.encryption)
-            // Shows the identifier only.
-            .field("credentials", &self.credentials)
-            .finish_non_exhaustive()
-    }
-}
-
-/// One receiver of a group, with what is particular to it. The group's codec, latency,
+/// One receiver of a stream, with what is particular to it. The group's codec, latency,
 /// lead-in and tags come from its [`StreamOptions`].
 #[derive(Clone)]
 pub struct Receiver {
     pub address: SocketAddr,
     pub password: Option<String>,
+    /// Legacy pairing credentials (`airstream pair`): pair-verify runs on the RTSP
+    /// connection before ANNOUNCE, for Apple TVs that require device verification.
     pub credentials: Option<Credentials>,
+    /// Send `POST /auth-setup` before ANNOUNCE (MFi devices; also done after a 403).
     pub auth_setup: bool,
+    /// Which kinds of metadata the receiver takes (its TXT `md`); all by default.
     pub metadata_kinds: MetadataKinds,
     /// 0–100, set before the first sample; `None` leaves it alone.
     pub volume: Option<u8>,
@@ -169,17 +131,42 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// A receiver with the per-receiver settings of `options`.
-    pub fn new(address: SocketAddr, options: &StreamOptions) -> Self {
+    /// A receiver at `address` with nothing particular: no password, no credentials, every
+    /// kind of metadata, its own volume, no encryption.
+    pub fn new(address: SocketAddr) -> Self {
         Self {
             address,
-            password: options.password.clone(),
-            credentials: options.credentials.clone(),
-            auth_setup: options.auth_setup,
-            metadata_kinds: options.metadata_kinds,
-            volume: options.volume,
-            encryption: options.encryption.clone(),
+            password: None,
+            credentials: None,
+            auth_setup: false,
+            metadata_kinds: MetadataKinds::ALL,
+            volume: None,
+            encryption: Encryption::None,
         }
+    }
+
+    /// A receiver as route selection decided (encryption, auth-setup, metadata kinds).
+    pub fn for_route(address: SocketAddr, route: &AudioRoute) -> Self {
+        let kinds = &route.metadata;
+        Self {
+            encryption: match route.encryption {
+                RaopEncryption::None => Encryption::None,
+                RaopEncryption::Rsa => Encryption::AirPortRsa,
+            },
+            auth_setup: route.auth_setup,
+            metadata_kinds: MetadataKinds {
+                text: kinds.contains(&MetadataKind::Text),
+                artwork: kinds.contains(&MetadataKind::Artwork),
+                progress: kinds.contains(&MetadataKind::Progress),
+            },
+            ..Self::new(address)
+        }
+    }
+}
+
+impl From<SocketAddr> for Receiver {
+    fn from(address: SocketAddr) -> Self {
+        Self::new(address)
     }
 }
 
@@ -375,14 +362,14 @@ impl StreamHandle {
     }
 }
 
-/// Connects to `receiver`, sets the session up and returns the handle and the driver.
+/// Connects to `receiver` (an address, or a [`Receiver`] with its password, credentials,
+/// volume…), sets the session up, starts the stream's task and returns its handle.
 pub async fn start(
-    receiver: SocketAddr,
+    receiver: impl Into<Receiver>,
     source: Box<dyn PcmSource>,
     options: StreamOptions,
 ) -> Result<(StreamHandle, StreamTask)> {
-    let receivers = vec![Receiver::new(receiver, &options)];
-    start_group(receivers, source, options).await
+    start_group(vec![receiver.into()], source, options).await
 }
 
 /// Connects to every receiver (at once) and streams to all of them in sync. Receivers that
@@ -398,7 +385,7 @@ pub async fn start_group(
 
 /// Streams `source` to the end (or until the receiver fails) and reports.
 pub async fn stream_to_end(
-    receiver: SocketAddr,
+    receiver: impl Into<Receiver>,
     source: Box<dyn PcmSource>,
     options: StreamOptions,
 ) -> Result<StreamReport> {
@@ -409,10 +396,11 @@ pub async fn stream_to_end(
 /// Opens `source` (a path, buffer, reader, stdin, URL or raw PCM), converting to what RAOP
 /// receivers take, then streams it to the end. Opening runs off the async threads.
 pub async fn stream_source(
-    receiver: SocketAddr,
+    receiver: impl Into<Receiver>,
     source: Source,
     options: StreamOptions,
 ) -> Result<StreamReport> {
+    let receiver = receiver.into();
     let pcm = tokio::task::spawn_blocking(move || source.open(PcmFormat::RAOP))
         .await
         .map_err(|e| crate::Error::internal("the decoder failed to start", e))??;
@@ -421,13 +409,12 @@ pub async fn stream_source(
 
 /// The blocking form, for programs without an async runtime of their own.
 pub mod blocking {
-    use super::{Source, StreamOptions, StreamReport};
+    use super::{Receiver, Source, StreamOptions, StreamReport};
     use crate::error::{Error, Result};
-    use std::net::SocketAddr;
 
     /// Streams `source` to `receiver` to the end, on a runtime of its own.
     pub fn stream(
-        receiver: SocketAddr,
+        receiver: impl Into<Receiver>,
         source: Source,
         options: StreamOptions,
     ) -> Result<StreamReport> {
@@ -461,13 +448,13 @@ mod tests {
     }
 
     #[test]
-    fn options_debug_hides_password_and_key() {
-        let options = StreamOptions {
+    fn receiver_debug_hides_password_and_key() {
+        let receiver = Receiver {
             password: Some("hunter2".into()),
             credentials: Some(Credentials::new([0xAB; 8], [0xCD; 32])),
-            ..StreamOptions::default()
+            ..Receiver::new(SocketAddr::from(([127, 0, 0, 1], 5000)))
         };
-        let text = format!("{options:?}");
+        let text = format!("{receiver:?}");
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains(&"AB".repeat(8)), "{text}");
         assert!(!text.to_uppercase().contains(&"CD".repeat(4)), "{text}");

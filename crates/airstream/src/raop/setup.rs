@@ -20,8 +20,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch};
 
-/// Decoded audio the driver may hold ahead of the timeline (~2 s).
-pub(super) const PIPELINE_PACKETS: usize = 256;
+/// Decoded audio the decode thread may hand over ahead of the timeline (~2 s).
+const PIPELINE_PACKETS: usize = 256;
+/// Decoded packets the engine holds before the driver takes more from the decode thread
+/// (one batch beyond the pre-roll): the read-ahead waits in the decode channel, not twice.
+pub(super) const ENGINE_PACKETS: usize = 64;
 /// Pre-roll before the first packet (~0.5 s), bounded by how long we are willing to wait.
 const PREROLL_PACKETS: usize = 63;
 const PREROLL_WAIT: Duration = Duration::from_secs(2);

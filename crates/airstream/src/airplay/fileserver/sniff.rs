@@ -1,58 +1,33 @@
 //! `Content-Type` from the first bytes of the file, not its name: Apple TVs pick the demuxer
 //! from it, and a file called `clip` or `clip.bin` is still an MP4.
 
+use airstream_audio::magic::{self, Magic};
+
 /// How many leading bytes [`content_type`] wants (enough for two MPEG-TS sync bytes).
-pub(crate) const SNIFF_LEN: usize = 189;
+pub(crate) const SNIFF_LEN: usize = magic::IDENTIFY_LEN;
 
 const OCTET_STREAM: &str = "application/octet-stream";
 
+/// The MIME type for a file starting with `head`; `application/octet-stream` for anything
+/// an Apple TV would not play or show.
 pub(crate) fn content_type(head: &[u8]) -> &'static str {
-    if let Some(kind) = iso_media(head) {
-        return kind;
-    }
-    if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        return "image/jpeg";
-    }
-    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
-        return "image/png";
-    }
-    if head.starts_with(b"ID3") {
-        return "audio/mpeg";
-    }
-    if let [0xFF, second, ..] = head {
-        // 11-bit frame sync; the layer bits tell MP3 (01/10/11) from ADTS AAC (00).
-        if second & 0xE0 == 0xE0 {
-            return if second & 0b0000_0110 == 0 {
-                "audio/aac"
-            } else {
-                "audio/mpeg"
-            };
-        }
-    }
-    if head.len() >= SNIFF_LEN && head[0] == 0x47 && head[188] == 0x47 {
-        return "video/mp2t";
-    }
-    OCTET_STREAM
-}
-
-/// MP4-family files (MP4, M4V, M4A, QuickTime): an `ftyp` box and its major brand, or a
-/// QuickTime file that starts straight with another top-level atom.
-fn iso_media(head: &[u8]) -> Option<&'static str> {
-    let box_type = head.get(4..8)?;
-    if box_type == b"ftyp" {
-        let brand = head.get(8..12)?;
-        return Some(match brand {
+    match magic::identify(head) {
+        Some(Magic::IsoMedia {
+            major_brand: Some(brand),
+        }) => match &brand {
             b"M4A " | b"M4B " | b"M4P " => "audio/mp4",
             b"M4V " | b"M4VH" | b"M4VP" => "video/x-m4v",
             b"qt  " => "video/quicktime",
             _ => "video/mp4",
-        });
+        },
+        Some(Magic::QuickTime) => "video/quicktime",
+        Some(Magic::Jpeg) => "image/jpeg",
+        Some(Magic::Png) => "image/png",
+        Some(Magic::Id3 | Magic::MpegAudio) => "audio/mpeg",
+        Some(Magic::Adts) => "audio/aac",
+        Some(Magic::MpegTs) => "video/mp2t",
+        _ => OCTET_STREAM,
     }
-    matches!(
-        box_type,
-        b"moov" | b"mdat" | b"wide" | b"free" | b"skip" | b"pnot"
-    )
-    .then_some("video/quicktime")
 }
 
 #[cfg(test)]

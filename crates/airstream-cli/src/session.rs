@@ -312,7 +312,7 @@ async fn session(args: &mut Args) -> anyhow::Result<()> {
         .zip(&routes)
         .zip(&volumes)
         .map(|((target, route), volume)| {
-            let mut receiver = raop::Receiver::new(target.addr, &StreamOptions::for_route(route));
+            let mut receiver = raop::Receiver::for_route(target.addr, route);
             receiver.volume = *volume;
             receiver.password.clone_from(&args.password);
             receiver.credentials = (route.auth.legacy_pairing || !target.discovered)

@@ -45,6 +45,11 @@
 //! HTTP client (ureq); Icecast and SHOUTcast v2 answer in HTTP. HTTPS uses rustls with the
 //! bundled Mozilla root certificates (`webpki-roots`).
 //!
+//! # Queues
+//! A [`Queue`] plays several inputs back to back as one source (gapless), each converted to
+//! its format, with the tags switching where each starts; a thread opens and decodes the
+//! next item ahead of time.
+//!
 //! # Damaged input
 //! Empty, non-audio, unsupported and truncated inputs fail with an error naming the input.
 //! Damaged packets in the middle are skipped with a `tracing` warning, as players do; audio
@@ -62,6 +67,7 @@ mod io;
 pub mod magic;
 mod metadata;
 mod pcm;
+mod queue;
 mod raw;
 mod resample;
 mod sniff;
@@ -70,5 +76,6 @@ mod source;
 pub use error::AudioError;
 pub use metadata::{Artwork, ArtworkKind, Metadata};
 pub use pcm::{PcmFormat, PcmSource, VecSource};
+pub use queue::{Queue, QueueItem, QueueTimeline, TrackStart};
 pub use raw::{RawEncoding, RawFormat};
 pub use source::Source;

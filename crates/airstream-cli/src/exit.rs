@@ -7,7 +7,7 @@ use airstream::ErrorKind;
 pub(crate) const INTERNAL: u8 = 1;
 
 /// Every exit code besides 0, and what it means.
-pub(crate) const TABLE: [(u8, &str); 12] = [
+pub(crate) const TABLE: [(u8, &str); 15] = [
     (
         1,
         "internal error: a bug, or a local failure (e.g. the control socket)",
@@ -37,6 +37,18 @@ pub(crate) const TABLE: [(u8, &str); 12] = [
     (
         19,
         "no such device (or an ambiguous name: the candidates are listed)",
+    ),
+    (
+        129,
+        "stopped by SIGHUP (the stream was ended cleanly: TEARDOWN sent)",
+    ),
+    (
+        130,
+        "stopped by SIGINT, e.g. Ctrl-C (the stream was ended cleanly: TEARDOWN sent)",
+    ),
+    (
+        143,
+        "stopped by SIGTERM (the stream was ended cleanly: TEARDOWN sent)",
     ),
 ];
 

@@ -80,6 +80,12 @@ pub(crate) fn is_closed_stdout(error: &anyhow::Error) -> bool {
 /// unusable file (or a timeout, when another process holds it); anything else is
 /// [`exit::INTERNAL`].
 pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
+    if let Some(crate::signals::Interrupted(signal)) = error
+        .chain()
+        .find_map(|e| e.downcast_ref::<crate::signals::Interrupted>())
+    {
+        return signal.exit_code();
+    }
     if let Some(e) = airstream_error(error) {
         return exit::for_kind(e.kind());
     }

@@ -65,8 +65,8 @@ pub(crate) fn long() -> String {
         text,
         "\nFiles:\n  {}\n      defaults: device, address, latency, codec, password_command\n  \
          credentials.json next to it: what `airstream pair` stored (mode 0600)\n  \
-         $AIRSTREAM_RUNTIME_DIR/<receiver>.sock: control socket of a running stream\n      \
-         (used by volume, pause and resume)\n",
+         $AIRSTREAM_RUNTIME_DIR/<receiver>.sock: control sockets of a running stream, one\n      \
+         per receiver (used by volume, pause, resume, stop and status)\n",
         crate::config::LOCATION
     );
     text.push_str("\nEnvironment:\n");
@@ -83,7 +83,23 @@ Examples:
   airstream stream --device Kitchen song.flac
   airstream stream --address 192.168.1.20:5000 --volume 40 --title Demo song.wav
   airstream stream --device Kitchen --device \"Living Room\" song.flac   # a group
+  airstream stream --device Kitchen a.flac b.mp3 - c.ogg           # gapless, stdin among them
+  airstream stream --device Kitchen --shuffle --repeat album/*.flac
   ffmpeg -i in.mkv -f s16le -ac 2 -ar 48000 - | airstream stream --device Kitchen --raw s16le:48000:2 -";
+
+/// Examples shown under `airstream session --help`.
+pub(crate) const SESSION_EXAMPLES: &str = "\
+Commands (one JSON object per line on stdin):
+  {\"cmd\":\"enqueue\",\"source\":\"song.flac\"}   the first one starts the stream
+  {\"cmd\":\"pause\"}  {\"cmd\":\"resume\"}  {\"cmd\":\"stop\"}
+  {\"cmd\":\"volume\",\"level\":40,\"receiver\":\"Kitchen\"}   receiver: index, name, id or address
+  {\"cmd\":\"metadata\",\"title\":\"T\",\"artist\":\"A\",\"album\":\"B\",\"artwork\":\"cover.jpg\"}
+Events (one JSON object per line on stdout): ready, enqueued, started, state, track,
+position (each second), volume, metadata, warning, error, input_closed, finished.
+See docs/session.md for the schema and an example transcript.
+
+Example:
+  printf '%s\\n' '{\"cmd\":\"enqueue\",\"source\":\"a.flac\"}' | airstream session --device Kitchen";
 
 /// Examples shown under `airstream play --help`.
 pub(crate) const PLAY_EXAMPLES: &str = "\
@@ -101,6 +117,12 @@ Examples:
 /// Examples shown under `airstream volume --help`.
 pub(crate) const VOLUME_EXAMPLES: &str = "\
 Examples (another shell than the one running `airstream stream`):
-  airstream volume --device Kitchen 30
-  airstream pause --device Kitchen
-  airstream resume --device Kitchen";
+  airstream volume --device Kitchen 30             # in a group: Kitchen only (--all: every one)
+  airstream volume --device Kitchen                # prints its volume
+  airstream pause --device Kitchen                 # any receiver of the group finds the stream
+  airstream resume --device 10.0.0.2
+  airstream status --device Kitchen --json
+  airstream stop --device Kitchen
+
+The stream is found through its control socket in $AIRSTREAM_RUNTIME_DIR (default
+$XDG_RUNTIME_DIR/airstream, else /tmp/airstream-UID), by any receiver's name, id or address.";

@@ -20,9 +20,12 @@ mod logging;
 mod pair;
 mod play;
 mod progress;
+mod queue;
 mod receive;
 mod report;
 mod scan;
+mod session;
+mod signals;
 mod stored;
 mod stream;
 mod target;
@@ -65,6 +68,9 @@ enum Command {
     /// Stream audio to a RAOP (AirPlay 1 audio) receiver, or to several in sync.
     #[command(after_help = help::STREAM_EXAMPLES)]
     Stream(stream::Args),
+    /// A player for integrations: JSON-lines commands on stdin, JSON-lines events on stdout.
+    #[command(after_help = help::SESSION_EXAMPLES)]
+    Session(session::Args),
     /// Play a URL or a local file on an Apple TV and follow it to the end.
     #[command(after_help = help::PLAY_EXAMPLES)]
     Play(play::Args),
@@ -78,7 +84,7 @@ enum Command {
     Info(info::Args),
     /// Run the embedded RAOP receiver and write what arrives to a WAV file.
     Receive(receive::Args),
-    /// Change the volume of a running stream.
+    /// Change (or, without a level, print) the volume of a receiver of a running stream.
     #[command(after_help = help::VOLUME_EXAMPLES)]
     Volume(volume::Args),
     /// Pause a running stream; the receiver stops at once and nothing is lost.
@@ -87,6 +93,12 @@ enum Command {
     /// Resume a paused stream where it stopped.
     #[command(after_help = help::VOLUME_EXAMPLES)]
     Resume(target::TargetArgs),
+    /// Stop a running stream (TEARDOWN to every receiver).
+    #[command(after_help = help::VOLUME_EXAMPLES)]
+    Stop(target::TargetArgs),
+    /// Show a running stream: state, position, track, each receiver's state and volume.
+    #[command(after_help = help::VOLUME_EXAMPLES)]
+    Status(volume::StatusArgs),
     /// Print shell completions for bash, zsh, fish, elvish or powershell on stdout.
     #[command(
         after_help = "Example: airstream completions bash > ~/.local/share/bash-completion/completions/airstream"
@@ -157,6 +169,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Stream(args) => stream::run(args).await,
             Command::Play(args) => play::run(args).await,
+            Command::Session(args) => session::run(args).await,
             Command::Pair(args) => pair::run(args).await,
             Command::Scan(args) => scan::run(args).await,
             Command::Info(args) => info::run(args).await,
@@ -164,6 +177,8 @@ fn main() -> ExitCode {
             Command::Volume(args) => volume::run(args).await,
             Command::Pause(target) => volume::send(&target, "pause").await,
             Command::Resume(target) => volume::send(&target, "resume").await,
+            Command::Stop(target) => volume::send(&target, "stop").await,
+            Command::Status(args) => volume::status(args).await,
             Command::Completions { shell } => completions(shell),
             Command::Manpages { dir } => manpages(&dir),
         }

@@ -88,12 +88,17 @@ pub(crate) struct Args {
     /// Print a JSON report on stdout when done.
     #[arg(long)]
     json: bool,
-    /// What to play: a file, `-` for stdin, or an http(s) URL (MP3, WAV, FLAC, OGG, M4A, AIFF…).
-    input: String,
+    #[command(flatten)]
+    order: crate::queue::Order,
+    /// What to play: files, `-` for stdin, or http(s) URLs (MP3, WAV, FLAC, OGG, M4A, AIFF…);
+    /// several play back to back without a gap, each tagged with its own title (the tag
+    /// flags then apply to every one).
+    #[arg(value_name = "INPUT", required = true)]
+    inputs: Vec<String>,
 }
 
 /// Latency when neither the flag nor the config file gives one (Apple's figure).
-const DEFAULT_LATENCY_MS: u64 = 2000;
+pub(crate) const DEFAULT_LATENCY_MS: u64 = 2000;
 
 pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
     let config = crate::config::Config::load()?;
@@ -114,12 +119,12 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     let codec = group_codec(&targets, &routes, args.codec)?;
 
-    if args.input == "-" && std::io::stdin().is_terminal() {
+    if args.inputs.iter().any(|i| i == "-") && std::io::stdin().is_terminal() {
         crate::failure::note("waiting for audio on stdin (pipe a file in; Ctrl-D ends the input)");
     }
-    let source = open_input(&args.input, args.raw.as_deref()).await?;
+    let (source, track_at) = open_inputs(&args).await?;
     let what = progress::what_plays(
-        &title(args.title.as_deref(), &source.metadata(), &args.input),
+        &title(args.title.as_deref(), &source.metadata(), &args.inputs[0]),
         &targets.iter().map(|t| t.label.clone()).collect::<Vec<_>>(),
     );
     let mut options = StreamOptions::for_route(&routes[0]);
@@ -164,17 +169,18 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
         .await
         .map_err(|e| pair_by_id(e, &targets[0]))?;
     let driver = tokio::spawn(driver);
-    // `volume`, `pause` and `resume` find the stream by its (first) receiver.
-    let _control = ipc::serve(targets[0].addr, handle.clone())?;
+    // `volume`, `pause`, `status`… find the stream by any of its receivers.
+    let _control = ipc::serve(ipc::Control::new(
+        handle.clone(),
+        targets.iter().map(ipc::Member::of).collect(),
+        vec![args.volume; targets.len()],
+        track_at,
+    ))?;
     // Nothing to draw on a pipe: skip the bar's task altogether.
     let on_terminal = std::io::stderr().is_terminal();
     let bar = on_terminal.then(|| progress::spawn(&handle, what.clone()));
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            stopper.stop();
-        }
-    });
+    // SIGINT, SIGTERM, SIGHUP: TEARDOWN, then exit 128 + the signal (see `signals`).
+    let signals = crate::signals::stop_on_signals(&handle)?;
     let result = driver
         .await
         .map_err(|e| airstream::Error::internal("the stream task failed", e))?;
@@ -192,14 +198,23 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
     if args.json {
         outln!("{}", report_json(&report, asked_latency))?;
     }
-    Ok(())
+    Ok(signals.check()?)
 }
 
 /// What route selection decides for one receiver, with the command line's wishes.
 fn route(target: &Target, args: &Args) -> Result<AudioRoute, airstream::Error> {
+    route_with(target, args.codec, args.encrypt)
+}
+
+/// [`route`] for commands other than `stream` (`session`): the codec and encryption asked.
+pub(crate) fn route_with(
+    target: &Target,
+    codec: Option<CodecArg>,
+    encrypt: bool,
+) -> Result<AudioRoute, airstream::Error> {
     let mut overrides = RouteOverrides {
-        codec: args.codec.map(AudioCodec::from),
-        encryption: args.encrypt.then_some(RaopEncryption::Rsa),
+        codec: codec.map(AudioCodec::from),
+        encryption: encrypt.then_some(RaopEncryption::Rsa),
         ..RouteOverrides::default()
     };
     if !target.discovered {
@@ -218,7 +233,7 @@ fn route(target: &Target, args: &Args) -> Result<AudioRoute, airstream::Error> {
 
 /// One payload goes to every receiver, so they need one codec: the one their routes agree
 /// on, else PCM where every one of them takes it.
-fn group_codec(
+pub(crate) fn group_codec(
     targets: &[Target],
     routes: &[AudioRoute],
     asked: Option<CodecArg>,
@@ -243,6 +258,33 @@ fn group_codec(
     )))
 }
 
+/// One input as it is, several (or `--repeat`, `--shuffle`) as a gapless queue; with what
+/// `status` needs to tell which track plays.
+async fn open_inputs(
+    args: &Args,
+) -> anyhow::Result<(Box<dyn airstream_audio::PcmSource>, ipc::TrackAt)> {
+    if let [input] = args.inputs.as_slice()
+        && !args.order.repeat
+        && !args.order.shuffle
+    {
+        let source = open_input(input, args.raw.as_deref()).await?;
+        let tags = tags_with_flags(source.metadata(), args, source.duration());
+        return Ok((source, ipc::Control::single_track(tags)));
+    }
+    let raw = args
+        .raw
+        .as_deref()
+        .map(|format| {
+            format
+                .parse::<RawFormat>()
+                .map_err(|e| airstream::Error::InvalidInput(format!("--raw {format}: {e}")))
+        })
+        .transpose()?;
+    let flags = tags_with_flags(Metadata::default(), args, None);
+    let (queue, timeline) = crate::queue::open(args.inputs.clone(), raw, flags, args.order).await?;
+    Ok((queue, crate::queue::track_at(timeline)))
+}
+
 /// Opens and probes the input off the async threads (a pipe or URL may block).
 async fn open_input(
     input: &str,
@@ -262,7 +304,7 @@ async fn open_input(
 }
 
 /// Reads a cover image; the kind comes from its bytes, not its name.
-fn read_artwork(path: &std::path::Path) -> anyhow::Result<Artwork> {
+pub(crate) fn read_artwork(path: &std::path::Path) -> anyhow::Result<Artwork> {
     let data = std::fs::read(path).map_err(|e| {
         airstream::Error::InvalidInput(format!("cannot read --artwork {}: {e}", path.display()))
     })?;
@@ -275,7 +317,7 @@ fn read_artwork(path: &std::path::Path) -> anyhow::Result<Artwork> {
     Ok(Artwork { kind, data })
 }
 
-fn report_json(r: &StreamReport, asked: Duration) -> serde_json::Value {
+pub(crate) fn report_json(r: &StreamReport, asked: Duration) -> serde_json::Value {
     let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
     serde_json::json!({
         "receiver": r.receiver.to_string(),
@@ -304,7 +346,7 @@ fn report_json(r: &StreamReport, asked: Duration) -> serde_json::Value {
 
 /// The RAOP session only knows the address; for a discovered device, point the "run
 /// `airstream pair`" hint at its id, which is also where the credentials get stored.
-fn pair_by_id(error: airstream::Error, target: &Target) -> airstream::Error {
+pub(crate) fn pair_by_id(error: airstream::Error, target: &Target) -> airstream::Error {
     match error {
         airstream::Error::PairingRequired { device, .. } if target.discovered => {
             airstream::Error::PairingRequired {
@@ -314,6 +356,16 @@ fn pair_by_id(error: airstream::Error, target: &Target) -> airstream::Error {
         }
         other => other,
     }
+}
+
+/// The input's tags with the command line's over them (what `status` shows).
+fn tags_with_flags(mut tags: Metadata, args: &Args, duration: Option<Duration>) -> Metadata {
+    tags.title = args.title.clone().or(tags.title);
+    tags.artist = args.artist.clone().or(tags.artist);
+    tags.album = args.album.clone().or(tags.album);
+    tags.artwork = None;
+    tags.duration = tags.duration.or(duration);
+    tags
 }
 
 /// What to call the audio: `--title`, else its own tag, else the file name.

@@ -230,7 +230,12 @@ async fn ctrl_c_ends_the_stream_with_teardown() {
     let status = tokio::task::spawn_blocking(move || stream.wait().unwrap())
         .await
         .unwrap();
-    assert!(status.success(), "Ctrl-C is a clean stop: {status:?}");
+    // A clean stop, and scripts can tell it from a stream that played to the end.
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "exit 130 after Ctrl-C (SIGINT): {status:?}"
+    );
     let record = rx
         .next_session_within(Duration::from_secs(5))
         .await

@@ -14,7 +14,9 @@ use airstream_audio::PcmSource;
 use airstream_proto::format::SAMPLE_RATE;
 use airstream_proto::ntp::{NtpClock, NtpTime, UNIX_EPOCH_OFFSET_SECS};
 use airstream_proto::raop::crypto::AudioKey;
-use airstream_proto::stream::{MemberConfig, MemberStats, Stream, StreamConfig, frames_duration};
+use airstream_proto::stream::{
+    MemberConfig, MemberStats, MemberTransport, Stream, StreamConfig, frames_duration,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -123,6 +125,7 @@ pub(super) async fn establish(
             timing_wait: options.timing_wait,
             preroll_packets: PREROLL_PACKETS,
             preroll_wait: PREROLL_WAIT,
+            airplay2: None,
         },
         now,
     );
@@ -149,7 +152,8 @@ pub(super) async fn establish(
                 timing: (transport.timing_port != 0)
                     .then(|| SocketAddr::new(ip, transport.timing_port)),
                 audio_latency: transport.audio_latency,
-                session,
+                session: session.into(),
+                transport: MemberTransport::Raop,
             },
             now,
         );

@@ -11,6 +11,7 @@
 //! timeline, so every packet and every sync packet is the same for all of them, and each
 //! plays frame *n* at the same instant. A receiver that fails drops out; the others go on.
 
+mod ap2;
 mod batch;
 mod clock;
 mod driver;
@@ -72,6 +73,8 @@ pub struct StreamOptions {
     /// Legacy pairing credentials (`airstream pair`): pair-verify runs on the RTSP
     /// connection before ANNOUNCE, for Apple TVs that require device verification.
     pub credentials: Option<Credentials>,
+    /// AirPlay 1 or AirPlay 2 for every receiver of the stream.
+    pub protocol: Protocol,
 }
 
 impl StreamOptions {
@@ -94,6 +97,17 @@ impl StreamOptions {
             ..Self::default()
         }
     }
+}
+
+/// Which protocol carries the audio to a receiver.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// AirPlay 1 (RAOP): ANNOUNCE/SETUP/RECORD, NTP-style timing answered by us.
+    #[default]
+    Raop,
+    /// AirPlay 2 realtime audio (type 96, ALAC): payloads sealed with the stream key,
+    /// anchors against our PTP master (UDP 319/320: root or CAP_NET_BIND_SERVICE).
+    AirPlay2,
 }
 
 /// How audio payloads are protected.
@@ -133,6 +147,7 @@ impl Default for StreamOptions {
             encryption: Encryption::None,
             auth_setup: false,
             credentials: None,
+            protocol: Protocol::Raop,
         }
     }
 }
@@ -166,6 +181,8 @@ pub struct Receiver {
     pub volume: Option<u8>,
     /// How this receiver gets the AES key. A group encrypts for all or for none.
     pub encryption: Encryption,
+    /// AirPlay 1 or AirPlay 2; a group may mix them.
+    pub protocol: Protocol,
 }
 
 impl Receiver {
@@ -179,6 +196,7 @@ impl Receiver {
             metadata_kinds: options.metadata_kinds,
             volume: options.volume,
             encryption: options.encryption.clone(),
+            protocol: options.protocol,
         }
     }
 }
@@ -194,6 +212,7 @@ impl fmt::Debug for Receiver {
             .field("metadata_kinds", &self.metadata_kinds)
             .field("volume", &self.volume)
             .field("encryption", &self.encryption)
+            .field("protocol", &self.protocol)
             .finish()
     }
 }

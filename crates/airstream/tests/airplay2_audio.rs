@@ -1,0 +1,70 @@
+//! AirPlay 2 realtime audio (type 96) to shairport-sync 4.3.7 from the sender namespace:
+//! session SETUP with PTP timing and our PTP master on 319/320, stream SETUP with the stream
+//! key, ALAC payloads sealed with ChaCha20-Poly1305, anchors on the master clock. The capture
+//! equals the source sample for sample, and the receiver's log proves the AirPlay 2 path
+//! ("AP2 Realtime Audio Stream", never "Classic AirPlay connection").
+
+// Test helpers may unwrap: a panic is a test failure with a message.
+#![allow(clippy::unwrap_used)]
+
+use airstream::raop::{self, Codec, Protocol, StreamOptions};
+use airstream_audio::Source;
+use airstream_testkit::airplay2::{self, Ap2Rig};
+use airstream_testkit::compare::align_and_compare;
+use airstream_testkit::signal::{music, wav_bytes};
+
+/// Streams 3 s of music as a WAV file over AirPlay 2 with `codec` and checks the capture.
+fn wav_over_airplay2_is_bit_exact(name: &str, codec: Codec) {
+    let rig = Ap2Rig::start(&[airplay2::config(name)]).unwrap();
+    let source = music(44_100 * 3, 44_100);
+    let wav = rig.dir.path().join("source.wav");
+    std::fs::write(&wav, wav_bytes(&source, 44_100)).unwrap();
+    let address = rig.address(0);
+    let options = StreamOptions {
+        codec,
+        protocol: Protocol::AirPlay2,
+        ..StreamOptions::default()
+    };
+    let report = rig
+        .run_in_sender(move || raop::blocking::stream(address, Source::path(wav), options))
+        .unwrap()
+        .unwrap();
+    eprintln!("{report:?}");
+
+    let receiver = &rig.receivers[0];
+    let log = receiver.log_text();
+    let captured = receiver.captured().unwrap();
+    let cmp = align_and_compare(&source, &captured).expect("audio in the capture");
+    eprintln!(
+        "{codec:?}: compared {} frames at offset {}: {} mismatched, {} missing; first packet after {:?}; retransmitted {}",
+        cmp.frames_compared,
+        cmp.offset,
+        cmp.mismatched_frames,
+        cmp.missing_frames,
+        report.time_to_first_packet,
+        report.stats.retransmitted,
+    );
+    for line in log
+        .lines()
+        .filter(|l| l.contains("AP2 Realtime Audio Stream"))
+    {
+        eprintln!("receiver log: {line}");
+    }
+    assert!(cmp.is_bit_exact(), "{cmp:?}\n{log}");
+    assert_eq!(cmp.frames_compared, source.len() / 2);
+    assert!(log.contains("AP2 Realtime Audio Stream"), "{log}");
+    assert!(!log.contains("Classic AirPlay connection"), "{log}");
+    assert_eq!(receiver.log_errors(), Vec::<String>::new(), "{log}");
+    assert_eq!(report.stats.timing_replies, 0, "AirPlay 2 times with PTP");
+    assert!(report.stats.sync_sent > 0, "anchors were sent");
+}
+
+#[test]
+fn wav_over_airplay2_with_compressed_alac_is_bit_exact() {
+    wav_over_airplay2_is_bit_exact("ap2-alac", Codec::Alac);
+}
+
+#[test]
+fn wav_over_airplay2_with_uncompressed_alac_is_bit_exact() {
+    wav_over_airplay2_is_bit_exact("ap2-alacraw", Codec::AlacRaw);
+}

@@ -68,3 +68,62 @@ fn wav_over_airplay2_with_compressed_alac_is_bit_exact() {
 fn wav_over_airplay2_with_uncompressed_alac_is_bit_exact() {
     wav_over_airplay2_is_bit_exact("ap2-alacraw", Codec::AlacRaw);
 }
+
+/// One stream, one timeline, two kinds of member: shairport-sync 4.3.7 taken through
+/// classic AirPlay (RAOP) and another through AirPlay 2. Both captures are bit-exact and
+/// each log shows the path its member took.
+#[test]
+fn a_group_of_an_airplay_1_and_an_airplay_2_member_is_bit_exact_on_both() {
+    let rig = Ap2Rig::start(&[
+        airplay2::config("ap2-group-classic"),
+        airplay2::config("ap2-group-ap2"),
+    ])
+    .unwrap();
+    let source = music(44_100 * 3, 44_100);
+    let wav = rig.dir.path().join("source.wav");
+    std::fs::write(&wav, wav_bytes(&source, 44_100)).unwrap();
+    let options = StreamOptions::default();
+    let mut classic = raop::Receiver::new(rig.address(0), &options);
+    classic.protocol = Protocol::Raop;
+    let mut ap2 = raop::Receiver::new(rig.address(1), &options);
+    ap2.protocol = Protocol::AirPlay2;
+    let report = rig
+        .run_in_sender(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let pcm = Source::path(wav)
+                    .open(airstream_audio::PcmFormat::RAOP)
+                    .unwrap();
+                let (_handle, task) = raop::start_group(vec![classic, ap2], pcm, options)
+                    .await
+                    .unwrap();
+                task.await
+            })
+        })
+        .unwrap()
+        .unwrap();
+    eprintln!("{report:?}");
+    assert!(report.receivers.iter().all(|r| r.failure.is_none()));
+
+    for (index, own, other) in [
+        (0, "Classic AirPlay connection", "AP2 Realtime Audio Stream"),
+        (1, "AP2 Realtime Audio Stream", "Classic AirPlay connection"),
+    ] {
+        let receiver = &rig.receivers[index];
+        let log = receiver.log_text();
+        let captured = receiver.captured().unwrap();
+        let cmp = align_and_compare(&source, &captured).expect("audio in the capture");
+        eprintln!(
+            "member {index} ({own}): compared {} frames at offset {}: {} mismatched, {} missing",
+            cmp.frames_compared, cmp.offset, cmp.mismatched_frames, cmp.missing_frames
+        );
+        assert!(cmp.is_bit_exact(), "member {index}: {cmp:?}\n{log}");
+        assert_eq!(cmp.frames_compared, source.len() / 2);
+        assert!(log.contains(own), "{log}");
+        assert!(!log.contains(other), "{log}");
+        assert_eq!(receiver.log_errors(), Vec::<String>::new(), "{log}");
+    }
+}

@@ -23,6 +23,7 @@ pub struct Ap2SessionConfig {
     pub session_id: u32,
     /// `DACP-ID` and `Client-Instance`.
     pub dacp_id: u64,
+    /// `Active-Remote` (the DACP remote's token).
     pub active_remote: u32,
     /// The first SETUP's body (timing protocol and peer).
     pub session: SessionSetup,
@@ -66,10 +67,15 @@ struct Pending {
 /// Where the session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ap2State {
+    /// The SETUPs are under way.
     SettingUp,
+    /// RECORD (and the initial volume) sent.
     Recording,
+    /// Audio may flow.
     Streaming,
+    /// TEARDOWN sent.
     TearingDown,
+    /// Over (torn down or failed).
     Closed,
 }
 
@@ -139,6 +145,7 @@ impl Ap2Session {
         }
     }
 
+    /// Where the session is.
     pub fn state(&self) -> Ap2State {
         self.state
     }
@@ -304,6 +311,7 @@ impl Ap2Session {
         self.events.push_back(SessionEvent::Closed);
     }
 
+    /// The next session event (recording, warnings, flushed, closed).
     pub fn poll_event(&mut self) -> Option<SessionEvent> {
         self.events.pop_front()
     }

@@ -24,6 +24,7 @@ pub enum MemberTransport {
 /// master time is what the receiver's PTP follower knows as that instant.
 #[derive(Debug, Clone, Copy)]
 pub struct MasterClock {
+    /// The instant the master's own time line starts at.
     pub origin: Instant,
     /// Master time at `origin`.
     pub offset: Duration,
@@ -49,6 +50,7 @@ impl MasterClock {
 pub struct Ap2StreamConfig {
     /// The ChaCha20-Poly1305 stream key sent in the stream SETUP; never in `Debug`.
     pub shk: [u8; 32],
+    /// The PTP master's clock the anchors refer to.
     pub clock: MasterClock,
 }
 
@@ -64,7 +66,9 @@ impl std::fmt::Debug for Ap2StreamConfig {
 /// A member's RTSP session, of either kind, after RECORD.
 #[derive(Debug)]
 pub enum MemberSession {
+    /// AirPlay 1 (ANNOUNCE/SETUP/RECORD).
     Raop(RaopSession),
+    /// AirPlay 2 (SETUP with bplists, RECORD).
     AirPlay2(Ap2Session),
 }
 
@@ -81,6 +85,7 @@ impl From<Ap2Session> for MemberSession {
 }
 
 impl MemberSession {
+    /// The next request to write, if none is in flight.
     pub fn poll_request(&mut self) -> Option<Request> {
         match self {
             Self::Raop(s) => s.poll_request(),
@@ -88,6 +93,7 @@ impl MemberSession {
         }
     }
 
+    /// Feeds the response to the request in flight.
     pub fn handle_response(&mut self, response: &Response) -> Result<(), SessionError> {
         match self {
             Self::Raop(s) => s.handle_response(response),
@@ -95,6 +101,7 @@ impl MemberSession {
         }
     }
 
+    /// The next session event.
     pub fn poll_event(&mut self) -> Option<SessionEvent> {
         match self {
             Self::Raop(s) => s.poll_event(),
@@ -102,6 +109,7 @@ impl MemberSession {
         }
     }
 
+    /// Queues a volume change, in AirPlay dB.
     pub fn set_volume(&mut self, db: f32) {
         match self {
             Self::Raop(s) => s.set_volume(db),
@@ -109,6 +117,7 @@ impl MemberSession {
         }
     }
 
+    /// Queues a `SET_PARAMETER` (metadata, artwork, progress).
     pub fn set_parameter(&mut self, content_type: &'static str, body: Bytes, rtptime: Option<u32>) {
         match self {
             Self::Raop(s) => s.set_parameter(content_type, body, rtptime),
@@ -116,6 +125,7 @@ impl MemberSession {
         }
     }
 
+    /// Queues a keep-alive, at most one at a time.
     pub fn keep_alive(&mut self) {
         match self {
             Self::Raop(s) => s.keep_alive(),
@@ -123,6 +133,7 @@ impl MemberSession {
         }
     }
 
+    /// Queues a FLUSH of everything from `next_seq`/`next_rtptime` on.
     pub fn flush(&mut self, next_seq: u16, next_rtptime: u32) {
         match self {
             Self::Raop(s) => s.flush(next_seq, next_rtptime),
@@ -130,6 +141,7 @@ impl MemberSession {
         }
     }
 
+    /// Ends the session after what is queued.
     pub fn teardown(&mut self) {
         match self {
             Self::Raop(s) => s.teardown(),

@@ -10,6 +10,10 @@
 //! [`start_group`] does the same for several receivers at once, in sync: they share one
 //! timeline, so every packet and every sync packet is the same for all of them, and each
 //! plays frame *n* at the same instant. A receiver that fails drops out; the others go on.
+//!
+//! A receiver may take the stream over AirPlay 2 instead ([`Protocol::AirPlay2`]): realtime
+//! ALAC sealed with the stream key, anchors against our PTP master on UDP 319/320. AirPlay 1
+//! and AirPlay 2 members of one group share the timeline.
 
 mod ap2;
 mod batch;

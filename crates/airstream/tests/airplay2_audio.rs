@@ -186,3 +186,72 @@ fn pause_and_resume_over_airplay2_insert_silence_and_lose_nothing() {
     assert!(log.contains("AP2 Realtime Audio Stream"), "{log}");
     assert!(!log.contains("Classic AirPlay connection"), "{log}");
 }
+
+/// The network loses 5 % of the audio datagrams on their way into the receiver (an
+/// iptables rule in its namespace that matches RTP payload type 0x60 only, so anchors and
+/// resent packets pass): shairport-sync asks for each again and the sealed copies from the
+/// AirPlay 2 history fill every gap.
+#[test]
+fn retransmits_fill_every_gap_when_the_network_loses_five_percent_over_airplay2() {
+    let rig = Ap2Rig::start(&[airplay2::config("ap2-loss")]).unwrap();
+    let receiver = &rig.receivers[0];
+    // Byte 1 of the UDP payload (IP header 20 + UDP header 8 bytes in) without the marker bit.
+    let out = receiver
+        .ns
+        .command("iptables")
+        .args(["-w", "-A", "INPUT", "-p", "udp", "-m", "u32", "--u32"])
+        .arg("28&0x007F0000=0x00600000")
+        .args([
+            "-m",
+            "statistic",
+            "--mode",
+            "random",
+            "--probability",
+            "0.05",
+        ])
+        .args(["-j", "DROP"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let source = music(44_100 * 5, 44_100);
+    let wav = rig.dir.path().join("source.wav");
+    std::fs::write(&wav, wav_bytes(&source, 44_100)).unwrap();
+    let address = rig.address(0);
+    let options = StreamOptions {
+        protocol: Protocol::AirPlay2,
+        ..StreamOptions::default()
+    };
+    let report = rig
+        .run_in_sender(move || raop::blocking::stream(address, Source::path(wav), options))
+        .unwrap()
+        .unwrap();
+    let rules = receiver
+        .ns
+        .command("iptables")
+        .args(["-w", "-L", "INPUT", "-v", "-n", "-x"])
+        .output()
+        .unwrap();
+    let rules = String::from_utf8_lossy(&rules.stdout);
+    let log = receiver.log_text();
+    let cmp = align_and_compare(&source, &receiver.captured().unwrap()).expect("audio");
+    eprintln!("{rules}");
+    eprintln!(
+        "network loses 5 %: compared {} frames, {} mismatched, {} missing; {} retransmit requests, {} packets resent, {} missed",
+        cmp.frames_compared,
+        cmp.mismatched_frames,
+        cmp.missing_frames,
+        report.stats.retransmit_requests,
+        report.stats.retransmitted,
+        report.stats.retransmit_missed
+    );
+    assert!(cmp.is_bit_exact(), "{cmp:?}\n{log}");
+    assert_eq!(cmp.frames_compared, source.len() / 2);
+    assert!(report.stats.retransmitted > 0, "{report:?}");
+    assert_eq!(report.stats.retransmit_missed, 0, "{report:?}");
+    assert!(log.contains("AP2 Realtime Audio Stream"), "{log}");
+    assert!(!log.contains("Classic AirPlay connection"), "{log}");
+}

@@ -10,6 +10,7 @@
 use airstream_testkit::airplay2::{self, Ap2Rig};
 use airstream_testkit::compare::align_and_compare;
 use airstream_testkit::fixtures;
+use airstream_testkit::shairport::{MetadataItem, ShairportConfig};
 use std::process::{Command, Output, Stdio};
 
 /// Runs `command` with `name`'s bytes on stdin (`-` as the input) or with its path.
@@ -106,5 +107,72 @@ fn without_the_privilege_for_the_ptp_ports_the_stream_says_what_to_do_and_exits_
     // Nothing reached the receiver: the ports are bound before any handshake.
     let log = rig.receivers[0].log_text();
     assert!(!log.contains("AP2 Realtime Audio Stream"), "{log}");
+    assert!(!log.contains("Classic AirPlay connection"), "{log}");
+}
+
+#[test]
+fn tags_artwork_progress_and_volume_reach_the_metadata_pipe_over_airplay2() {
+    let rig = Ap2Rig::start(&[ShairportConfig {
+        metadata: true,
+        ..airplay2::config("ap2-meta")
+    }])
+    .unwrap();
+    let receiver = &rig.receivers[0];
+    let artwork = fixtures::audio("cover.png");
+    let png = std::fs::read(&artwork).unwrap();
+    let mut command = rig.sender_command(env!("CARGO_BIN_EXE_airstream"));
+    stream_args(&mut command, &rig, &["--volume", "50", "--title", "Tïtle"]);
+    command
+        .args(["--artist", "Artist", "--album", "Album", "--artwork"])
+        .arg(&artwork);
+    let out = run(command, "music.wav", false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let find = |items: &[MetadataItem], kind: &str, code: &str| {
+        items
+            .iter()
+            .rev()
+            .find(|i| i.kind == kind && i.code == code)
+            .map(|i| i.data.clone())
+    };
+    // Items are written as the receiver handles them: the pipe may still be draining.
+    let wanted = [
+        ("core", "minm"),
+        ("ssnc", "PICT"),
+        ("ssnc", "prgr"),
+        ("ssnc", "pvol"),
+    ];
+    let mut items = receiver.metadata();
+    for _ in 0..50 {
+        if wanted.iter().all(|(k, c)| find(&items, k, c).is_some()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        items = receiver.metadata();
+    }
+    let text =
+        |kind, code| find(&items, kind, code).map(|d| String::from_utf8_lossy(&d).to_string());
+    let log = receiver.log_text();
+    assert_eq!(text("core", "minm").as_deref(), Some("Tïtle"), "{log}");
+    assert_eq!(text("core", "asar").as_deref(), Some("Artist"));
+    assert_eq!(text("core", "asal").as_deref(), Some("Album"));
+    assert_eq!(
+        find(&items, "ssnc", "PICT"),
+        Some(png),
+        "artwork bytes unchanged"
+    );
+    let volume = text("ssnc", "pvol").expect("volume item");
+    assert!(volume.starts_with("-15.00,"), "{volume}");
+    let progress = text("ssnc", "prgr").expect("progress item");
+    let parts: Vec<u32> = progress.split('/').map(|p| p.parse().unwrap()).collect();
+    assert_eq!(
+        parts[2].wrapping_sub(parts[0]),
+        66_150,
+        "end - start = the file's 1.5 s in frames"
+    );
+    assert!(log.contains("AP2 Realtime Audio Stream"), "{log}");
     assert!(!log.contains("Classic AirPlay connection"), "{log}");
 }

@@ -34,6 +34,42 @@ impl From<CodecArg> for AudioCodec {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProtocolArg {
+    /// AirPlay 1 (RAOP).
+    Raop,
+    /// AirPlay 2 realtime audio (ALAC); PTP timing needs UDP ports 319/320.
+    Airplay2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TimingArg {
+    /// PTP: we are the master the receiver follows (AirPlay 2).
+    Ptp,
+    /// NTP-style timing requests answered by us (AirPlay 1).
+    Ntp,
+}
+
+/// The protocol the flags ask for: `--timing ptp` alone means AirPlay 2. AirPlay 2 over NTP
+/// timing (HomePods, Apple TVs) is not there yet, and PTP is AirPlay 2 only.
+fn protocol(
+    protocol: Option<ProtocolArg>,
+    timing: Option<TimingArg>,
+) -> Result<raop::Protocol, airstream::Error> {
+    match (protocol, timing) {
+        (Some(ProtocolArg::Airplay2), Some(TimingArg::Ntp)) => Err(airstream::Error::Unsupported(
+            "AirPlay 2 with NTP timing is not supported yet: use --timing ptp".into(),
+        )),
+        (Some(ProtocolArg::Raop), Some(TimingArg::Ptp)) => Err(airstream::Error::Unsupported(
+            "PTP timing is AirPlay 2 only: use --protocol airplay2".into(),
+        )),
+        (Some(ProtocolArg::Airplay2), _) | (None, Some(TimingArg::Ptp)) => {
+            Ok(raop::Protocol::AirPlay2)
+        }
+        _ => Ok(raop::Protocol::Raop),
+    }
+}
+
 /// No `Debug`: it holds the password and maybe a key.
 #[derive(clap::Args)]
 #[command(mut_arg("device", |arg| arg.help(
@@ -46,6 +82,13 @@ pub(crate) struct Args {
     /// What the audio packets carry (default: compressed ALAC where the receiver takes ALAC).
     #[arg(long, value_enum)]
     codec: Option<CodecArg>,
+    /// AirPlay 1 (`raop`, the default) or AirPlay 2 (`airplay2`: PTP timing on UDP 319/320,
+    /// which needs root or CAP_NET_BIND_SERVICE).
+    #[arg(long, value_enum)]
+    protocol: Option<ProtocolArg>,
+    /// Timing: `ntp` (AirPlay 1) or `ptp` (AirPlay 2; implies --protocol airplay2).
+    #[arg(long, value_enum)]
+    timing: Option<TimingArg>,
     /// End-to-end latency in milliseconds, 250–10000 (default: the config file's, else
     /// 2000). A receiver may ask for more; the stream then says so and uses that.
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(250..=10_000))]
@@ -112,6 +155,7 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
         .as_deref()
         .map(crate::stored::parse_flag)
         .transpose()?;
+    let protocol = protocol(args.protocol, args.timing)?;
     let targets = args.target.resolve_all(Some(ServiceKind::Raop)).await?;
     let routes = targets
         .iter()
@@ -154,6 +198,11 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
             let mut receiver = raop::Receiver::for_route(target.addr, route);
             receiver.volume = args.volume;
             receiver.password.clone_from(&args.password);
+            if protocol == raop::Protocol::AirPlay2 {
+                // The stream key protects AirPlay 2 payloads; no RSA-wrapped AES key.
+                receiver.protocol = protocol;
+                receiver.encryption = raop::Encryption::None;
+            }
             // pyatv verifies whenever credentials are stored; we skip it where discovery
             // says the device does not ask for it, so a stale entry cannot break a stream.
             receiver.credentials = flag_credentials.clone().or_else(|| {
@@ -396,6 +445,28 @@ fn latency_note(asked: Duration, effective: Duration) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protocol_and_timing_flags_choose_the_route_or_refuse() {
+        use raop::Protocol;
+        let chosen = |p, t| protocol(p, t).map_err(|e| e.kind());
+        assert_eq!(chosen(None, None), Ok(Protocol::Raop));
+        assert_eq!(chosen(None, Some(TimingArg::Ntp)), Ok(Protocol::Raop));
+        assert_eq!(chosen(None, Some(TimingArg::Ptp)), Ok(Protocol::AirPlay2));
+        assert_eq!(
+            chosen(Some(ProtocolArg::Airplay2), None),
+            Ok(Protocol::AirPlay2)
+        );
+        let unsupported = Err(airstream::ErrorKind::Unsupported);
+        assert_eq!(
+            chosen(Some(ProtocolArg::Airplay2), Some(TimingArg::Ntp)),
+            unsupported
+        );
+        assert_eq!(
+            chosen(Some(ProtocolArg::Raop), Some(TimingArg::Ptp)),
+            unsupported
+        );
+    }
 
     #[test]
     fn a_latency_raised_by_the_receiver_is_told() {

@@ -8,6 +8,11 @@ use super::clock::ClockIdentity;
 
 /// Bytes of an anchor packet.
 pub const ANCHOR_LEN: usize = 28;
+/// Frames shairport-sync (4.3.x) adds to what an anchor says: it plays frame
+/// `bytes 4..8 − this` at the anchor's master time, and takes `(bytes 16..20 − bytes 4..8) +
+/// this` as the stream's latency. An anchor for total latency `L` therefore carries
+/// `latency = L − this`.
+pub const RECEIVER_FIXED_LATENCY: u32 = 11_035;
 const FIRST: u8 = 0x90;
 const LATER: u8 = 0x80;
 /// Marker bit + payload type 0x57.

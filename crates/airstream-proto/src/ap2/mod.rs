@@ -8,6 +8,7 @@ pub mod audio;
 pub mod clock;
 pub mod ptp;
 pub mod ptp_master;
+pub mod session;
 pub mod setup;
 pub mod setup_reply;
 
@@ -16,5 +17,6 @@ pub use audio::{AudioCipher, AudioPacketError, OpenedAudio};
 pub use clock::{ClockIdentity, PtpTimestamp};
 pub use ptp::{PtpError, PtpHeader, PtpMessage, PtpPort};
 pub use ptp_master::{PtpMaster, PtpTransmit};
+pub use session::{Ap2Session, Ap2SessionConfig, Ap2State};
 pub use setup::{SessionSetup, SetupError, StreamSetup, Timing};
 pub use setup_reply::{SessionSetupReply, StreamSetupReply};

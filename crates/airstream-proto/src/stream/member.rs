@@ -2,8 +2,8 @@
 //! receiver that vanished from one that is just quiet.
 
 use super::output::MemberFailure;
+use super::transport::{MemberSession, MemberTransport};
 use crate::format::{FRAMES_PER_PACKET, SAMPLE_RATE};
-use crate::raop::RaopSession;
 use crate::rtsp::Request;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -52,7 +52,9 @@ pub struct MemberConfig {
     /// `Audio-Latency` from RECORD, in frames.
     pub audio_latency: Option<u32>,
     /// The session, after RECORD.
-    pub session: RaopSession,
+    pub session: MemberSession,
+    /// Which packets it takes.
+    pub transport: MemberTransport,
 }
 
 /// A request written and not yet answered.
@@ -144,8 +146,10 @@ impl Member {
         self.in_flight.is_some()
     }
 
+    /// Whether the receiver can place packets in time: AirPlay 1 receivers once they asked
+    /// our timing port, AirPlay 2 ones always (they follow the PTP master, outside the engine).
     pub(crate) fn has_clock(&self) -> bool {
-        self.stats.timing_replies > 0
+        self.config.transport == MemberTransport::AirPlay2 || self.stats.timing_replies > 0
     }
 
     pub(crate) fn set_latency(&mut self, latency_frames: u32, now: Instant) {

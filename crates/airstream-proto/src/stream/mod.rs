@@ -16,12 +16,15 @@ mod history;
 mod member;
 mod output;
 mod timeline;
+mod transport;
 
 pub use history::RETRANSMIT_HISTORY;
 pub use member::{MemberConfig, MemberStats, PROBE_AFTER, REQUEST_TIMEOUT};
 pub use output::{Event, MemberFailure, MemberId, Phase, Port, RtspInput, Transmit};
 pub use timeline::RECEIVER_FIXED_LATENCY;
+pub use transport::{Ap2StreamConfig, MasterClock, MemberSession, MemberTransport};
 
+use crate::ap2::{Anchor, AudioCipher};
 use crate::format::FRAMES_PER_PACKET;
 use crate::ntp::NtpClock;
 use crate::raop::SessionEvent;
@@ -78,6 +81,8 @@ pub struct StreamConfig {
     pub preroll_packets: usize,
     /// The longest the pre-roll may take.
     pub preroll_wait: Duration,
+    /// The stream key and master clock for AirPlay 2 members; `None` when there are none.
+    pub airplay2: Option<Ap2StreamConfig>,
 }
 
 /// What the caller's source produced, in stream order.
@@ -152,6 +157,12 @@ pub struct Stream {
     config: StreamConfig,
     timeline: Timeline,
     history: History,
+    /// The same packets as AirPlay 2 members got them (sealed), for their retransmits.
+    ap2_history: History,
+    /// Seals AirPlay 2 packets; `None` without [`StreamConfig::airplay2`].
+    cipher: Option<AudioCipher>,
+    /// The nonce counter of the next sealed packet: never repeats under one key.
+    ap2_counter: u64,
     playback: Playback,
     source: VecDeque<SourceItem>,
     /// Audio packets in `source`.
@@ -179,6 +190,10 @@ impl Stream {
                 .latency_frames
                 .clamp(MIN_LATENCY_FRAMES, MAX_LATENCY_FRAMES),
         );
+        let cipher = config
+            .airplay2
+            .as_ref()
+            .map(|ap2| AudioCipher::new(&ap2.shk));
         Self {
             playback: Playback::new(config.lead_in_packets),
             state: State::SettingUp {
@@ -189,6 +204,9 @@ impl Stream {
             config,
             timeline,
             history: History::new(),
+            ap2_history: History::new(),
+            cipher,
+            ap2_counter: 0,
             source: VecDeque::new(),
             queued_audio: 0,
             members: Vec::new(),
@@ -218,8 +236,20 @@ impl Stream {
             }
         }
         let latency = self.timeline.latency_frames();
-        self.members
-            .push(Member::new(config, self.config.keep_alive, latency, now));
+        let keyless = config.transport == MemberTransport::AirPlay2 && self.cipher.is_none();
+        let mut member = Member::new(config, self.config.keep_alive, latency, now);
+        if keyless {
+            member.standing = Standing::Dropped(MemberFailure::Unexpected(
+                "an AirPlay 2 member in a stream without a stream key".into(),
+            ));
+            self.events.push_back(Event::Dropped {
+                member: id,
+                failure: MemberFailure::Unexpected(
+                    "an AirPlay 2 member in a stream without a stream key".into(),
+                ),
+            });
+        }
+        self.members.push(member);
         for member in &mut self.members {
             member.set_latency(latency, now);
         }
@@ -327,7 +357,10 @@ impl Stream {
         };
         match port {
             Port::Timing => {
-                if !m.is_own(from, m.config.timing) {
+                // AirPlay 2 receivers time with PTP: nothing of theirs arrives here.
+                if m.config.transport == MemberTransport::AirPlay2
+                    || !m.is_own(from, m.config.timing)
+                {
                     return;
                 }
                 let Some(request) = TimingPacket::parse(datagram).ok().filter(|p| !p.reply) else {
@@ -357,8 +390,12 @@ impl Stream {
                 };
                 m.stats.retransmit_requests += 1;
                 let granted = m.grant_retransmits(request.count, now);
+                let history = match m.config.transport {
+                    MemberTransport::Raop => &self.history,
+                    MemberTransport::AirPlay2 => &self.ap2_history,
+                };
                 for seq in request.seqs().take(usize::from(granted)) {
-                    match self.history.get(seq) {
+                    match history.get(seq) {
                         Some(packet) => {
                             m.stats.retransmitted += 1;
                             self.transmits.push_back(Transmit {
@@ -698,19 +735,53 @@ impl Stream {
             bytes: self.config.silence.clone(),
             frames: 0,
         });
-        let sync = self
-            .timeline
-            .poll_sync(now)
-            .map(|s| Bytes::copy_from_slice(&s.encode()));
+        let sync = self.timeline.poll_sync(now);
+        let raop_sync = sync.map(|s| Bytes::copy_from_slice(&s.encode()));
+        // The anchor says which frame plays at the master time of this packet's deadline.
+        let anchor = sync.zip(self.config.airplay2.as_ref()).map(|(s, ap2)| {
+            let anchor = Anchor {
+                first: s.first,
+                rtp_time: s.rtp_now,
+                latency: self
+                    .timeline
+                    .latency_frames()
+                    .saturating_sub(crate::ap2::anchor::RECEIVER_FIXED_LATENCY),
+                master_nanos: ap2.clock.nanos_at(deadline),
+                clock: ap2.clock.identity,
+            };
+            Bytes::copy_from_slice(&anchor.encode())
+        });
         let header = self.timeline.header();
-        let datagram = Bytes::from(audio_packet(&header, &bytes));
-        self.history.keep(header.seq, datagram.clone());
+        let wants = |kind| {
+            self.members
+                .iter()
+                .any(|m| m.is_active() && m.config.transport == kind)
+        };
+        let raop = wants(MemberTransport::Raop).then(|| Bytes::from(audio_packet(&header, &bytes)));
+        let sealed = match &self.cipher {
+            Some(cipher) if wants(MemberTransport::AirPlay2) => {
+                let counter = self.ap2_counter;
+                self.ap2_counter += 1;
+                Some(Bytes::from(cipher.seal(&header, counter, &bytes)))
+            }
+            _ => None,
+        };
+        if let Some(datagram) = &raop {
+            self.history.keep(header.seq, datagram.clone());
+        }
+        if let Some(datagram) = &sealed {
+            self.ap2_history.keep(header.seq, datagram.clone());
+        }
         self.timeline.advance();
         for (i, m) in self.members.iter_mut().enumerate() {
             if !m.is_active() {
                 continue;
             }
-            if let Some(sync) = &sync {
+            let (sync, datagram) = match m.config.transport {
+                MemberTransport::Raop => (&raop_sync, &raop),
+                MemberTransport::AirPlay2 => (&anchor, &sealed),
+            };
+            if let Some(sync) = sync {
                 m.stats.sync_sent += 1;
                 self.transmits.push_back(Transmit {
                     member: MemberId(i),
@@ -720,6 +791,9 @@ impl Stream {
                     send_now: true,
                 });
             }
+            let Some(datagram) = datagram else {
+                continue;
+            };
             m.stats.packets_sent += 1;
             self.transmits.push_back(Transmit {
                 member: MemberId(i),
@@ -730,9 +804,11 @@ impl Stream {
             });
         }
         let audible_at = self.timeline.audible_at(deadline);
-        // The payload as a view into the datagram the history holds: one copy in memory.
-        let payload = datagram.slice(crate::rtp::RTP_HEADER_LEN..);
-        drop(bytes);
+        // Where an AirPlay 1 datagram holds the payload as it is, keep a view into it: one
+        // copy in memory.
+        let payload = raop
+            .as_ref()
+            .map_or(bytes, |d| d.slice(crate::rtp::RTP_HEADER_LEN..));
         self.playback.sent(payload, frames, audible_at, now);
         self.totals.frames_sent += u64::from(frames);
         self.totals.packets_sent += 1;

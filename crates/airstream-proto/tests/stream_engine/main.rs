@@ -457,3 +457,145 @@ fn answers_with_another_cseq_or_unasked_are_protocol_errors() {
         assert!(sim.stream.is_active(MemberId::from_index(0)));
     }
 }
+
+/// The RTP header (bytes 0..12) of every audio datagram sent to receiver `n`, in order.
+fn audio_headers(sim: &Sim, n: u8) -> Vec<Vec<u8>> {
+    sim.sent
+        .iter()
+        .filter(|t| t.port == Port::Audio && t.destination.ip() == receiver_ip(n))
+        .map(|t| t.datagram[..12].to_vec())
+        .collect()
+}
+
+#[test]
+fn an_airplay2_member_gets_sealed_packets_and_anchors_on_the_master_clock() {
+    // Every 50th packet lost: the receiver asks for it on the control port as shairport-sync does.
+    let behaviour = Behaviour {
+        lose_every: 50,
+        ..Behaviour::airplay2()
+    };
+    let mut sim = Sim::new(1000, &[behaviour], LATENCY_2S);
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.finished(), Some(false));
+    let r = &sim.receivers[0];
+    assert!(
+        r.played_indices() == in_order(1000),
+        "every frame, in order"
+    );
+    assert_eq!(r.unopened, 0, "every datagram opens under the stream key");
+    assert!(r.resent_received >= 19, "{} resent", r.resent_received);
+    assert!(r.syncs.is_empty(), "no AirPlay 1 sync packets");
+    let stats = sim.stream.member_stats(MemberId::from_index(0));
+    assert_eq!(stats.timing_replies, 0);
+    assert_eq!(stats.retransmit_missed, 0);
+    // Anchors about once a second while packets leave (8 s of audio, sent up to 0.5 s
+    // ahead); the first one flagged, the others not.
+    assert!(
+        (7..=9).contains(&r.anchors.len()),
+        "{} anchors",
+        r.anchors.len()
+    );
+    assert!(r.anchors[0].1.first);
+    assert!(r.anchors[1..].iter().all(|(_, a)| !a.first));
+    // Each anchor's master time is the PTP master's time of the deadline of the packet it
+    // names, which left on its deadline; its latency plus the receiver's fixed part is ours.
+    let master = sim::master_clock(&sim);
+    for (_, anchor) in &r.anchors {
+        let (left, _) = sim
+            .sent_at
+            .iter()
+            .find(|(_, t)| {
+                t.port == Port::Audio
+                    && u32::from_be_bytes([
+                        t.datagram[4],
+                        t.datagram[5],
+                        t.datagram[6],
+                        t.datagram[7],
+                    ]) == anchor.rtp_time
+            })
+            .expect("the packet an anchor names was sent");
+        assert_eq!(anchor.master_nanos, master.nanos_at(*left));
+        assert_eq!(anchor.clock, sim::MASTER_IDENTITY);
+        assert_eq!(
+            anchor.latency + airstream_proto::ap2::anchor::RECEIVER_FIXED_LATENCY,
+            LATENCY_2S
+        );
+    }
+    // A timing request on its behalf is never answered (it times with PTP).
+    let from = SocketAddr::new(receiver_ip(1), 6002);
+    let before = sim.sent.len();
+    sim.inject(0, Port::Timing, from, &[0u8; 32]);
+    assert_eq!(sim.sent.len(), before);
+}
+
+#[test]
+fn a_mixed_group_plays_one_timeline_each_in_its_own_format() {
+    let ap2 = Behaviour {
+        lose_every: 40,
+        ..Behaviour::airplay2()
+    };
+    let raop = Behaviour {
+        lose_every: 60,
+        ..Behaviour::default()
+    };
+    let mut sim = Sim::new(1000, &[raop, ap2], LATENCY_2S);
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.finished(), Some(false));
+    for r in &sim.receivers {
+        assert!(r.played_indices() == in_order(1000), "receiver {}", r.n);
+        assert_eq!(r.unopened, 0);
+        assert!(r.resent_received > 0, "receiver {} got retransmits", r.n);
+    }
+    // The same packets (sequence numbers, RTP times, SSRC, marker) to both, in the same
+    // order; the AirPlay 2 payloads are sealed, the AirPlay 1 ones are not.
+    let raop_headers = audio_headers(&sim, 1);
+    let ap2_headers = audio_headers(&sim, 2);
+    assert_eq!(raop_headers, ap2_headers);
+    let ap2_audio = sim
+        .sent
+        .iter()
+        .filter(|t| t.port == Port::Audio && t.destination.ip() == receiver_ip(2))
+        .all(|t| t.datagram.len() == 12 + 4 + 16 + 8);
+    assert!(ap2_audio, "header + 4-byte payload + tag + nonce counter");
+    // Sync packets to the AirPlay 1 member, anchors to the AirPlay 2 one, at the same points
+    // of the timeline: anchor frame at its master time = sync frame at its NTP time.
+    let (raop_r, ap2_r) = (&sim.receivers[0], &sim.receivers[1]);
+    assert!(raop_r.anchors.is_empty() && ap2_r.syncs.is_empty());
+    assert_eq!(raop_r.syncs.len(), ap2_r.anchors.len());
+    for ((_, sync), (_, anchor)) in raop_r.syncs.iter().zip(&ap2_r.anchors) {
+        assert_eq!(sync.rtp_now, anchor.rtp_time);
+        assert_eq!(sync.first, anchor.first);
+    }
+    // Only the AirPlay 1 member asks our timing port and is answered.
+    assert!(
+        sim.stream
+            .member_stats(MemberId::from_index(0))
+            .timing_replies
+            > 0
+    );
+    assert_eq!(
+        sim.stream
+            .member_stats(MemberId::from_index(1))
+            .timing_replies,
+        0
+    );
+}
+
+#[test]
+fn an_airplay2_member_resumes_after_a_pause_with_a_first_anchor_and_nothing_lost() {
+    let mut sim = Sim::new(1000, &[Behaviour::airplay2()], LATENCY_2S);
+    sim.script.push((Duration::from_secs(4), |s| {
+        let now = s.now;
+        s.stream.pause(now);
+    }));
+    sim.script.push((Duration::from_secs(6), |s| {
+        let now = s.now;
+        s.stream.resume(now);
+    }));
+    sim.run(Duration::from_secs(60));
+    let r = &sim.receivers[0];
+    assert!(r.played_indices() == in_order(1000));
+    assert_eq!(r.requests_of("FLUSH").len(), 1);
+    let firsts = r.anchors.iter().filter(|(_, a)| a.first).count();
+    assert_eq!(firsts, 2, "a flagged anchor at the start and at the resume");
+}

@@ -2,14 +2,18 @@
 //! the tokio shell does (quinn-proto's `tests/util.rs` `Pair` is the model): every step
 //! jumps to the next instant anything happens, so minutes of audio take milliseconds.
 
+use airstream_proto::ap2::{
+    Anchor, Ap2Session, Ap2SessionConfig, AudioCipher, ClockIdentity, SessionSetup, StreamSetup,
+    Timing,
+};
 use airstream_proto::ntp::NtpClock;
 use airstream_proto::raop::{RaopSession, SessionConfig};
 use airstream_proto::rtp::{AudioPacket, RetransmitRequest, SyncPacket, TimingPacket};
 use airstream_proto::rtsp::{Request, Response, Version};
 use airstream_proto::sdp::Codec;
 use airstream_proto::stream::{
-    Event, MemberConfig, MemberId, Port, RECEIVER_FIXED_LATENCY, RtspInput, SourceItem, Stream,
-    StreamConfig, Transmit,
+    Ap2StreamConfig, Event, MasterClock, MemberConfig, MemberId, MemberTransport, Port,
+    RECEIVER_FIXED_LATENCY, RtspInput, SourceItem, Stream, StreamConfig, Transmit,
 };
 use bytes::Bytes;
 use std::collections::{BTreeMap, VecDeque};
@@ -18,6 +22,11 @@ use std::time::{Duration, Instant};
 
 pub(crate) const SILENCE: &[u8] = &[0xEE; 4];
 pub(crate) const MS: Duration = Duration::from_millis(1);
+/// The AirPlay 2 stream key of every simulated stream.
+pub(crate) const STREAM_KEY: [u8; 32] = [0x5A; 32];
+/// The PTP master's identity and its time at the simulation's start.
+pub(crate) const MASTER_IDENTITY: ClockIdentity = ClockIdentity([1, 2, 3, 0xFF, 0xFE, 4, 5, 6]);
+pub(crate) const MASTER_OFFSET: Duration = Duration::from_secs(1_000_000);
 
 /// A receiver's addresses: 10.0.0.N with RTSP 5000, audio 6000, control 6001, timing 6002.
 pub(crate) fn receiver_ip(n: u8) -> IpAddr {
@@ -44,6 +53,19 @@ pub(crate) struct Behaviour {
     pub(crate) sends_timing: bool,
     /// Audio-Latency it answers RECORD with.
     pub(crate) audio_latency: Option<u32>,
+    /// An AirPlay 2 realtime receiver: sealed packets, anchors, PTP (no timing requests).
+    pub(crate) airplay2: bool,
+}
+
+impl Behaviour {
+    /// An AirPlay 2 receiver that otherwise behaves as the default.
+    pub(crate) fn airplay2() -> Self {
+        Self {
+            airplay2: true,
+            sends_timing: false,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for Behaviour {
@@ -55,6 +77,7 @@ impl Default for Behaviour {
             silent_after: None,
             sends_timing: true,
             audio_latency: None,
+            airplay2: false,
         }
     }
 }
@@ -70,9 +93,15 @@ pub(crate) struct Receiver {
     pub(crate) played: Vec<Bytes>,
     pub(crate) requests: Vec<(Instant, String)>,
     pub(crate) syncs: Vec<(Instant, SyncPacket)>,
+    pub(crate) anchors: Vec<(Instant, Anchor)>,
+    /// Sealed datagrams that did not open under the stream key.
+    pub(crate) unopened: u64,
     pub(crate) resent_received: u64,
     pub(crate) audio_received: u64,
-    last_sync: Option<SyncPacket>,
+    /// The frame that plays at an instant, from the last sync or anchor.
+    reference: Option<(u32, Instant)>,
+    /// An AirPlay 2 receiver's key and its PTP follower's view of the master clock.
+    ap2: Option<(AudioCipher, MasterClock)>,
     highest_seq: Option<u16>,
     next_timing: Instant,
     rtp_base: Option<u32>,
@@ -98,19 +127,54 @@ impl Receiver {
     }
 
     fn audible_at(&self, ts: u32) -> Option<Instant> {
-        let sync = self.last_sync?;
-        let at_rtp_now = self.clock.instant_at(sync.ntp);
-        let ahead = i64::from(ts.wrapping_sub(sync.rtp_now) as i32)
-            + i64::from(sync.latency_frames())
-            + i64::from(RECEIVER_FIXED_LATENCY);
+        let (reference_ts, at) = self.reference?;
+        let ahead = i64::from(ts.wrapping_sub(reference_ts) as i32);
         let nanos = ahead * 1_000_000_000 / 44_100;
         Some(if nanos >= 0 {
-            at_rtp_now + Duration::from_nanos(nanos as u64)
+            at + Duration::from_nanos(nanos as u64)
         } else {
-            at_rtp_now
-                .checked_sub(Duration::from_nanos(nanos.unsigned_abs()))
+            at.checked_sub(Duration::from_nanos(nanos.unsigned_abs()))
                 .expect("after the clock's anchor")
         })
+    }
+
+    /// Takes a sync packet (AirPlay 1): frame `rtp_now − latency − the fixed 11025` plays at
+    /// its NTP time.
+    fn take_sync(&mut self, sync: SyncPacket) {
+        let ts = sync
+            .rtp_now
+            .wrapping_sub(sync.latency_frames())
+            .wrapping_sub(RECEIVER_FIXED_LATENCY);
+        self.reference = Some((ts, self.clock.instant_at(sync.ntp)));
+    }
+
+    /// Takes an anchor (AirPlay 2), as shairport-sync reads it: frame `bytes 4..8 − 11035`
+    /// plays at the master time, which the PTP follower maps to its own clock.
+    fn take_anchor(&mut self, anchor: Anchor, master: &MasterClock) {
+        let ts = anchor
+            .rtp_time
+            .wrapping_sub(anchor.latency)
+            .wrapping_sub(airstream_proto::ap2::anchor::RECEIVER_FIXED_LATENCY);
+        let since_origin = Duration::from_nanos(anchor.master_nanos)
+            .checked_sub(master.offset)
+            .expect("anchors name master times after the origin");
+        self.reference = Some((ts, master.origin + since_origin));
+    }
+
+    /// The RTP header fields and payload of an audio datagram of this receiver's kind.
+    fn open(&mut self, datagram: &[u8]) -> Option<(airstream_proto::rtp::AudioHeader, Bytes)> {
+        match &self.ap2 {
+            Some((cipher, _)) => {
+                let opened = cipher.open(datagram).ok();
+                if opened.is_none() {
+                    self.unopened += 1;
+                }
+                opened.map(|o| (o.header, Bytes::from(o.payload)))
+            }
+            None => AudioPacket::parse(datagram)
+                .ok()
+                .map(|p| (p.header, Bytes::copy_from_slice(p.payload))),
+        }
     }
 
     /// Plays everything audible by `now`.
@@ -234,6 +298,76 @@ pub(crate) fn recording_session(n: u8, audio_latency: Option<u32>) -> RaopSessio
     session
 }
 
+/// The master clock the simulation's stream and its AirPlay 2 receivers share.
+pub(crate) fn master_clock(sim: &Sim) -> MasterClock {
+    MasterClock {
+        origin: sim.start,
+        offset: MASTER_OFFSET,
+        identity: MASTER_IDENTITY,
+    }
+}
+
+/// An AirPlay 2 session taken through both SETUPs and RECORD, as the shell does before a
+/// member joins.
+pub(crate) fn recording_ap2_session(n: u8) -> Ap2Session {
+    use airstream_proto::bplist;
+    use plist::Value;
+    let local = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100));
+    let mut session = Ap2Session::new(Ap2SessionConfig {
+        local_ip: local,
+        session_id: 1,
+        dacp_id: 2,
+        active_remote: 3,
+        session: SessionSetup {
+            device_id: "0A:00:00:00:00:64".into(),
+            session_uuid: "S".into(),
+            group_uuid: "G".into(),
+            group_contains_group_leader: false,
+            model: "airstream".into(),
+            name: format!("sim-{n}"),
+            timing: Timing::Ptp {
+                addresses: vec![local],
+                id: local.to_string(),
+            },
+        },
+        stream: StreamSetup {
+            shk: STREAM_KEY,
+            control_port: 7001,
+            latency_min: 11_025,
+            latency_max: 88_200,
+            stream_connection_id: 1,
+        },
+        initial_volume_db: None,
+    })
+    .expect("valid SETUP bodies");
+    let mut setups = 0;
+    while let Some(request) = session.poll_request() {
+        let cseq = request.headers.get("CSeq").unwrap_or("0").to_string();
+        let mut response = Response::new(Version::Rtsp10, 200, "OK").with_header("CSeq", cseq);
+        if request.method == "SETUP" {
+            setups += 1;
+            let body = if setups == 1 {
+                bplist::encode_dict([("eventPort", Value::from(6003u64))])
+            } else {
+                let stream = Value::Dictionary(
+                    [
+                        ("dataPort", Value::from(6000u64)),
+                        ("controlPort", Value::from(6001u64)),
+                        ("type", Value::from(96u64)),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+                );
+                bplist::encode_dict([("streams", Value::Array(vec![stream]))])
+            };
+            response = response.with_body("application/x-apple-binary-plist", body);
+        }
+        session.handle_response(&response).expect("handshake");
+    }
+    session
+}
+
 impl Sim {
     /// A stream of `packets` source packets to receivers that behave as given.
     pub(crate) fn new(packets: u32, behaviours: &[Behaviour], latency_frames: u32) -> Self {
@@ -242,6 +376,11 @@ impl Sim {
             start,
             airstream_proto::ntp::NtpTime::from_parts(3_900_000_000, 0),
         );
+        let master = MasterClock {
+            origin: start,
+            offset: MASTER_OFFSET,
+            identity: MASTER_IDENTITY,
+        };
         let config = StreamConfig {
             ssrc: 0xABCD,
             first_seq: 65_000,
@@ -254,6 +393,13 @@ impl Sim {
             timing_wait: Duration::from_secs(2),
             preroll_packets: 63,
             preroll_wait: Duration::from_secs(2),
+            airplay2: behaviours
+                .iter()
+                .any(|b| b.airplay2)
+                .then_some(Ap2StreamConfig {
+                    shk: STREAM_KEY,
+                    clock: master,
+                }),
         };
         let mut stream = Stream::new(config, start);
         let mut receivers = Vec::new();
@@ -266,22 +412,41 @@ impl Sim {
                 played: Vec::new(),
                 requests: Vec::new(),
                 syncs: Vec::new(),
+                anchors: Vec::new(),
+                unopened: 0,
                 resent_received: 0,
                 audio_received: 0,
-                last_sync: None,
+                reference: None,
+                ap2: behaviour
+                    .airplay2
+                    .then(|| (AudioCipher::new(&STREAM_KEY), master)),
                 highest_seq: None,
                 next_timing: start + behaviour.delay,
                 rtp_base: None,
                 clock,
+            };
+            let (session, transport, timing) = if behaviour.airplay2 {
+                (
+                    recording_ap2_session(n).into(),
+                    MemberTransport::AirPlay2,
+                    None,
+                )
+            } else {
+                (
+                    recording_session(n, behaviour.audio_latency).into(),
+                    MemberTransport::Raop,
+                    Some(receiver.addr(6002)),
+                )
             };
             stream.add_member(
                 MemberConfig {
                     rtsp: receiver.addr(5000),
                     audio: receiver.addr(6000),
                     control: receiver.addr(6001),
-                    timing: Some(receiver.addr(6002)),
+                    timing,
                     audio_latency: behaviour.audio_latency,
-                    session: recording_session(n, behaviour.audio_latency),
+                    session,
+                    transport,
                 },
                 start,
             );
@@ -451,45 +616,49 @@ impl Sim {
         }
         match transmit.port {
             Port::Control => {
-                if let Ok(sync) = SyncPacket::parse(&transmit.datagram) {
+                if let Some((_, master)) = r.ap2 {
+                    if let Ok(anchor) = Anchor::parse(&transmit.datagram) {
+                        r.anchors.push((now, anchor));
+                        r.take_anchor(anchor, &master);
+                        return;
+                    }
+                } else if let Ok(sync) = SyncPacket::parse(&transmit.datagram) {
                     r.syncs.push((now, sync));
-                    r.last_sync = Some(sync);
+                    r.take_sync(sync);
                     return;
                 }
                 // A retransmission: 4-byte header, then the original packet.
-                if let Ok(packet) = AudioPacket::parse(&transmit.datagram[4..]) {
+                if let Some((header, payload)) = transmit.datagram.get(4..).and_then(|d| r.open(d))
+                {
                     r.resent_received += 1;
-                    let ts = packet.header.timestamp;
+                    let ts = header.timestamp;
                     if let Some(at) = r.audible_at(ts) {
                         let key = r.extend(ts);
-                        r.buffer
-                            .entry(key)
-                            .or_insert((at, Bytes::copy_from_slice(packet.payload)));
+                        r.buffer.entry(key).or_insert((at, payload));
                     }
                 }
             }
             Port::Audio => {
-                let Ok(packet) = AudioPacket::parse(&transmit.datagram) else {
+                let Some((header, payload)) = r.open(&transmit.datagram) else {
                     return;
                 };
                 r.audio_received += 1;
-                let seq = packet.header.seq;
-                let ts = packet.header.timestamp;
+                let seq = header.seq;
+                let ts = header.timestamp;
                 if let Some(at) = r.audible_at(ts) {
                     let key = r.extend(ts);
-                    r.buffer
-                        .insert(key, (at, Bytes::copy_from_slice(packet.payload)));
+                    r.buffer.insert(key, (at, payload));
                 }
                 // Ask for a gap at once, from the control port.
                 let gap = match r.highest_seq {
-                    Some(high) if !packet.header.marker => {
+                    Some(high) if !header.marker => {
                         let ahead = seq.wrapping_sub(high);
                         (ahead > 1 && ahead < 0x8000).then(|| (high.wrapping_add(1), ahead - 1))
                     }
                     _ => None,
                 };
                 if r.highest_seq
-                    .is_none_or(|h| packet.header.marker || seq.wrapping_sub(h) < 0x8000)
+                    .is_none_or(|h| header.marker || seq.wrapping_sub(h) < 0x8000)
                 {
                     r.highest_seq = Some(seq);
                 }

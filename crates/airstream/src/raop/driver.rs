@@ -101,6 +101,8 @@ pub(super) struct Driver {
     /// Tag changes of the source waiting for their point in the stream, by marker token.
     pub(super) markers: Vec<(u64, Metadata)>,
     pub(super) next_marker: u64,
+    /// The PTP master of AirPlay 2 members, running as long as the stream.
+    pub(super) _ptp: Option<super::ap2::PtpTask>,
 }
 
 impl Driver {

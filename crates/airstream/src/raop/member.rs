@@ -2,7 +2,8 @@
 //! through OPTIONS → ANNOUNCE → SETUP → RECORD, with its UDP sockets bound. What comes out
 //! joins the stream engine as a member.
 
-use super::{Encryption, MetadataKinds, Receiver, volume_db};
+use super::ap2::Ap2Shared;
+use super::{Encryption, MetadataKinds, Protocol, Receiver, volume_db};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::pairing::verify::{VerifyPeer, pair_verify};
@@ -11,6 +12,7 @@ use airstream_proto::ntp::NtpClock;
 use airstream_proto::raop::crypto::{AudioKey, airport_public_key};
 use airstream_proto::raop::{RaopSession, SessionConfig, SessionError, SessionEvent, Transport};
 use airstream_proto::sdp::{Codec, SdpEncryption};
+use airstream_proto::stream::{MemberSession, MemberTransport};
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
 
@@ -22,13 +24,19 @@ pub(super) struct Shared {
     pub(super) ssrc: u32,
     pub(super) clock: NtpClock,
     pub(super) audio_key: Option<AudioKey>,
+    /// The stream's total latency asked for, in frames.
+    pub(super) latency_frames: u32,
+    /// Stream key and PTP clock when any member takes AirPlay 2.
+    pub(super) ap2: Option<Ap2Shared>,
 }
 
 /// A receiver set up to RECORD.
 pub(super) struct Connected {
     pub(super) receiver: SocketAddr,
     pub(super) conn: Connection,
-    pub(super) session: RaopSession,
+    pub(super) session: MemberSession,
+    /// Which packets it takes.
+    pub(super) kind: MemberTransport,
     pub(super) transport: Transport,
     pub(super) audio: UdpSocket,
     pub(super) control: UdpSocket,
@@ -56,6 +64,15 @@ fn sdp_key(receiver: &Receiver, key: Option<&AudioKey>) -> Result<Option<SdpEncr
 
 /// Connects and runs the RTSP handshake up to RECORD (and the initial volume).
 pub(super) async fn connect(receiver: &Receiver, shared: &Shared) -> Result<Connected> {
+    if let Protocol::AirPlay2 = receiver.protocol {
+        let Some(ap2) = &shared.ap2 else {
+            return Err(Error::internal(
+                "an AirPlay 2 receiver in a stream set up without AirPlay 2",
+                "no stream key",
+            ));
+        };
+        return super::ap2::connect(receiver, shared, ap2).await;
+    }
     let address = receiver.address;
     let mut conn = Connection::connect(address).await?;
     let local_ip = conn.local().ip();
@@ -107,7 +124,8 @@ pub(super) async fn connect(receiver: &Receiver, shared: &Shared) -> Result<Conn
     Ok(Connected {
         receiver: address,
         conn,
-        session,
+        session: session.into(),
+        kind: MemberTransport::Raop,
         transport,
         audio,
         control,

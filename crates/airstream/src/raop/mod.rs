@@ -10,7 +10,12 @@
 //! [`start_group`] does the same for several receivers at once, in sync: they share one
 //! timeline, so every packet and every sync packet is the same for all of them, and each
 //! plays frame *n* at the same instant. A receiver that fails drops out; the others go on.
+//!
+//! A receiver may take the stream over AirPlay 2 instead ([`Protocol::AirPlay2`]): realtime
+//! ALAC sealed with the stream key, anchors against our PTP master on UDP 319/320. AirPlay 1
+//! and AirPlay 2 members of one group share the timeline.
 
+mod ap2;
 mod batch;
 mod clock;
 mod driver;
@@ -78,6 +83,17 @@ impl StreamOptions {
     }
 }
 
+/// Which protocol carries the audio to a receiver.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// AirPlay 1 (RAOP): ANNOUNCE/SETUP/RECORD, NTP-style timing answered by us.
+    #[default]
+    Raop,
+    /// AirPlay 2 realtime audio (type 96, ALAC): payloads sealed with the stream key,
+    /// anchors against our PTP master (UDP 319/320: root or CAP_NET_BIND_SERVICE).
+    AirPlay2,
+}
+
 /// How audio payloads are protected.
 #[derive(Clone, Default)]
 pub enum Encryption {
@@ -132,6 +148,8 @@ pub struct Receiver {
     pub volume: Option<u8>,
     /// How this receiver gets the AES key. A group encrypts for all or for none.
     pub encryption: Encryption,
+    /// AirPlay 1 or AirPlay 2; a group may mix them.
+    pub protocol: Protocol,
 }
 
 impl Receiver {
@@ -146,6 +164,7 @@ impl Receiver {
             metadata_kinds: MetadataKinds::ALL,
             volume: None,
             encryption: Encryption::None,
+            protocol: Protocol::Raop,
         }
     }
 
@@ -185,6 +204,7 @@ impl fmt::Debug for Receiver {
             .field("metadata_kinds", &self.metadata_kinds)
             .field("volume", &self.volume)
             .field("encryption", &self.encryption)
+            .field("protocol", &self.protocol)
             .finish()
     }
 }

@@ -2,19 +2,23 @@
 //! through the RTSP handshake at once; then they join one stream engine, each with an I/O
 //! task for its sockets, and the driver task starts.
 
+use super::ap2::{self, Ap2Shared};
 use super::driver::{Driver, Link, StreamTask};
 use super::io::{self, MemberSockets};
 use super::member::{self, Connected, Shared};
 use super::pipeline::{PayloadEncoder, Pipeline};
 use super::{
-    Encryption, Progress, Receiver, ReceiverReport, StreamHandle, StreamOptions, StreamState, clock,
+    Encryption, Progress, Protocol, Receiver, ReceiverReport, StreamHandle, StreamOptions,
+    StreamState, clock,
 };
 use crate::error::{Error, Result};
 use airstream_audio::PcmSource;
 use airstream_proto::format::SAMPLE_RATE;
 use airstream_proto::ntp::{NtpClock, NtpTime, UNIX_EPOCH_OFFSET_SECS};
 use airstream_proto::raop::crypto::AudioKey;
-use airstream_proto::stream::{MemberConfig, MemberStats, Stream, StreamConfig, frames_duration};
+use airstream_proto::stream::{
+    Ap2StreamConfig, MemberConfig, MemberStats, Stream, StreamConfig, frames_duration,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -57,6 +61,29 @@ pub(super) async fn establish(
         metadata.duration = source.duration();
     }
     let duration = metadata.duration;
+    let airplay2: Vec<std::net::IpAddr> = receivers
+        .iter()
+        .filter(|r| r.protocol == Protocol::AirPlay2)
+        .map(|r| r.address.ip())
+        .collect();
+    if !airplay2.is_empty() && !options.codec.is_alac() {
+        return Err(Error::Unsupported(format!(
+            "AirPlay 2 realtime audio is ALAC only, not {:?}",
+            options.codec
+        )));
+    }
+    // The PTP ports first: without them nothing of an AirPlay 2 stream can work, and no
+    // receiver has been bothered yet.
+    let ptp_sockets = if airplay2.is_empty() {
+        None
+    } else {
+        Some(ap2::bind_ptp().await?)
+    };
+    let ap2_shared = ptp_sockets.as_ref().map(|_| Ap2Shared::new());
+    // The receivers' PTP followers lock on while the handshakes run.
+    let ptp = ptp_sockets
+        .zip(ap2_shared.as_ref())
+        .map(|(sockets, shared)| ap2::spawn_ptp(shared.clock, sockets, airplay2.clone()));
     let audio_key = (encrypted > 0).then(|| AudioKey::new(rand::random(), rand::random()));
     let mut encoder = PayloadEncoder::new(options.codec, audio_key.clone());
     let silence = encoder.silence();
@@ -70,6 +97,8 @@ pub(super) async fn establish(
         ssrc: rand::random(),
         clock: wall_clock_anchor(),
         audio_key,
+        latency_frames: latency_frames(options.latency),
+        ap2: ap2_shared,
     });
     let mut handshakes = tokio::task::JoinSet::new();
     for (index, receiver) in receivers.iter().cloned().enumerate() {
@@ -126,6 +155,10 @@ pub(super) async fn establish(
             timing_wait: options.timing_wait,
             preroll_packets: PREROLL_PACKETS,
             preroll_wait: PREROLL_WAIT,
+            airplay2: shared.ap2.as_ref().map(|ap2| Ap2StreamConfig {
+                shk: ap2.shk,
+                clock: ap2.clock,
+            }),
         },
         now,
     );
@@ -136,6 +169,7 @@ pub(super) async fn establish(
             receiver,
             conn,
             session,
+            kind,
             transport,
             audio,
             control,
@@ -153,6 +187,7 @@ pub(super) async fn establish(
                     .then(|| SocketAddr::new(ip, transport.timing_port)),
                 audio_latency: transport.audio_latency,
                 session,
+                transport: kind,
             },
             now,
         );
@@ -225,6 +260,7 @@ pub(super) async fn establish(
         metadata,
         markers: Vec::new(),
         next_marker: 0,
+        _ptp: ptp,
     };
     Ok((handle, StreamTask::spawn(driver)))
 }

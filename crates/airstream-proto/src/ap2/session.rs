@@ -1,0 +1,547 @@
+//! The RTSP session of one AirPlay 2 realtime stream, sans-IO, in the shape of
+//! [`RaopSession`](crate::raop::RaopSession): session SETUP (timing) → stream SETUP (type 96,
+//! the stream key) → RECORD (→ initial volume), then volume, metadata, keep-alives, FLUSH and
+//! TEARDOWN while the stream engine holds it.
+
+use super::setup::{STREAM_TYPE_REALTIME, SessionSetup, StreamSetup};
+use super::setup_reply::{SessionSetupReply, StreamSetupReply};
+use crate::raop::session::USER_AGENT;
+use crate::raop::{SessionError, SessionEvent};
+use crate::rtsp::{Request, Response, Version};
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::net::IpAddr;
+
+const BPLIST: &str = "application/x-apple-binary-plist";
+
+/// What an AirPlay 2 session is set up with.
+#[derive(Debug, Clone)]
+pub struct Ap2SessionConfig {
+    /// Our address as the receiver sees it (goes into the URI).
+    pub local_ip: IpAddr,
+    /// The number in `rtsp://<local_ip>/<session_id>`.
+    pub session_id: u32,
+    /// `DACP-ID` and `Client-Instance`.
+    pub dacp_id: u64,
+    /// `Active-Remote` (the DACP remote's token).
+    pub active_remote: u32,
+    /// The first SETUP's body (timing protocol and peer).
+    pub session: SessionSetup,
+    /// The second SETUP's body (stream key, our control port, latency range).
+    pub stream: StreamSetup,
+    /// Volume in AirPlay dB set right after RECORD.
+    pub initial_volume_db: Option<f32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    SessionSetup,
+    StreamSetup,
+    Record,
+    InitialVolume,
+    Parameter,
+    KeepAlive,
+    Flush,
+    Teardown,
+}
+
+impl Purpose {
+    fn is_fatal(self) -> bool {
+        matches!(
+            self,
+            Purpose::SessionSetup | Purpose::StreamSetup | Purpose::Record
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    purpose: Purpose,
+    method: &'static str,
+    uri: String,
+    headers: Vec<(&'static str, String)>,
+    content_type: Option<&'static str>,
+    body: Bytes,
+}
+
+/// Where the session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ap2State {
+    /// The SETUPs are under way.
+    SettingUp,
+    /// RECORD (and the initial volume) sent.
+    Recording,
+    /// Audio may flow.
+    Streaming,
+    /// TEARDOWN sent.
+    TearingDown,
+    /// Over (torn down or failed).
+    Closed,
+}
+
+/// The sans-IO AirPlay 2 session; see the [module documentation](self).
+pub struct Ap2Session {
+    config: Ap2SessionConfig,
+    state: Ap2State,
+    cseq: u32,
+    queue: VecDeque<Pending>,
+    in_flight: Option<Pending>,
+    session_reply: Option<SessionSetupReply>,
+    stream_reply: Option<StreamSetupReply>,
+    events: VecDeque<SessionEvent>,
+}
+
+/// Shows where the session is, never the stream key.
+impl std::fmt::Debug for Ap2Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ap2Session")
+            .field("state", &self.state)
+            .field("cseq", &self.cseq)
+            .field("queued", &self.queue.len())
+            .field("in_flight", &self.in_flight.as_ref().map(|p| p.method))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ap2Session {
+    /// A session whose first requests (both SETUPs) are queued; encoding errors in the
+    /// bodies (a zero port, an insane latency range) are refused here.
+    pub fn new(config: Ap2SessionConfig) -> Result<Self, super::SetupError> {
+        let session_body = Bytes::from(config.session.encode()?);
+        let stream_body = Bytes::from(config.stream.encode()?);
+        let mut session = Self {
+            config,
+            state: Ap2State::SettingUp,
+            cseq: 0,
+            queue: VecDeque::new(),
+            in_flight: None,
+            session_reply: None,
+            stream_reply: None,
+            events: VecDeque::new(),
+        };
+        let uri = session.uri();
+        session.enqueue(
+            Purpose::SessionSetup,
+            "SETUP",
+            uri.clone(),
+            Some(BPLIST),
+            session_body,
+        );
+        session.enqueue(
+            Purpose::StreamSetup,
+            "SETUP",
+            uri,
+            Some(BPLIST),
+            stream_body,
+        );
+        Ok(session)
+    }
+
+    /// `rtsp://<our address>/<session id>`, brackets around IPv6.
+    pub fn uri(&self) -> String {
+        match self.config.local_ip {
+            IpAddr::V4(ip) => format!("rtsp://{ip}/{}", self.config.session_id),
+            IpAddr::V6(ip) => format!("rtsp://[{ip}]/{}", self.config.session_id),
+        }
+    }
+
+    /// Where the session is.
+    pub fn state(&self) -> Ap2State {
+        self.state
+    }
+
+    /// The session SETUP's reply, once received.
+    pub fn session_reply(&self) -> Option<&SessionSetupReply> {
+        self.session_reply.as_ref()
+    }
+
+    /// The stream SETUP's reply (data and control ports), once received.
+    pub fn stream_reply(&self) -> Option<&StreamSetupReply> {
+        self.stream_reply.as_ref()
+    }
+
+    fn enqueue(
+        &mut self,
+        purpose: Purpose,
+        method: &'static str,
+        uri: String,
+        content_type: Option<&'static str>,
+        body: Bytes,
+    ) {
+        self.enqueue_with(purpose, method, uri, Vec::new(), content_type, body);
+    }
+
+    fn enqueue_with(
+        &mut self,
+        purpose: Purpose,
+        method: &'static str,
+        uri: String,
+        headers: Vec<(&'static str, String)>,
+        content_type: Option<&'static str>,
+        body: Bytes,
+    ) {
+        self.queue.push_back(Pending {
+            purpose,
+            method,
+            uri,
+            headers,
+            content_type,
+            body,
+        });
+    }
+
+    /// The next request to write, if none is in flight.
+    pub fn poll_request(&mut self) -> Option<Request> {
+        if self.in_flight.is_some() || self.state == Ap2State::Closed {
+            return None;
+        }
+        let pending = self.queue.pop_front()?;
+        match pending.purpose {
+            Purpose::Record => self.state = Ap2State::Recording,
+            Purpose::Teardown => self.state = Ap2State::TearingDown,
+            _ => {}
+        }
+        self.cseq += 1;
+        let mut request = Request::new(pending.method, &pending.uri, Version::Rtsp10)
+            .with_header("CSeq", self.cseq.to_string())
+            .with_header("User-Agent", USER_AGENT)
+            .with_header("DACP-ID", format!("{:016X}", self.config.dacp_id))
+            .with_header("Active-Remote", self.config.active_remote.to_string())
+            .with_header("Client-Instance", format!("{:016X}", self.config.dacp_id));
+        for (name, value) in &pending.headers {
+            request = request.with_header(name, value.clone());
+        }
+        if let Some(content_type) = pending.content_type {
+            request = request.with_body(content_type, pending.body.clone());
+        }
+        self.in_flight = Some(pending);
+        Some(request)
+    }
+
+    /// Feeds the response to the request in flight. A failed SETUP or RECORD, or a SETUP
+    /// reply that does not validate (absurd ports, another stream type), ends the session.
+    pub fn handle_response(&mut self, response: &Response) -> Result<(), SessionError> {
+        let Some(pending) = self.in_flight.take() else {
+            return Err(SessionError::Unexpected);
+        };
+        if !response.is_success() {
+            if pending.purpose.is_fatal() {
+                self.state = Ap2State::Closed;
+                self.queue.clear();
+                return Err(match response.status {
+                    453 => SessionError::Busy,
+                    _ => SessionError::Status {
+                        method: pending.method.to_string(),
+                        status: response.status,
+                        reason: response.reason.clone(),
+                    },
+                });
+            }
+            if pending.purpose == Purpose::Teardown {
+                self.close();
+                return Ok(());
+            }
+            self.events.push_back(SessionEvent::Warning {
+                request: describe(&pending),
+                status: response.status,
+                reason: response.reason.clone(),
+            });
+            if pending.purpose == Purpose::InitialVolume {
+                self.start_streaming();
+            }
+            return Ok(());
+        }
+        let bad_reply = |e: super::SetupError| SessionError::BadReply {
+            method: "SETUP".into(),
+            header: "body",
+            value: e.to_string(),
+        };
+        match pending.purpose {
+            Purpose::SessionSetup => {
+                let reply = SessionSetupReply::parse(&response.body, &self.config.session.timing)
+                    .map_err(bad_reply);
+                self.session_reply = Some(self.fail_on_err(reply)?);
+            }
+            Purpose::StreamSetup => {
+                let reply = StreamSetupReply::parse(&response.body, STREAM_TYPE_REALTIME)
+                    .map_err(bad_reply);
+                self.stream_reply = Some(self.fail_on_err(reply)?);
+                let uri = self.uri();
+                self.queue.push_front(Pending {
+                    purpose: Purpose::Record,
+                    method: "RECORD",
+                    uri,
+                    headers: vec![("Range", "npt=0-".into())],
+                    content_type: None,
+                    body: Bytes::new(),
+                });
+            }
+            Purpose::Record => match self.config.initial_volume_db {
+                Some(db) => {
+                    let uri = self.uri();
+                    self.queue
+                        .push_front(volume_request(db, uri, Purpose::InitialVolume));
+                }
+                None => self.start_streaming(),
+            },
+            Purpose::InitialVolume => self.start_streaming(),
+            Purpose::Flush => self.events.push_back(SessionEvent::Flushed),
+            Purpose::Teardown => self.close(),
+            Purpose::Parameter | Purpose::KeepAlive => {}
+        }
+        Ok(())
+    }
+
+    fn fail_on_err<T>(&mut self, result: Result<T, SessionError>) -> Result<T, SessionError> {
+        if result.is_err() {
+            self.state = Ap2State::Closed;
+            self.queue.clear();
+        }
+        result
+    }
+
+    fn start_streaming(&mut self) {
+        self.state = Ap2State::Streaming;
+        self.events.push_back(SessionEvent::Recording);
+    }
+
+    fn close(&mut self) {
+        self.state = Ap2State::Closed;
+        self.queue.clear();
+        self.events.push_back(SessionEvent::Closed);
+    }
+
+    /// The next session event (recording, warnings, flushed, closed).
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// Volume in AirPlay dB (see [`crate::volume`]).
+    pub fn set_volume(&mut self, db: f32) {
+        let uri = self.uri();
+        self.queue
+            .push_back(volume_request(db, uri, Purpose::Parameter));
+    }
+
+    /// A SET_PARAMETER with any body (DMAP, artwork, progress), optionally tied to an RTP time.
+    pub fn set_parameter(&mut self, content_type: &'static str, body: Bytes, rtptime: Option<u32>) {
+        let headers = rtptime
+            .map(|t| vec![("RTP-Info", format!("rtptime={t}"))])
+            .unwrap_or_default();
+        let uri = self.uri();
+        self.enqueue_with(
+            Purpose::Parameter,
+            "SET_PARAMETER",
+            uri,
+            headers,
+            Some(content_type),
+            body,
+        );
+    }
+
+    /// `OPTIONS *`, at most one queued: receivers drop idle sessions.
+    pub fn keep_alive(&mut self) {
+        if !self.queue.iter().any(|p| p.purpose == Purpose::KeepAlive) {
+            self.enqueue(
+                Purpose::KeepAlive,
+                "OPTIONS",
+                "*".into(),
+                None,
+                Bytes::new(),
+            );
+        }
+    }
+
+    /// Drops what the receiver buffered from `seq`/`rtptime` on (pause): realtime streams
+    /// take the AirPlay 1 form.
+    pub fn flush(&mut self, next_seq: u16, next_rtptime: u32) {
+        let uri = self.uri();
+        self.enqueue_with(
+            Purpose::Flush,
+            "FLUSH",
+            uri,
+            vec![("RTP-Info", format!("seq={next_seq};rtptime={next_rtptime}"))],
+            None,
+            Bytes::new(),
+        );
+    }
+
+    /// Ends the session (a TEARDOWN without a body ends the session, not just the stream).
+    pub fn teardown(&mut self) {
+        match self.state {
+            Ap2State::TearingDown | Ap2State::Closed => return,
+            Ap2State::SettingUp if self.stream_reply.is_none() && self.in_flight.is_none() => {
+                self.close();
+                return;
+            }
+            _ => {}
+        }
+        self.queue.retain(|p| p.purpose.is_fatal());
+        let uri = self.uri();
+        self.enqueue(Purpose::Teardown, "TEARDOWN", uri, None, Bytes::new());
+    }
+}
+
+fn volume_request(db: f32, uri: String, purpose: Purpose) -> Pending {
+    Pending {
+        purpose,
+        method: "SET_PARAMETER",
+        uri,
+        headers: Vec::new(),
+        content_type: Some("text/parameters"),
+        body: Bytes::from(format!("volume: {db:.6}\r\n")),
+    }
+}
+
+fn describe(pending: &Pending) -> String {
+    match (pending.purpose, pending.content_type) {
+        (Purpose::InitialVolume, _) | (Purpose::Parameter, Some("text/parameters")) => {
+            "SET_PARAMETER volume".to_string()
+        }
+        (Purpose::Parameter, Some(other)) => format!("SET_PARAMETER {other}"),
+        _ => pending.method.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ap2::Timing;
+    use crate::bplist;
+    use plist::Value;
+    use std::net::Ipv4Addr;
+
+    fn config(volume: Option<f32>) -> Ap2SessionConfig {
+        let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        Ap2SessionConfig {
+            local_ip: ip,
+            session_id: 42,
+            dacp_id: 7,
+            active_remote: 9,
+            session: SessionSetup {
+                device_id: "0A:00:00:00:00:01".into(),
+                session_uuid: "U".into(),
+                group_uuid: "G".into(),
+                group_contains_group_leader: false,
+                model: "airstream".into(),
+                name: "test".into(),
+                timing: Timing::Ptp {
+                    addresses: vec![ip],
+                    id: ip.to_string(),
+                },
+            },
+            stream: StreamSetup {
+                shk: [1; 32],
+                control_port: 7001,
+                latency_min: 11_025,
+                latency_max: 88_200,
+                stream_connection_id: 1,
+            },
+            initial_volume_db: volume,
+        }
+    }
+
+    fn ok(request: &Request) -> Response {
+        Response::new(Version::Rtsp10, 200, "OK").with_header(
+            "CSeq",
+            request.headers.get("CSeq").unwrap_or_default().to_string(),
+        )
+    }
+
+    fn stream_reply(data_port: u64) -> Bytes {
+        let stream = crate::ap2::setup::sorted_dict([
+            ("dataPort", Value::from(data_port)),
+            ("controlPort", Value::from(6001u64)),
+            ("type", Value::from(96u64)),
+        ]);
+        Bytes::from(bplist::encode_dict([(
+            "streams",
+            Value::Array(vec![stream]),
+        )]))
+    }
+
+    fn to_recording(session: &mut Ap2Session) -> Vec<String> {
+        let mut methods = Vec::new();
+        while let Some(request) = session.poll_request() {
+            methods.push(request.method.clone());
+            let mut response = ok(&request);
+            if methods.len() == 1 {
+                response = response.with_body(
+                    BPLIST,
+                    bplist::encode_dict([("eventPort", Value::from(7010u64))]),
+                );
+            } else if methods.len() == 2 {
+                response = response.with_body(BPLIST, stream_reply(6000));
+            }
+            session.handle_response(&response).expect("handshake");
+            if session.state() == Ap2State::Streaming {
+                break;
+            }
+        }
+        methods
+    }
+
+    #[test]
+    fn handshake_is_two_setups_record_and_volume() {
+        let mut session = Ap2Session::new(config(Some(-15.0))).expect("config");
+        let methods = to_recording(&mut session);
+        assert_eq!(methods, ["SETUP", "SETUP", "RECORD", "SET_PARAMETER"]);
+        assert_eq!(session.poll_event(), Some(SessionEvent::Recording));
+        let reply = session.stream_reply().expect("stream reply");
+        assert_eq!((reply.data_port, reply.control_port), (6000, 6001));
+        assert_eq!(session.session_reply().map(|r| r.event_port), Some(7010));
+    }
+
+    #[test]
+    fn requests_carry_bplists_and_teardown_closes() {
+        let mut session = Ap2Session::new(config(None)).expect("config");
+        let first = session.poll_request().expect("setup");
+        assert_eq!(first.uri, "rtsp://10.0.0.1/42");
+        assert_eq!(first.headers.get("Content-Type"), Some(BPLIST));
+        let dict = bplist::decode_dict(&first.body).expect("bplist");
+        assert_eq!(
+            dict.get("timingProtocol").and_then(Value::as_string),
+            Some("PTP")
+        );
+        session.in_flight = None;
+        session.queue.clear();
+        session.state = Ap2State::Streaming;
+        session.flush(5, 1000);
+        let flush = session.poll_request().expect("flush");
+        session.set_volume(-3.0);
+        // Leaving drops what is still queued (the volume), then tears down.
+        session.teardown();
+        assert_eq!(flush.headers.get("RTP-Info"), Some("seq=5;rtptime=1000"));
+        session.handle_response(&ok(&flush)).expect("flush ok");
+        assert_eq!(session.poll_event(), Some(SessionEvent::Flushed));
+        let teardown = session.poll_request().expect("teardown");
+        assert_eq!(teardown.method, "TEARDOWN");
+        session.handle_response(&ok(&teardown)).expect("ok");
+        assert_eq!(session.poll_event(), Some(SessionEvent::Closed));
+        assert_eq!(session.poll_request(), None);
+    }
+
+    #[test]
+    fn absurd_setup_replies_and_refusals_end_the_session() {
+        let mut session = Ap2Session::new(config(None)).expect("config");
+        let setup = session.poll_request().expect("setup");
+        let response = ok(&setup).with_body(
+            BPLIST,
+            bplist::encode_dict([("eventPort", Value::from(7010u64))]),
+        );
+        session.handle_response(&response).expect("session setup");
+        let setup = session.poll_request().expect("stream setup");
+        let bad = ok(&setup).with_body(BPLIST, stream_reply(70_000));
+        assert!(matches!(
+            session.handle_response(&bad),
+            Err(SessionError::BadReply { .. })
+        ));
+        assert_eq!(session.poll_request(), None);
+
+        let mut session = Ap2Session::new(config(None)).expect("config");
+        let setup = session.poll_request().expect("setup");
+        let refused = Response::new(Version::Rtsp10, 453, "Not Enough Bandwidth");
+        assert_eq!(session.handle_response(&refused), Err(SessionError::Busy));
+        let _ = setup;
+    }
+}

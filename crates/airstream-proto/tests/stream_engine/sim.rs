@@ -240,7 +240,8 @@ pub(crate) struct Sim {
     pub(crate) events: Vec<(Instant, Event)>,
     /// Source packets not yet pushed; pushed while the engine holds fewer than 256.
     pub(crate) source: VecDeque<SourceItem>,
-    flights: Vec<(Instant, u64, Flight)>,
+    /// In flight, by arrival time and then send order.
+    flights: BTreeMap<(Instant, u64), Flight>,
     order: u64,
     sent_audio: Vec<u64>,
     /// Every datagram the engine sent, with its destination.
@@ -467,7 +468,7 @@ impl Sim {
             receivers,
             events: Vec::new(),
             source,
-            flights: Vec::new(),
+            flights: BTreeMap::new(),
             order: 0,
             sent: Vec::new(),
             sent_at: Vec::new(),
@@ -477,7 +478,7 @@ impl Sim {
 
     fn fly(&mut self, at: Instant, flight: Flight) {
         self.order += 1;
-        self.flights.push((at, self.order, flight));
+        self.flights.insert((at, self.order), flight);
     }
 
     fn delay_to(&self, n: usize, count: u64) -> Duration {
@@ -700,7 +701,7 @@ impl Sim {
             {
                 return;
             }
-            let next_flight = self.flights.iter().map(|(t, _, _)| *t).min();
+            let next_flight = self.flights.first_key_value().map(|((t, _), _)| *t);
             let next_timing = self
                 .receivers
                 .iter()
@@ -708,14 +709,11 @@ impl Sim {
                 .map(|r| r.next_timing)
                 .min();
             let next_script = self.script.first().map(|(t, _)| self.start + *t);
-            // Receivers play at least every 10 ms, so a FLUSH finds what was played.
-            let next_play = self.now + 10 * MS;
             let next = [
                 self.stream.poll_timeout(),
                 next_flight,
                 next_timing,
                 next_script,
-                Some(next_play),
             ]
             .into_iter()
             .flatten()
@@ -728,15 +726,14 @@ impl Sim {
             for n in 0..self.receivers.len() {
                 self.receiver_step(n);
             }
-            while let Some(i) = self
+            while self
                 .flights
-                .iter()
-                .enumerate()
-                .filter(|(_, (t, _, _))| *t <= self.now)
-                .min_by_key(|(_, (t, order, _))| (*t, *order))
-                .map(|(i, _)| i)
+                .first_key_value()
+                .is_some_and(|((t, _), _)| *t <= self.now)
             {
-                let (_, _, flight) = self.flights.swap_remove(i);
+                let Some((_, flight)) = self.flights.pop_first() else {
+                    break;
+                };
                 self.deliver(flight);
                 self.pump();
             }

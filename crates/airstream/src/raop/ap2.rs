@@ -3,7 +3,7 @@
 //! and a receiver's AirPlay 2 handshake (session SETUP with PTP timing → stream SETUP type
 //! 96 → RECORD) on a plain RTSP connection, as shairport-sync takes it.
 
-use super::member::{Connected, Shared, session_error, warning};
+use super::member::{Connected, Shared, handshake_request, session_error, warning};
 use super::{Receiver, clock, volume_db};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -241,14 +241,7 @@ pub(super) async fn connect(
                 detail: "AirPlay 2 session stalled before RECORD".into(),
             });
         };
-        let response = match conn.request(&request).await {
-            Ok(r) => r,
-            Err(Error::ConnectionLost(_)) if !answered_any => {
-                return Err(Error::DeviceBusy { receiver: peer });
-            }
-            Err(e) => return Err(e),
-        };
-        answered_any = true;
+        let response = handshake_request(&mut conn, &request, &mut answered_any, &peer).await?;
         session
             .handle_response(&response)
             .map_err(|e| session_error(&peer, e))?;
@@ -257,18 +250,5 @@ pub(super) async fn connect(
 
 /// A random (version 4) UUID in its usual upper-case text form.
 fn uuid() -> String {
-    let b: [u8; 16] = rand::random();
-    let hex = b.iter().fold(String::new(), |mut s, x| {
-        use std::fmt::Write as _;
-        let _ = write!(s, "{x:02X}");
-        s
-    });
-    format!(
-        "{}-{}-4{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    uuid::Uuid::new_v4().to_string().to_uppercase()
 }

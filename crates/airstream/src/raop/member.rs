@@ -11,6 +11,7 @@ use airstream_proto::digest::DigestCredentials;
 use airstream_proto::ntp::NtpClock;
 use airstream_proto::raop::crypto::{AudioKey, airport_public_key};
 use airstream_proto::raop::{RaopSession, SessionConfig, SessionError, SessionEvent, Transport};
+use airstream_proto::rtsp::{Request, Response};
 use airstream_proto::sdp::{Codec, SdpEncryption};
 use airstream_proto::stream::{MemberSession, MemberTransport};
 use std::net::SocketAddr;
@@ -182,18 +183,30 @@ async fn handshake(
                 detail: "session stalled before RECORD".into(),
             });
         };
-        let response = match conn.request(&request).await {
-            Ok(r) => r,
-            // A receiver that refuses a second sender may close right after accepting.
-            Err(Error::ConnectionLost(_)) if !answered_any => {
-                return Err(Error::DeviceBusy { receiver: peer });
-            }
-            Err(e) => return Err(e),
-        };
-        answered_any = true;
+        let response = handshake_request(conn, &request, &mut answered_any, &peer).await?;
         session
             .handle_response(&response)
             .map_err(|e| session_error(&peer, e))?;
+    }
+}
+
+/// Sends one handshake request and waits for its answer. A receiver that refuses a second
+/// sender may close right after accepting, before answering anything: that is busy.
+pub(super) async fn handshake_request(
+    conn: &mut Connection,
+    request: &Request,
+    answered_any: &mut bool,
+    peer: &str,
+) -> Result<Response> {
+    match conn.request(request).await {
+        Ok(response) => {
+            *answered_any = true;
+            Ok(response)
+        }
+        Err(Error::ConnectionLost(_)) if !*answered_any => Err(Error::DeviceBusy {
+            receiver: peer.to_string(),
+        }),
+        Err(e) => Err(e),
     }
 }
 

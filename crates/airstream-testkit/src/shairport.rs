@@ -29,6 +29,9 @@ pub struct ShairportConfig {
     /// second instance in the same namespace (a multi-room group).
     pub port: u16,
     pub udp_port_base: u16,
+    /// Seconds without a frame played after which it ends the session on its own (its
+    /// `session_timeout`; shairport-sync's default is 120).
+    pub session_timeout: u32,
 }
 
 impl Default for ShairportConfig {
@@ -41,6 +44,7 @@ impl Default for ShairportConfig {
             output_buffer_seconds: None,
             port: PORT,
             udp_port_base: 6001,
+            session_timeout: 20,
         }
     }
 }
@@ -117,13 +121,14 @@ pub(crate) fn config_text(config: &ShairportConfig, pipe: &Path, flavour: Flavou
   output_backend = "stdout"; mdns_backend = "{mdns}"; interpolation = "basic";
   ignore_volume_control = "yes"; playback_mode = "stereo"; alac_decoder = "hammerton";
   {extra} {password} {output_buffer} }};
-sessioncontrol = {{ session_timeout = 20; allow_session_interruption = "yes"; }};
+sessioncontrol = {{ session_timeout = {timeout}; allow_session_interruption = "yes"; }};
 {metadata}
 diagnostics = {{ log_output_to = "stderr"; statistics = "yes"; log_verbosity = 2; {drop} }};
 "#,
         name = config.name,
         port = config.port,
         udp = config.udp_port_base,
+        timeout = config.session_timeout,
     )
 }
 

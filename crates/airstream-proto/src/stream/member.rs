@@ -116,6 +116,9 @@ pub(crate) struct Member {
     next_keep_alive: Instant,
     keep_alive: Duration,
     budget: RetransmitBudget,
+    /// Set while a member that joined a running stream waits for its clock: it gets no
+    /// audio until its first sync went out (see `membership`).
+    pub(crate) join: Option<super::membership::Join>,
 }
 
 impl Member {
@@ -135,6 +138,7 @@ impl Member {
             next_keep_alive: now + keep_alive,
             keep_alive,
             budget: RetransmitBudget::new(latency_frames, now),
+            join: None,
         }
     }
 

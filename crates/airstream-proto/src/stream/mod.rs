@@ -14,12 +14,14 @@
 
 mod history;
 mod member;
+mod membership;
 mod output;
 mod timeline;
 mod transport;
 
 pub use history::RETRANSMIT_HISTORY;
 pub use member::{MemberConfig, MemberStats, PROBE_AFTER, REQUEST_TIMEOUT};
+pub use membership::MemberState;
 pub use output::{Event, MemberFailure, MemberId, Phase, Port, RtspInput, Transmit};
 pub use timeline::RECEIVER_FIXED_LATENCY;
 pub use transport::{Ap2StreamConfig, MasterClock, MemberSession, MemberTransport};
@@ -510,6 +512,9 @@ impl Stream {
         let State::Paused { draining } = self.state else {
             return;
         };
+        if self.fail_if_empty() {
+            return;
+        }
         self.timeline.start(now);
         self.set_state(if draining {
             State::Draining { until: None }
@@ -549,6 +554,7 @@ impl Stream {
             .iter()
             .filter_map(|m| m.next_timeout(probing))
             .chain(own)
+            .chain(self.next_admission())
             .min()
     }
 
@@ -564,6 +570,7 @@ impl Stream {
                 self.fail_member(MemberId(i), failure, now);
             }
         }
+        self.admit_joiners(now);
         match self.state {
             State::SettingUp { .. } => self.set_up(now),
             State::Streaming | State::Draining { .. } => self.pace(now),
@@ -774,7 +781,7 @@ impl Stream {
         }
         self.timeline.advance();
         for (i, m) in self.members.iter_mut().enumerate() {
-            if !m.is_active() {
+            if !m.is_active() || m.join.is_some() {
                 continue;
             }
             let (sync, datagram) = match m.config.transport {
@@ -855,6 +862,10 @@ impl Stream {
             return;
         }
         if matches!(self.state, State::Done) {
+            return;
+        }
+        if let State::Paused { .. } = self.state {
+            self.ended_while_paused(member, failure);
             return;
         }
         m.standing = Standing::Dropped(failure.clone());

@@ -168,6 +168,18 @@ pub enum Event {
         /// Stopped through [`Stream::stop`](super::Stream::stop) rather than played to the end.
         stopped: bool,
     },
+    /// A member that joined the running stream ([`Stream::join_member`](super::Stream::join_member))
+    /// has its clock and gets the audio from now on, in sync with the others.
+    Joined(MemberId),
+    /// A receiver ended its session while the stream was paused (an idle timeout, say). The
+    /// stream stays paused, even with no member left; the caller may connect the receiver
+    /// again before it resumes.
+    EndedWhilePaused {
+        /// The member whose session ended.
+        member: MemberId,
+        /// How it ended.
+        failure: MemberFailure,
+    },
     /// The stream failed: its only member, or its last one, failed.
     Failed {
         /// The member whose failure ended it.

@@ -126,6 +126,21 @@ impl Timeline {
         }
     }
 
+    /// A first (flagged) sync for the packet about to be sent, for one receiver that joins
+    /// the running timeline; the schedule of the others' syncs is left alone. `None` while
+    /// the timeline is stopped.
+    pub(crate) fn join_sync(&self) -> Option<(SyncPacket, Instant)> {
+        let deadline = self.next_deadline()?;
+        let announced = self.latency_frames.saturating_sub(RECEIVER_FIXED_LATENCY);
+        let sync = SyncPacket {
+            first: true,
+            rtp_audible_now: self.next_rtptime.wrapping_sub(announced),
+            ntp: self.clock.ntp_at(deadline),
+            rtp_now: self.next_rtptime,
+        };
+        Some((sync, deadline))
+    }
+
     /// A sync packet for the packet about to be sent, when one is due: the first one right
     /// away (flagged), then about once a second.
     pub(crate) fn poll_sync(&mut self, now: Instant) -> Option<SyncPacket> {

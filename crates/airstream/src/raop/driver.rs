@@ -68,6 +68,14 @@ pub(super) struct Link {
     pub(super) warnings: Vec<String>,
     /// Why it dropped out of the group, if it did.
     pub(super) failure: Option<String>,
+    /// How it was set up, to connect it again after it ended its session while paused.
+    pub(super) config: super::Receiver,
+    /// The volume last set, `None` while it is the receiver's own.
+    pub(super) volume: Option<u8>,
+    /// It ended its session while paused and has not rejoined (yet).
+    pub(super) ended_while_paused: bool,
+    /// Removed through the handle.
+    pub(super) removed: bool,
 }
 
 impl Drop for Link {
@@ -103,6 +111,8 @@ pub(super) struct Driver {
     pub(super) next_marker: u64,
     /// The PTP master of AirPlay 2 members, running as long as the stream.
     pub(super) _ptp: Option<super::ap2::PtpTask>,
+    /// Receivers joining, leaving and coming back after a pause.
+    pub(super) membership: super::membership::Membership,
 }
 
 impl Driver {
@@ -245,11 +255,17 @@ impl Driver {
                 }
                 self.engine.handle_rtsp(member, input, now);
             }
+            Input::Joined(result) => self.take_join(*result),
         }
     }
 
     fn take_command(&mut self, command: HandleCommand) {
         let now = clock::now();
+        let mut command = Some(command);
+        if self.take_membership_command(&mut command) {
+            return;
+        }
+        let Some(command) = command else { return };
         match command {
             HandleCommand::Volume(percent) => self.engine.set_volume(None, volume_db(percent)),
             HandleCommand::ReceiverVolume(position, percent) => {
@@ -268,6 +284,7 @@ impl Driver {
             }
             HandleCommand::Pause => self.engine.pause(now),
             HandleCommand::Resume => self.engine.resume(now),
+            HandleCommand::AddReceiver(..) | HandleCommand::RemoveReceiver(..) => {}
         }
     }
 
@@ -310,6 +327,9 @@ impl Driver {
 
     /// `Some` with the stream's result once it is over.
     fn take_event(&mut self, event: Event) -> Option<Result<StreamReport>> {
+        if let Some(error) = self.take_membership_event(&event) {
+            return Some(Err(error));
+        }
         match event {
             Event::Phase(phase) => {
                 let state = match phase {
@@ -376,7 +396,7 @@ impl Driver {
                 link.task.abort();
                 self.warnings.push(text);
             }
-            Event::SourceFailed => {}
+            Event::SourceFailed | Event::Joined(_) | Event::EndedWhilePaused { .. } => {}
             Event::Finished { stopped } => {
                 return Some(match self.source_error.take() {
                     Some(e) => Err(Error::Input(e)),
@@ -426,6 +446,7 @@ impl Driver {
     }
 
     fn publish(&self) {
+        self.publish_receivers();
         let totals = self.engine.totals();
         let retransmitted = self
             .engine

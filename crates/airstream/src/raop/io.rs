@@ -30,6 +30,8 @@ pub(super) enum Input {
         member: MemberId,
         input: RtspInput,
     },
+    /// A receiver joining the running stream finished its handshake.
+    Joined(Box<super::membership::JoinResult>),
 }
 
 /// The sockets of one member, as the task needs them.

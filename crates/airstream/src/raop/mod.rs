@@ -21,6 +21,7 @@ mod clock;
 mod driver;
 mod io;
 mod member;
+mod membership;
 mod metadata;
 mod pipeline;
 mod setup;
@@ -274,6 +275,45 @@ impl Progress {
     }
 }
 
+/// Where one receiver of a stream is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiverState {
+    /// Setting up, or joined and waiting for its clock.
+    Connecting,
+    /// Takes the audio.
+    Streaming,
+    /// The stream is paused.
+    Paused,
+    /// It ended its session while paused; it is connected again on resume.
+    Ended,
+    /// It failed and left the stream.
+    Dropped,
+    /// Taken out through [`StreamHandle::remove_receiver`].
+    Removed,
+    /// The stream ended (TEARDOWN).
+    Finished,
+}
+
+/// One receiver's live state, as [`StreamHandle::receivers`] publishes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiverProgress {
+    /// Its RTSP address.
+    pub receiver: SocketAddr,
+    /// Its place: the index in the list given to [`start_group`], then one more for each
+    /// receiver added.
+    pub position: usize,
+    /// Where it is.
+    pub state: ReceiverState,
+    /// The volume last set (0–100), `None` while it is the receiver's own.
+    pub volume: Option<u8>,
+    /// Audio packets sent to it.
+    pub packets_sent: u64,
+    /// Packets resent because it asked.
+    pub resent: u64,
+    /// Why it dropped out, if it did.
+    pub failure: Option<String>,
+}
+
 /// What one receiver of a stream saw.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceiverReport {
@@ -338,6 +378,7 @@ pub struct StreamHandle {
     outcome: watch::Receiver<Option<Outcome>>,
     requests: mpsc::UnboundedSender<HandleCommand>,
     latency: Duration,
+    receivers: watch::Receiver<Vec<ReceiverProgress>>,
 }
 
 /// What a [`StreamHandle`] asks of its driver.
@@ -349,6 +390,10 @@ pub(crate) enum HandleCommand {
     Metadata(Metadata),
     Pause,
     Resume,
+    /// A receiver to connect and add to the running stream; the answer once it joined.
+    AddReceiver(Receiver, tokio::sync::oneshot::Sender<Result<()>>),
+    /// The receiver (by its RTSP address) to take out of the stream.
+    RemoveReceiver(SocketAddr, tokio::sync::oneshot::Sender<Result<()>>),
 }
 
 impl StreamHandle {
@@ -396,6 +441,38 @@ impl StreamHandle {
     /// Resumes after [`pause`](Self::pause): a new lead-in, then exactly what was not heard.
     pub fn resume(&self) {
         let _ = self.requests.send(HandleCommand::Resume);
+    }
+
+    /// Each receiver's state, volume and counters, updated as they change.
+    pub fn receivers(&self) -> watch::Receiver<Vec<ReceiverProgress>> {
+        self.receivers.clone()
+    }
+
+    /// Connects `receiver` and adds it to the running stream, on the shared timeline: its
+    /// first frame plays when the others play that frame (receivers mute the first few
+    /// packets they get). Returns once it is a member; its state then goes from
+    /// [`ReceiverState::Connecting`] to [`ReceiverState::Streaming`] once it has a clock.
+    /// It is [`StreamHandle::receivers`] position is after every receiver given before.
+    pub async fn add_receiver(&self, receiver: impl Into<Receiver>) -> Result<()> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.requests
+            .send(HandleCommand::AddReceiver(receiver.into(), answer))
+            .map_err(|_| crate::Error::InvalidInput("the stream has ended".into()))?;
+        answered
+            .await
+            .map_err(|_| crate::Error::InvalidInput("the stream has ended".into()))?
+    }
+
+    /// Takes the receiver at `address` out of the stream (TEARDOWN to it alone); the others
+    /// go on. The last receiver cannot be removed: [`stop`](Self::stop) the stream instead.
+    pub async fn remove_receiver(&self, address: SocketAddr) -> Result<()> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.requests
+            .send(HandleCommand::RemoveReceiver(address, answer))
+            .map_err(|_| crate::Error::InvalidInput("the stream has ended".into()))?;
+        answered
+            .await
+            .map_err(|_| crate::Error::InvalidInput("the stream has ended".into()))?
     }
 
     /// Waits for the end of the stream and tells how it went.

@@ -219,6 +219,10 @@ pub(super) async fn establish(
             metadata_kinds,
             warnings: member_warnings,
             failure: None,
+            volume: receivers[position].volume,
+            config: receivers[position].clone(),
+            ended_while_paused: false,
+            removed: false,
         });
     }
 
@@ -232,6 +236,7 @@ pub(super) async fn establish(
         retransmitted: 0,
     });
     let (outcome_tx, outcome_rx) = watch::channel(None);
+    let (receivers_tx, receivers_rx) = watch::channel(Vec::new());
     let (requests_tx, requests_rx) = mpsc::unbounded_channel();
     let handle = StreamHandle {
         stop: Arc::new(stop_tx),
@@ -239,7 +244,10 @@ pub(super) async fn establish(
         outcome: outcome_rx,
         requests: requests_tx,
         latency: frames_duration(engine.latency_frames()),
+        receivers: receivers_rx,
     };
+    let membership =
+        super::membership::Membership::new(shared, inputs_tx, receivers_tx, receivers.len());
     let driver = Driver {
         codec: options.codec,
         timing_wait: options.timing_wait,
@@ -261,6 +269,7 @@ pub(super) async fn establish(
         markers: Vec::new(),
         next_marker: 0,
         _ptp: ptp,
+        membership,
     };
     Ok((handle, StreamTask::spawn(driver)))
 }

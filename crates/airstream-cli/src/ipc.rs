@@ -11,7 +11,7 @@
 //! status and matching any member's name, id or address; so a group is controlled through
 //! any of its receivers, without mDNS.
 
-use airstream::raop::{StreamHandle, StreamState};
+use airstream::raop::{ReceiverState, StreamHandle, StreamState};
 use airstream_audio::Metadata;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -124,10 +124,33 @@ pub(crate) struct ReceiverStatus {
     pub(crate) member: Member,
     /// Its index in the group (what `volume LEVEL INDEX` takes).
     pub(crate) index: usize,
-    /// The stream's state, as far as this receiver is concerned.
+    /// Its own state: `connecting`, `streaming`, `paused`, `ended` (its session ended
+    /// while paused; it rejoins on resume), `dropped`, `removed` or `finished`.
     pub(crate) state: String,
     /// The volume last set (flag or control), `None` while it is the receiver's own.
     pub(crate) volume: Option<u8>,
+    /// Audio packets sent to it.
+    #[serde(default)]
+    pub(crate) packets_sent: u64,
+    /// Packets resent because it asked.
+    #[serde(default)]
+    pub(crate) resent: u64,
+    /// Why it dropped out, if it did.
+    #[serde(default)]
+    pub(crate) failure: Option<String>,
+}
+
+/// The word for a receiver's state in [`Status`] and the session's events.
+pub(crate) fn receiver_state_name(state: ReceiverState) -> &'static str {
+    match state {
+        ReceiverState::Connecting => "connecting",
+        ReceiverState::Streaming => "streaming",
+        ReceiverState::Paused => "paused",
+        ReceiverState::Ended => "ended",
+        ReceiverState::Dropped => "dropped",
+        ReceiverState::Removed => "removed",
+        ReceiverState::Finished => "finished",
+    }
 }
 
 /// The word for a stream state in [`Status`] and the session's events.
@@ -148,7 +171,8 @@ pub(crate) type TrackAt = Arc<dyn Fn(u64) -> (usize, u64, Metadata) + Send + Syn
 #[derive(Clone)]
 pub(crate) struct Control {
     pub(crate) handle: StreamHandle,
-    members: Arc<Vec<Member>>,
+    /// Grows as receivers are added (their index is their place).
+    members: Arc<Mutex<Vec<Member>>>,
     volumes: Arc<Mutex<Vec<Option<u8>>>>,
     track_at: TrackAt,
 }
@@ -163,7 +187,7 @@ impl Control {
     ) -> Self {
         Self {
             handle,
-            members: Arc::new(members),
+            members: Arc::new(Mutex::new(members)),
             volumes: Arc::new(Mutex::new(volumes)),
             track_at,
         }
@@ -174,8 +198,17 @@ impl Control {
         Arc::new(move |_| (0, 0, metadata.clone()))
     }
 
-    pub(crate) fn members(&self) -> &[Member] {
-        &self.members
+    /// Every receiver, in order (added ones last; removed ones stay, with their state).
+    pub(crate) fn members(&self) -> Vec<Member> {
+        self.members.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// A receiver added to the running stream, at `volume`.
+    pub(crate) fn add_member(&self, member: Member, volume: Option<u8>) {
+        if let (Ok(mut members), Ok(mut volumes)) = (self.members.lock(), self.volumes.lock()) {
+            members.push(member);
+            volumes.push(volume);
+        }
     }
 
     /// Sets the volume of every receiver (`None`) or of one (by its index).
@@ -193,7 +226,7 @@ impl Control {
                 let slot = volumes.get_mut(index).ok_or_else(|| {
                     format!(
                         "no receiver {index} in this stream (it has {})",
-                        self.members.len()
+                        self.members().len()
                     )
                 })?;
                 *slot = Some(level);
@@ -224,17 +257,32 @@ impl Control {
                 artist: metadata.artist,
                 album: metadata.album,
             },
-            receivers: self
-                .members
-                .iter()
-                .enumerate()
-                .map(|(i, member)| ReceiverStatus {
-                    member: member.clone(),
-                    index: i,
-                    state: state.clone(),
-                    volume: volumes.get(i).copied().flatten(),
-                })
-                .collect(),
+            receivers: {
+                let live = self.handle.receivers().borrow().clone();
+                self.members()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, member)| {
+                        let now = live.iter().find(|r| r.position == i);
+                        ReceiverStatus {
+                            member,
+                            index: i,
+                            state: now.map_or_else(
+                                || "connecting".to_string(),
+                                |r| receiver_state_name(r.state).to_string(),
+                            ),
+                            volume: volumes
+                                .get(i)
+                                .copied()
+                                .flatten()
+                                .or(now.and_then(|r| r.volume)),
+                            packets_sent: now.map_or(0, |r| r.packets_sent),
+                            resent: now.map_or(0, |r| r.resent),
+                            failure: now.and_then(|r| r.failure.clone()),
+                        }
+                    })
+                    .collect()
+            },
         }
     }
 }
@@ -504,8 +552,11 @@ mod tests {
                 .map(|(index, member)| ReceiverStatus {
                     member,
                     index,
-                    state: "playing".into(),
+                    state: "streaming".into(),
                     volume: None,
+                    packets_sent: 0,
+                    resent: 0,
+                    failure: None,
                 })
                 .collect(),
         };

@@ -25,6 +25,7 @@ mod receive;
 mod report;
 mod scan;
 mod session;
+mod session_members;
 mod signals;
 mod stored;
 mod stream;

@@ -84,22 +84,25 @@ impl Command {
         match self {
             Command::Seek { .. } => Some("seek"),
             Command::Skip => Some("skip"),
-            Command::Add { .. } => Some("add"),
-            Command::Remove { .. } => Some("remove"),
             _ => None,
         }
     }
 }
 
 /// Writes one event per line on stdout, flushed at once (the reader acts on each).
-fn emit(event: &Value) {
+pub(crate) fn emit(event: &Value) {
     let mut out = std::io::stdout().lock();
     // A reader that went away is no reason to stop the music: the stream goes on.
     let _ = writeln!(out, "{event}");
     let _ = out.flush();
 }
 
-fn error_event(kind: &str, message: &str, exit_code: Option<u8>, command: Option<&str>) -> Value {
+pub(crate) fn error_event(
+    kind: &str,
+    message: &str,
+    exit_code: Option<u8>,
+    command: Option<&str>,
+) -> Value {
     json!({
         "event": "error",
         "kind": kind,
@@ -133,7 +136,7 @@ fn fatal_event(error: &anyhow::Error) -> Value {
     )
 }
 
-fn kind_name(kind: airstream::ErrorKind) -> String {
+pub(crate) fn kind_name(kind: airstream::ErrorKind) -> String {
     format!("{kind:?}")
         .chars()
         .enumerate()
@@ -340,6 +343,12 @@ async fn session(args: &mut Args) -> anyhow::Result<()> {
         next_index: 1,
         last_state: None,
         last_track: None,
+        joins: crate::session_members::JoinSettings {
+            codec: codec_asked,
+            password: args.password.clone(),
+            volume: args.volume,
+        },
+        last_receivers: Vec::new(),
     };
     let mut progress = handle.progress();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -376,7 +385,7 @@ async fn session(args: &mut Args) -> anyhow::Result<()> {
                     emit(&json!({"event": "input_closed"}));
                 }
                 Some(Err(message)) => emit(&error_event("input", &message, None, None)),
-                Some(Ok(command)) => playing.obey(command, &members),
+                Some(Ok(command)) => playing.obey(command),
             }
         }
     };
@@ -450,12 +459,17 @@ struct Playing {
     next_index: usize,
     last_state: Option<String>,
     last_track: Option<usize>,
+    /// How receivers added with `add` are set up.
+    joins: crate::session_members::JoinSettings,
+    /// Each receiver's state as last reported.
+    last_receivers: Vec<String>,
 }
 
 impl Playing {
     /// Emits `state` and `track` events for what changed since the last call.
     fn follow(&mut self) {
         let status = self.control.status();
+        crate::session_members::receiver_events(&status, &mut self.last_receivers);
         if self.last_state.as_deref() != Some(status.state.as_str()) {
             emit(&json!({"event": "state", "state": status.state}));
             self.last_state = Some(status.state.clone());
@@ -491,7 +505,8 @@ impl Playing {
         }
     }
 
-    fn obey(&mut self, command: Command, members: &[Member]) {
+    fn obey(&mut self, command: Command) {
+        let members = &self.control.members()[..];
         if let Some(name) = command.unsupported() {
             emit(&error_event(
                 "not_supported",
@@ -543,8 +558,22 @@ impl Playing {
                 }
                 Err(message) => emit(&error_event("input", &message, None, Some("metadata"))),
             },
-            Command::Seek { .. } | Command::Skip | Command::Add { .. } | Command::Remove { .. } => {
+            Command::Add { receiver } => {
+                crate::session_members::add(&self.control, &self.joins, receiver.as_ref());
             }
+            Command::Remove { receiver } => match volume_target(members, receiver.as_ref(), 0) {
+                Ok(Some(index)) => {
+                    crate::session_members::remove(&self.control, members[index].address, receiver);
+                }
+                Ok(None) => emit(&error_event(
+                    "input",
+                    "remove needs a receiver: an index, name, id or address",
+                    None,
+                    Some("remove"),
+                )),
+                Err(message) => emit(&error_event("input", &message, None, Some("remove"))),
+            },
+            Command::Seek { .. } | Command::Skip => {}
         }
     }
 }

@@ -92,9 +92,12 @@ fn status_text(status: &Status) -> String {
             .map_or_else(|| "its own volume".to_string(), |v| format!("volume {v}"));
         let _ = write!(
             text,
-            "\n  {}: {}, {volume}",
-            receiver.member.label, receiver.state
+            "\n  {}: {}, {volume}, {} packets sent, {} resent",
+            receiver.member.label, receiver.state, receiver.packets_sent, receiver.resent
         );
+        if let Some(failure) = &receiver.failure {
+            let _ = write!(text, " ({failure})");
+        }
     }
     text
 }
@@ -183,11 +186,14 @@ mod tests {
                 index: 0,
                 state: "paused".into(),
                 volume: Some(40),
+                packets_sent: 1234,
+                resent: 3,
+                failure: None,
             }],
         };
         assert_eq!(
             status_text(&status),
-            "paused 0:12 / 3:20  \"Song\" by Band (track 2)\n  Kitchen (10.0.0.2:5000): paused, volume 40"
+            "paused 0:12 / 3:20  \"Song\" by Band (track 2)\n  Kitchen (10.0.0.2:5000): paused, volume 40, 1234 packets sent, 3 resent"
         );
     }
 }

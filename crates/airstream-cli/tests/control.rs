@@ -210,7 +210,7 @@ fn a_group_of_two_is_controlled_through_either_receiver() {
     assert_eq!(receivers[1]["name"], "Lounge Speaker");
     assert_eq!(receivers[1]["address"], second_address);
     for r in receivers {
-        assert_eq!(r["state"], "playing");
+        assert_eq!(r["state"], "streaming");
         assert_eq!(r["volume"], 30);
     }
 

@@ -293,7 +293,7 @@ fn a_group_of_two_is_controlled_through_either_receiver() {
     assert!(text.starts_with("playing "), "{text}");
     assert!(text.contains("\"Control Test\""), "{text}");
     assert!(
-        text.contains("Lounge Speaker (127.0.0.1:5001): playing, volume 60"),
+        text.contains("Lounge Speaker (127.0.0.1:5001): streaming, volume 60"),
         "{text}"
     );
     succeeded(

@@ -23,6 +23,7 @@ use tokio::net::UdpSocket;
 const PTP_BUFFER: usize = 512;
 
 /// What every AirPlay 2 member of a stream shares.
+#[derive(Clone)]
 pub(super) struct Ap2Shared {
     /// The stream key (ChaCha20-Poly1305), sent in each member's stream SETUP.
     pub(super) shk: [u8; 32],

@@ -481,8 +481,11 @@ impl Driver {
                 (link.position, report)
             })
             .collect();
+        // A receiver that rejoined after a pause shows once, as its last session.
+        receivers.reverse();
         receivers.append(&mut self.left_out);
         receivers.sort_by_key(|(position, _)| *position);
+        receivers.dedup_by_key(|(position, _)| *position);
         let receivers: Vec<ReceiverReport> = receivers.into_iter().map(|(_, r)| r).collect();
         let stats = receivers
             .iter()

@@ -195,7 +195,9 @@ impl Driver {
             clock: base.clock,
             audio_key: base.audio_key.clone(),
             latency_frames: base.latency_frames,
-            ap2: None,
+            // An AirPlay 2 receiver comes back only to rejoin: its address is already one
+            // the PTP master serves.
+            ap2: base.ap2.clone(),
         };
         let inputs = self.membership.inputs.clone();
         tokio::spawn(async move {

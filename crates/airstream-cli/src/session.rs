@@ -501,6 +501,13 @@ impl Playing {
                 "duration": status.duration,
                 "track": status.track.index,
                 "stream_position": status.stream_position,
+                "receivers": status.receivers.iter().map(|r| json!({
+                    "index": r.index,
+                    "state": r.state,
+                    "volume": r.volume,
+                    "packets_sent": r.packets_sent,
+                    "resent": r.resent,
+                })).collect::<Vec<_>>(),
             }));
         }
     }

@@ -132,10 +132,16 @@ fn a_receiver_added_mid_stream_joins_in_sync_and_the_one_removed_leaves_alone() 
     assert_eq!(joined["address"], second_address);
     assert_eq!(joined["volume"], 70, "the session's volume: {joined}");
 
-    // Both play for a while; the status shows each one live.
-    until(&rx, &mut seen, "position", |e| {
+    // Both play for a while; the position events and the status show each one live.
+    let position = until(&rx, &mut seen, "position", |e| {
         e["event"] == "position" && e["stream_position"].as_f64().unwrap() > 6.0
     });
+    let live = position["receivers"].as_array().unwrap();
+    assert_eq!(live.len(), 2, "{position}");
+    for r in live {
+        assert_eq!(r["state"], "streaming", "{position}");
+        assert!(r["packets_sent"].as_u64().unwrap() > 100, "{position}");
+    }
     let status = rig
         .ns
         .command(env!("CARGO_BIN_EXE_airstream"))

@@ -599,3 +599,74 @@ fn an_airplay2_member_resumes_after_a_pause_with_a_first_anchor_and_nothing_lost
     let firsts = r.anchors.iter().filter(|(_, a)| a.first).count();
     assert_eq!(firsts, 2, "a flagged anchor at the start and at the resume");
 }
+
+#[test]
+fn a_member_that_ends_its_session_while_paused_leaves_and_the_stream_stays_paused() {
+    let mut sim = Sim::new(
+        1500,
+        &[Behaviour::default(), Behaviour::default()],
+        LATENCY_2S,
+    );
+    sim.script.push((Duration::from_secs(4), |s| {
+        let now = s.now;
+        s.stream.pause(now);
+    }));
+    // Its idle timeout: the receiver closes the connection.
+    sim.script.push((Duration::from_secs(5), |s| {
+        let now = s.now;
+        s.stream
+            .handle_rtsp(MemberId::from_index(1), RtspInput::Closed, now);
+    }));
+    sim.script.push((Duration::from_millis(6_500), |s| {
+        let now = s.now;
+        assert_eq!(s.stream.phase(), Phase::Paused, "still paused");
+        s.stream.resume(now);
+    }));
+    sim.run(Duration::from_secs(60));
+    assert!(sim.events.iter().any(|(_, e)| matches!(
+        e,
+        Event::EndedWhilePaused { member, failure: MemberFailure::Closed } if member.index() == 1
+    )));
+    assert!(
+        !sim.events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Dropped { .. } | Event::Failed { .. }))
+    );
+    assert_eq!(sim.finished(), Some(false));
+    assert!(sim.receivers[0].played_indices() == in_order(1500));
+    let closed_at = sim.start + Duration::from_secs(5);
+    assert!(
+        !sim.sent_at
+            .iter()
+            .any(|(t, x)| *t > closed_at && x.member.index() == 1 && x.port == Port::Audio),
+        "nothing to the member that left"
+    );
+}
+
+#[test]
+fn a_lone_member_that_ended_while_paused_and_did_not_come_back_fails_the_resume() {
+    let mut sim = Sim::new(1500, &[Behaviour::default()], LATENCY_2S);
+    sim.script.push((Duration::from_secs(4), |s| {
+        let now = s.now;
+        s.stream.pause(now);
+    }));
+    sim.script.push((Duration::from_secs(5), |s| {
+        let now = s.now;
+        s.stream
+            .handle_rtsp(MemberId::from_index(0), RtspInput::Closed, now);
+        assert_eq!(s.stream.phase(), Phase::Paused, "paused with nobody");
+    }));
+    sim.script.push((Duration::from_millis(6_500), |s| {
+        let now = s.now;
+        s.stream.resume(now);
+    }));
+    sim.run(Duration::from_secs(60));
+    assert!(sim.events.iter().any(|(_, e)| matches!(
+        e,
+        Event::Failed {
+            failure: MemberFailure::Closed,
+            ..
+        }
+    )));
+    assert_eq!(sim.stream.phase(), Phase::Done);
+}

@@ -269,7 +269,8 @@ impl Driver {
         match command {
             HandleCommand::Volume(percent) => self.engine.set_volume(None, volume_db(percent)),
             HandleCommand::ReceiverVolume(position, percent) => {
-                if let Some(member) = self.links.iter().position(|l| l.position == position) {
+                // The newest link of that place: a receiver that rejoined after a pause has two.
+                if let Some(member) = self.links.iter().rposition(|l| l.position == position) {
                     self.engine
                         .set_volume(Some(MemberId::from_index(member)), volume_db(percent));
                 }

@@ -452,7 +452,7 @@ impl StreamHandle {
     /// first frame plays when the others play that frame (receivers mute the first few
     /// packets they get). Returns once it is a member; its state then goes from
     /// [`ReceiverState::Connecting`] to [`ReceiverState::Streaming`] once it has a clock.
-    /// It is [`StreamHandle::receivers`] position is after every receiver given before.
+    /// Its place in [`StreamHandle::receivers`] comes after every receiver given before.
     pub async fn add_receiver(&self, receiver: impl Into<Receiver>) -> Result<()> {
         let (answer, answered) = tokio::sync::oneshot::channel();
         self.requests

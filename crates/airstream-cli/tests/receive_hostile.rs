@@ -20,7 +20,7 @@ struct Receive {
 impl Receive {
     fn start(output: &std::path::Path) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_airstream"))
-            .args(["receive", "--port", "0", "--output"])
+            .args(["receive", "--no-advertise", "--port", "0", "--output"])
             .arg(output)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -99,8 +99,13 @@ fn stream_to(addr: SocketAddr, dir: &tempfile::TempDir) -> std::process::Output 
 #[test]
 fn a_session_whose_wav_cannot_be_written_does_not_end_the_receiver() {
     let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("missing").join("out.wav");
+    // The directory is there at start (a missing one is refused then) and gone by the
+    // end of the session; permission bits would not stop root, as tests run.
+    let vanishing = dir.path().join("vanishing");
+    std::fs::create_dir(&vanishing).unwrap();
+    let output = vanishing.join("out.wav");
     let mut receive = Receive::start(&output);
+    std::fs::remove_dir(&vanishing).unwrap();
     for _ in 0..2 {
         let sent = stream_to(receive.addr, &dir);
         assert!(

@@ -13,6 +13,7 @@
 //! ([`MAX_CONNECTIONS`], [`MAX_REQUEST_BYTES`], [`MAX_LOGGED_REQUESTS`],
 //! [`MAX_KEPT_PARAMETERS`]).
 
+pub mod advertise;
 mod assembler;
 mod decode;
 mod faults;

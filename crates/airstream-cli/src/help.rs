@@ -121,8 +121,9 @@ Examples:
   airstream receive --bind 0.0.0.0 --name Den --output den.wav  # for the whole network
   airstream receive --no-advertise --port 6000 --output x.wav --once
 
-It is advertised on mDNS (_raop._tcp) on the interface of --bind unless --no-advertise.
-Each session's summary is one line on stdout.";
+It is advertised on mDNS (_raop._tcp) on the interface of --bind unless --no-advertise,
+and plays one sender at a time: another one meanwhile is told it is busy (exit code 13
+for `airstream stream`). Each session's summary is one line on stdout.";
 
 /// Examples shown under `airstream volume --help`.
 pub(crate) const VOLUME_EXAMPLES: &str = "\

@@ -49,6 +49,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             password: args.password,
             ..Behaviour::default()
         },
+        ..ReceiverConfig::default()
     })
     .await
     .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;

@@ -8,8 +8,9 @@
 //! request carries it too.
 
 use crate::digest::{Challenge, DigestCredentials};
+use crate::format::Codec;
 use crate::rtsp::{Request, Response, Version, header_param};
-use crate::sdp::{Announce, Codec, SdpEncryption};
+use crate::sdp::{Announce, SdpEncryption};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::net::IpAddr;

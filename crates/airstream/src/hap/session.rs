@@ -38,9 +38,15 @@ where
 
     let verified = verified_session(device, &credentials).await;
     let conn = verified.map_err(|e| match e {
-        Error::CredentialsRejected(detail) => Error::CredentialsRejected(format!(
-            "pairing finished, but the new credentials failed pair-verify: {detail}"
-        )),
+        Error::CredentialsRejected {
+            device,
+            reason,
+            command,
+        } => Error::CredentialsRejected {
+            device,
+            reason: format!("the new ones, right after pairing: {reason}"),
+            command,
+        },
         other => other,
     })?;
     conn.shutdown().await;
@@ -181,7 +187,7 @@ fn expect_success(reply: &Response, label: &str, step: &str) -> Result<()> {
         return Ok(());
     }
     Err(Error::Protocol {
-        peer: label.to_string(),
+        device: label.to_string(),
         request: format!("POST ({step})"),
         status: reply.status,
         reason: reply.reason.clone(),
@@ -189,11 +195,11 @@ fn expect_success(reply: &Response, label: &str, step: &str) -> Result<()> {
 }
 
 fn rejected(device: &AirPlayDevice, why: &str) -> Error {
-    Error::CredentialsRejected(format!(
-        "{} no longer accepts the stored AirPlay 2 credentials ({why}); pair again: `{}`",
-        device.label(),
-        device.pair_command()
-    ))
+    Error::CredentialsRejected {
+        device: device.label(),
+        reason: format!("AirPlay 2: {why}"),
+        command: device.pair_command(),
+    }
 }
 
 /// In pair-verify, a device that no longer proves the identity it had when we paired (another

@@ -179,6 +179,23 @@ fn describe_device_error(code: Option<i64>, domain: Option<&str>) -> String {
 }
 
 impl Error {
+    /// A rejection of credentials that pairing has just made says so: the device forgot them
+    /// at once, which is not the stale-credentials case.
+    pub(crate) fn right_after_pairing(self) -> Error {
+        match self {
+            Error::CredentialsRejected {
+                device,
+                reason,
+                command,
+            } => Error::CredentialsRejected {
+                device,
+                reason: format!("the new ones, right after pairing: {reason}"),
+                command,
+            },
+            other => other,
+        }
+    }
+
     /// The stable category callers match on.
     pub fn kind(&self) -> ErrorKind {
         match self {

@@ -3,6 +3,7 @@
 
 pub mod crypto;
 mod encryption;
+pub(crate) mod requests;
 pub mod session;
 
 pub use encryption::Encryption;

@@ -37,18 +37,7 @@ where
     let credentials = credentials?;
 
     let verified = verified_session(device, &credentials).await;
-    let conn = verified.map_err(|e| match e {
-        Error::CredentialsRejected {
-            device,
-            reason,
-            command,
-        } => Error::CredentialsRejected {
-            device,
-            reason: format!("the new ones, right after pairing: {reason}"),
-            command,
-        },
-        other => other,
-    })?;
+    let conn = verified.map_err(Error::right_after_pairing)?;
     conn.shutdown().await;
     tracing::info!(device = %device.label(), ?credentials, "HAP paired and verified");
     Ok(credentials)

@@ -70,18 +70,7 @@ where
     let mut conn = Connection::connect(device.address).await?;
     let verified = pair_verify(&mut conn, &credentials, &peer).await;
     conn.shutdown().await;
-    verified.map_err(|e| match e {
-        Error::CredentialsRejected {
-            device,
-            reason,
-            command,
-        } => Error::CredentialsRejected {
-            device,
-            reason: format!("the new ones, right after pairing: {reason}"),
-            command,
-        },
-        other => other,
-    })?;
+    verified.map_err(Error::right_after_pairing)?;
     tracing::info!(device = %device.label(), %credentials, "paired and verified");
     Ok(credentials)
 }

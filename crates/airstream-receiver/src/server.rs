@@ -26,7 +26,7 @@ const IDLE_LIMIT: Duration = Duration::from_secs(60);
 /// How long a new connection has to complete its first request before it loses its slot.
 /// A sender's first request (OPTIONS, ANNOUNCE or a pairing POST) is small and follows the
 /// connect at once; 5 s covers a slow network many times over. Without it a stranger that
-/// connects and says nothing would hold a slot for the whole [`IDLE_LIMIT`].
+/// connects and says nothing would hold a slot for the whole idle limit (60 s).
 pub const FIRST_REQUEST_LIMIT: Duration = Duration::from_secs(5);
 /// RTSP connections served at once. A receiver plays one sender; a few more cover a sender
 /// reconnecting and probes. When all are taken, a new connection displaces the one quiet

@@ -6,6 +6,7 @@ use airstream_receiver::{Behaviour, Receiver, ReceiverConfig, SessionRecord};
 use anyhow::Context;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -60,6 +61,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         advertise(&args.name, receiver.local_addr(), password)
     };
+    // Ended by Ctrl-C, SIGTERM (a service manager) or SIGHUP alike: returning drops the
+    // advertisement, whose goodbye takes the receiver off senders' lists at once.
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     loop {
         tokio::select! {
             session = receiver.next_session() => {
@@ -78,6 +83,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
             _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => return Ok(()),
         }
     }
 }

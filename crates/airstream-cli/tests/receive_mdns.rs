@@ -8,10 +8,12 @@
 use airstream_testkit::compare::align_and_compare;
 use airstream_testkit::netns::Netns;
 use airstream_testkit::signal::{music, wav_bytes};
+use mdns_sd::{ServiceDaemon, ServiceEvent};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStderr, ChildStdout, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// `airstream receive` running inside the namespace.
 struct Receive {
@@ -157,4 +159,51 @@ fn scan_finds_the_receiver_by_its_name_and_streams_to_it() {
         .unwrap();
     let comparison = align_and_compare(&samples, &received).expect("audio in the capture");
     assert!(comparison.is_bit_exact(), "{comparison:?}");
+}
+
+#[test]
+fn a_receiver_stopped_by_sigterm_withdraws_its_advertisement() {
+    let netns = Netns::create().expect("network namespace (tests run as root)");
+    let dir = tempfile::tempdir().unwrap();
+    let mut receive = Receive::start(&netns, &dir.path().join("out.wav"), &["--name", "Leaving"]);
+    let announced = next_line(&mut receive.stderr);
+    assert!(
+        announced.starts_with("advertised on mDNS as \"Leaving\""),
+        "{announced}"
+    );
+    let pid = receive.child.id().to_string();
+    // A browser that sees the service first, then its withdrawal.
+    let events = netns
+        .run(|| {
+            let daemon = ServiceDaemon::new().unwrap();
+            let browse = daemon.browse("_raop._tcp.local.").unwrap();
+            // Without a goodbye the entry would live for its TTL (75 min for the PTR
+            // record): this bound is far below that.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut seen = Vec::new();
+            while let Ok(event) =
+                browse.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                match event {
+                    ServiceEvent::ServiceResolved(info)
+                        if info.get_fullname().contains("@Leaving.") && seen.is_empty() =>
+                    {
+                        seen.push("resolved");
+                        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+                        assert!(killed.success());
+                    }
+                    ServiceEvent::ServiceRemoved(_, name) if name.contains("@Leaving.") => {
+                        seen.push("removed");
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let _ = daemon.shutdown();
+            seen
+        })
+        .unwrap();
+    assert_eq!(events, ["resolved", "removed"]);
+    let status = receive.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
 }

@@ -53,7 +53,18 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         ..ReceiverConfig::default()
     })
     .await
-    .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
+    .map_err(|e| {
+        // The address or port given cannot be used here: a flag value to change.
+        let advice = if e.kind() == std::io::ErrorKind::AddrInUse {
+            ": another program has it; choose another --port"
+        } else {
+            ""
+        };
+        airstream::Error::InvalidInput(format!(
+            "cannot listen on {}: {e}{advice}",
+            SocketAddr::new(args.bind, args.port)
+        ))
+    })?;
     eprintln!("listening on {}", receiver.local_addr());
     // Kept for as long as the receiver runs; dropping it withdraws the advertisement.
     let _advertisement = if args.no_advertise {

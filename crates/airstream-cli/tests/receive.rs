@@ -125,6 +125,32 @@ fn an_output_in_a_missing_directory_is_refused_at_start() {
     assert_eq!(status.code(), Some(18), "unusable input, as the table says");
 }
 
+#[test]
+fn a_port_in_use_is_refused_as_an_unusable_flag_value() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_airstream"))
+        .args([
+            "receive",
+            "--no-advertise",
+            "--port",
+            &port.to_string(),
+            "--output",
+        ])
+        .arg(dir.path().join("out.wav"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "airstream: cannot listen on 127.0.0.1:{port}: Address already in use (os error 98): \
+             another program has it; choose another --port\n"
+        )
+    );
+    assert_eq!(output.status.code(), Some(18), "as the table says");
+}
+
 #[tokio::test]
 async fn a_second_sender_is_told_busy_and_the_first_plays_on() {
     let dir = tempfile::tempdir().unwrap();

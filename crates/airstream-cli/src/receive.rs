@@ -42,6 +42,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         advertise::check_name(&args.name)
             .map_err(|e| airstream::Error::InvalidInput(format!("--name: {e}")))?;
     }
+    // Watched before anything starts. Ctrl-C, SIGTERM (a service manager) and SIGHUP end it
+    // alike: returning drops the advertisement, whose goodbye takes the receiver off
+    // senders' lists at once.
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let password = args.password.is_some();
     let mut receiver = Receiver::start(ReceiverConfig {
         bind: args.bind,
@@ -72,10 +77,6 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         advertise(&args.name, receiver.local_addr(), password)
     };
-    // Ended by Ctrl-C, SIGTERM (a service manager) or SIGHUP alike: returning drops the
-    // advertisement, whose goodbye takes the receiver off senders' lists at once.
-    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     loop {
         tokio::select! {
             session = receiver.next_session() => {

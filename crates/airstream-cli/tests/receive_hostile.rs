@@ -1,5 +1,7 @@
 //! `airstream receive` against hostile and unlucky senders: the process must keep serving,
 //! say what went wrong in one line, and keep its memory bounded (peak RSS of the child).
+//! And its receiver against strangers that connect and say nothing: they must not lock a
+//! real sender (the library's) out.
 
 // Test helpers may unwrap: a panic is a test failure with a message.
 #![allow(clippy::unwrap_used)]

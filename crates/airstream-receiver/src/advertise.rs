@@ -26,10 +26,13 @@ const GOODBYE_LIMIT: Duration = Duration::from_secs(1);
 /// Why the receiver could not be advertised.
 #[derive(Debug, thiserror::Error)]
 pub enum AdvertiseError {
+    /// The name does not fit in an mDNS instance name.
     #[error("the name must be 1 to {MAX_NAME_BYTES} bytes with no control characters, not {0:?}")]
     BadName(String),
+    /// The responder could not start or register the service.
     #[error("mDNS responder: {0}")]
     Mdns(#[from] mdns_sd::Error),
+    /// The responder is gone (the advertisement was dropped).
     #[error("the mDNS responder stopped")]
     Stopped,
 }

@@ -287,11 +287,11 @@ impl Driver {
                 Item::Audio { payload, frames } => {
                     self.engine.push(SourceItem::Audio { payload, frames });
                 }
-                Item::Metadata(update) => {
+                Item::Metadata { update, frame } => {
                     let token = self.next_marker;
                     self.next_marker += 1;
                     self.markers.push((token, update));
-                    self.engine.push(SourceItem::Marker(token));
+                    self.engine.push(SourceItem::Marker { token, frame });
                 }
                 Item::End => {
                     self.source_done = true;
@@ -333,9 +333,12 @@ impl Driver {
                 if let Some(i) = self.markers.iter().position(|(t, _)| *t == token) {
                     let (_, mut update) = self.markers.remove(i);
                     tracing::debug!("the source's tags changed");
+                    // Tags with a length start a track (a queue's next item): its progress
+                    // starts at the same frame. A radio title changes the text only.
+                    let new_track = update.duration.is_some();
                     update.fill_missing_from(&self.metadata);
                     self.metadata = update;
-                    self.send_metadata(rtptime, false);
+                    self.send_metadata(rtptime, new_track);
                 }
             }
             Event::Warning {

@@ -29,8 +29,12 @@ pub(crate) enum Item {
         payload: Bytes,
         frames: u32,
     },
-    /// Tags changed from this point of the stream on.
-    Metadata(Metadata),
+    /// Tags changed from `frame` frames into the next audio packet on (where the source
+    /// handed them out: a queue's next item starts there).
+    Metadata {
+        update: Metadata,
+        frame: u32,
+    },
     End,
     Failed(AudioError),
 }
@@ -153,7 +157,7 @@ fn decode_loop(
     let mut packet = vec![0i16; SAMPLES_PER_PACKET];
     loop {
         if let Some(update) = source.take_metadata_update()
-            && !out.push(Item::Metadata(update))
+            && !out.push(Item::Metadata { update, frame: 0 })
         {
             return;
         }
@@ -166,7 +170,17 @@ fn decode_loop(
         while filled < SAMPLES_PER_PACKET {
             match source.read(&mut packet[filled..]) {
                 Ok(0) => break,
-                Ok(frames) => filled += frames * CHANNELS as usize,
+                Ok(frames) => {
+                    // A change handed out by this read starts with its first frame (a
+                    // queue's read never spans two items).
+                    if let Some(update) = source.take_metadata_update() {
+                        let frame = (filled / CHANNELS as usize) as u32;
+                        if !out.push(Item::Metadata { update, frame }) {
+                            return;
+                        }
+                    }
+                    filled += frames * CHANNELS as usize;
+                }
                 Err(e) => {
                     out.push(Item::Failed(e));
                     return;
@@ -220,6 +234,41 @@ mod tests {
         assert_eq!(frames_total, 352 * 40 + 100);
         assert_eq!(&got[..samples.len()], &samples[..]);
         assert!(got[samples.len()..].iter().all(|s| *s == 0));
+    }
+
+    #[tokio::test]
+    async fn a_queue_items_tags_name_its_first_frame_inside_the_packet() {
+        use airstream_audio::{Queue, QueueItem};
+        // The second item starts at frame 1000: the third packet (frames 704..1056), 296
+        // frames in.
+        let item = |frames: usize, title: &str| {
+            let source =
+                VecSource::new(PcmFormat::RAOP, vec![1; frames * 2]).with_metadata(Metadata {
+                    title: Some(title.into()),
+                    ..Metadata::default()
+                });
+            QueueItem::opened(title, Box::new(source))
+        };
+        let items = vec![item(1000, "one"), item(500, "two")];
+        let queue = Queue::new(PcmFormat::RAOP, items.into_iter(), Duration::from_secs(1)).unwrap();
+        let encoder = PayloadEncoder::new(Codec::Pcm, None);
+        let mut p = Pipeline::spawn(Box::new(queue), encoder, 64).unwrap();
+        let mut packets = 0;
+        let mut changes = Vec::new();
+        while let Some(batch) = p.next_batch().await {
+            for item in batch {
+                match item {
+                    Item::Audio { .. } => packets += 1,
+                    Item::Metadata { update, frame } => {
+                        changes.push((packets, frame, update.title));
+                    }
+                    Item::End => {}
+                    Item::Failed(e) => panic!("{e}"),
+                }
+            }
+        }
+        assert_eq!(packets, 1500_usize.div_ceil(352));
+        assert_eq!(changes, [(2, 296, Some("two".to_string()))]);
     }
 
     #[test]

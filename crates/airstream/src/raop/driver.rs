@@ -103,6 +103,8 @@ pub(super) struct Driver {
     pub(super) next_marker: u64,
     /// The PTP master of AirPlay 2 members, running as long as the stream.
     pub(super) _ptp: Option<super::ap2::PtpTask>,
+    /// Seeks asked for and where the last one went.
+    pub(super) seek: super::seek::Seeking,
 }
 
 impl Driver {
@@ -135,7 +137,8 @@ impl Driver {
             if let Some(deadline) = deadline {
                 timer.as_mut().reset(deadline.into());
             }
-            let wants_audio = self.pipeline_open && self.engine.queued_audio() < ENGINE_PACKETS;
+            let wants_audio = self.pipeline_open
+                && (self.engine.queued_audio() < ENGINE_PACKETS || self.seek.pending());
             tokio::select! {
                 biased;
                 changed = self.stop.changed(), if stop_open => match changed {
@@ -268,12 +271,14 @@ impl Driver {
             }
             HandleCommand::Pause => self.engine.pause(now),
             HandleCommand::Resume => self.engine.resume(now),
+            HandleCommand::Seek(position, reply) => self.start_seek(position, reply),
         }
     }
 
     fn take_batch(&mut self, batch: Option<Vec<Item>>) {
-        let Some(batch) = batch else {
+        let Some(batch) = batch.map(|b| self.through_seek(b)) else {
             self.pipeline_open = false;
+            self.seek_source_gone();
             if !self.source_done {
                 self.source_failed(AudioError::Invalid {
                     input: "decoder".into(),
@@ -298,6 +303,8 @@ impl Driver {
                     self.engine.push(SourceItem::End);
                 }
                 Item::Failed(e) => self.source_failed(e),
+                // Answers to seeks are taken by `through_seek`.
+                Item::Seeked(_) => {}
             }
         }
     }
@@ -330,6 +337,9 @@ impl Driver {
                 self.timing_wait
             ),
             Event::Marker { token, rtptime } => {
+                if self.seek_marker_reached(token, rtptime) {
+                    return None;
+                }
                 if let Some(i) = self.markers.iter().position(|(t, _)| *t == token) {
                     let (_, mut update) = self.markers.remove(i);
                     tracing::debug!("the source's tags changed");
@@ -436,11 +446,14 @@ impl Driver {
             .filter(|m| self.engine.is_active(*m))
             .map(|m| self.engine.member_stats(m).retransmitted)
             .sum();
+        let position_frames = self.seek.position(totals.frames_sent);
         self.progress.send_if_modified(|p| {
             let changed = p.frames_sent != totals.frames_sent
+                || p.position_frames != position_frames
                 || p.underruns != totals.underruns
                 || p.retransmitted != retransmitted;
             p.frames_sent = totals.frames_sent;
+            p.position_frames = position_frames;
             p.underruns = totals.underruns;
             p.retransmitted = retransmitted;
             changed

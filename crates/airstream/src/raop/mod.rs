@@ -23,6 +23,7 @@ mod io;
 mod member;
 mod metadata;
 mod pipeline;
+mod seek;
 mod setup;
 
 pub use driver::StreamTask;
@@ -257,6 +258,9 @@ pub struct Progress {
     pub state: StreamState,
     /// Real audio frames sent so far (padding and silence excluded).
     pub frames_sent: u64,
+    /// The frame of the source the next frame sent comes from: the frames sent, moved by
+    /// seeks.
+    pub position_frames: u64,
     /// Frames per second of `frames_sent`.
     pub sample_rate: u32,
     /// The source's length, when known.
@@ -268,9 +272,9 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// The position in the source, from the frames sent.
+    /// The position in the source, from the frames sent and the seeks.
     pub fn position(&self) -> Duration {
-        Duration::from_secs_f64(self.frames_sent as f64 / f64::from(self.sample_rate))
+        Duration::from_secs_f64(self.position_frames as f64 / f64::from(self.sample_rate))
     }
 }
 
@@ -349,6 +353,8 @@ pub(crate) enum HandleCommand {
     Metadata(Metadata),
     Pause,
     Resume,
+    /// Continue from this position of the source; the answer says whether it could.
+    Seek(Duration, tokio::sync::oneshot::Sender<Result<()>>),
 }
 
 impl StreamHandle {
@@ -396,6 +402,22 @@ impl StreamHandle {
     /// Resumes after [`pause`](Self::pause): a new lead-in, then exactly what was not heard.
     pub fn resume(&self) {
         let _ = self.requests.send(HandleCommand::Resume);
+    }
+
+    /// Continues from `position` of the source, on the exact frame: the receivers drop what
+    /// they buffered (FLUSH) and play from there after the latency's silence; the timeline
+    /// and every receiver's clock run on. Tags stay; the receivers' progress and
+    /// [`Progress::position`] follow. Only sources that can seek do (files, buffers): a
+    /// pipe, stdin or a URL fails with [`Error::Input`](crate::Error::Input)
+    /// ([`AudioError::NotSeekable`](airstream_audio::AudioError::NotSeekable)), as does a
+    /// position beyond the end, and the stream plays on unchanged.
+    pub async fn seek(&self, position: Duration) -> Result<()> {
+        let ended = || crate::Error::InvalidInput("cannot seek: the stream has ended".into());
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.requests
+            .send(HandleCommand::Seek(position, reply))
+            .map_err(|_| ended())?;
+        answer.await.map_err(|_| ended())?
     }
 
     /// Waits for the end of the stream and tells how it went.

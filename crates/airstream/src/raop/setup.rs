@@ -226,6 +226,7 @@ pub(super) async fn establish(
     let (progress_tx, progress_rx) = watch::channel(Progress {
         state: StreamState::Starting,
         frames_sent: 0,
+        position_frames: 0,
         sample_rate: SAMPLE_RATE,
         duration,
         underruns: 0,
@@ -261,6 +262,7 @@ pub(super) async fn establish(
         markers: Vec::new(),
         next_marker: 0,
         _ptp: ptp,
+        seek: super::seek::Seeking::default(),
     };
     Ok((handle, StreamTask::spawn(driver)))
 }

@@ -617,6 +617,16 @@ impl RaopSession {
         );
     }
 
+    /// Gives up on the request in flight (its answer will not be read: a setup cancelled
+    /// while the receiver is slow to answer) and everything queued, and returns a TEARDOWN
+    /// to send at once when there is a session to end (SETUP was sent); `None` before that.
+    pub fn abandon(&mut self) -> Option<Request> {
+        self.in_flight = None;
+        self.queue.clear();
+        self.teardown();
+        self.poll_request()
+    }
+
     /// Ends the session after what is queued; a no-op before SETUP (nothing to tear down).
     pub fn teardown(&mut self) {
         if self.session.is_none() && self.transport.is_none() {

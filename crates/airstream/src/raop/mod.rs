@@ -17,6 +17,7 @@
 
 mod ap2;
 mod batch;
+mod cancel;
 mod clock;
 mod driver;
 mod io;
@@ -454,8 +455,23 @@ pub async fn start_group(
     source: Box<dyn PcmSource>,
     options: StreamOptions,
 ) -> Result<(StreamHandle, StreamTask)> {
+    start_group_until(receivers, source, options, std::future::pending()).await
+}
+
+/// [`start_group`] that gives up when `cancel` completes before the stream runs (a signal
+/// during setup): the handshakes stop where they are, every receiver that already has a
+/// session gets a TEARDOWN (also one that has not answered the request in flight; AirPlay 2
+/// receivers once their handshake is done), and it fails with
+/// [`Error::Cancelled`](crate::Error::Cancelled). Once it has returned, stop the stream
+/// through the handle instead.
+pub async fn start_group_until(
+    receivers: Vec<Receiver>,
+    source: Box<dyn PcmSource>,
+    options: StreamOptions,
+    cancel: impl std::future::Future<Output = ()> + Send,
+) -> Result<(StreamHandle, StreamTask)> {
     let started = clock::now();
-    setup::establish(receivers, source, options, started).await
+    setup::establish(receivers, source, options, started, cancel).await
 }
 
 /// Streams `source` to the end (or until the receiver fails) and reports.

@@ -741,8 +741,8 @@ impl PcmSource for Decoded {
         self.timing.duration()
     }
 
-    fn seek(&mut self, frame: u64) -> Result<(), AudioError> {
-        self.seek_frame(frame)
+    fn seek(&mut self, frame: u64) -> Result<u64, AudioError> {
+        self.seek_frame(frame).map(|()| frame)
     }
 }
 

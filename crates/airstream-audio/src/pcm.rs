@@ -43,10 +43,11 @@ pub trait PcmSource: Send {
     }
 
     /// Continues from frame `frame` of the output (0 is the first): the next `read` starts
-    /// exactly there. Inputs read as streams (pipes, stdin, URLs) cannot seek and fail with
-    /// [`AudioError::NotSeekable`], as does a position beyond the end; the source is then
-    /// unchanged.
-    fn seek(&mut self, frame: u64) -> Result<(), AudioError> {
+    /// exactly there. Returns where that is in the item playing, in frames: `frame` itself,
+    /// except in a [`Queue`](crate::Queue). Inputs read as streams (pipes, stdin, URLs)
+    /// cannot seek and fail with [`AudioError::NotSeekable`], as does a position beyond the
+    /// end; the source is then unchanged.
+    fn seek(&mut self, frame: u64) -> Result<u64, AudioError> {
         let _ = frame;
         Err(AudioError::NotSeekable {
             input: "the source".into(),
@@ -100,7 +101,7 @@ impl PcmSource for VecSource {
         self.metadata.clone()
     }
 
-    fn seek(&mut self, frame: u64) -> Result<(), AudioError> {
+    fn seek(&mut self, frame: u64) -> Result<u64, AudioError> {
         let channels = self.format.channels.max(1) as usize;
         let sample = usize::try_from(frame)
             .ok()
@@ -111,7 +112,7 @@ impl PcmSource for VecSource {
                 reason: format!("frame {frame} is beyond its end"),
             })?;
         self.position = sample;
-        Ok(())
+        Ok(frame)
     }
 
     fn duration(&self) -> Option<Duration> {

@@ -146,6 +146,23 @@ enum Chunk {
     Update(Metadata),
     /// An item that could not be opened, or failed partway (what it gave before stays).
     Failed(AudioError),
+    /// The answer to a seek request (see [`Queue::seek`](PcmSource::seek)).
+    Seeked(Result<(), AudioError>),
+}
+
+/// A seek for the decoding thread: `frame` frames into item `index`.
+#[derive(Clone, Copy)]
+struct SeekRequest {
+    index: usize,
+    frame: u64,
+}
+
+/// Where the reader leaves a seek request; whoever takes it out answers it (the decoding
+/// thread with `Chunk::Seeked`, or the reader itself if the thread is waiting for items).
+type SeekSlot = Arc<Mutex<Option<SeekRequest>>>;
+
+fn take_request(slot: &SeekSlot) -> Option<SeekRequest> {
+    slot.lock().ok().and_then(|mut s| s.take())
 }
 
 /// Several inputs as one gapless [`PcmSource`] (see the module documentation).
@@ -161,6 +178,11 @@ pub struct Queue {
     /// Set by the decoding thread while it waits for the next item (the queue ran dry).
     waiting_for_items: Arc<AtomicBool>,
     idle_silence: bool,
+    /// The item whose audio is being read (its `Start` was taken).
+    reading: usize,
+    seeks: SeekSlot,
+    /// Chunks taken off the channel during a seek that failed: read before the channel.
+    stash: std::collections::VecDeque<Chunk>,
 }
 
 /// Frames of silence one read gives while the queue is dry (see [`Queue::idle_silence`]).
@@ -183,9 +205,11 @@ impl Queue {
         let (tx, chunks) = sync_channel(capacity);
         let waiting_for_items = Arc::new(AtomicBool::new(false));
         let waiting = Arc::clone(&waiting_for_items);
+        let seeks = SeekSlot::default();
+        let requests = Arc::clone(&seeks);
         std::thread::Builder::new()
             .name("airstream-queue".into())
-            .spawn(move || decode_items(format, items, &tx, &waiting))
+            .spawn(move || decode_items(format, items, &tx, &waiting, &requests))
             .map_err(|e| AudioError::io("the queue's decoding thread", e))?;
         let mut queue = Self {
             format,
@@ -198,6 +222,9 @@ impl Queue {
             timeline: QueueTimeline::default(),
             waiting_for_items,
             idle_silence: false,
+            reading: 0,
+            seeks,
+            stash: std::collections::VecDeque::new(),
         };
         match queue.chunks.recv() {
             Ok(Chunk::Start {
@@ -205,6 +232,7 @@ impl Queue {
                 name,
                 metadata,
             }) => {
+                queue.reading = index;
                 queue.first_tags = metadata.clone();
                 queue.timeline.push_track(TrackStart {
                     index,
@@ -254,6 +282,10 @@ impl PcmSource for Queue {
                 self.frames_out += frames as u64;
                 return Ok(frames);
             }
+            if let Some(chunk) = self.stash.pop_front() {
+                self.take(chunk);
+                continue;
+            }
             if self.idle_silence {
                 // Waits a little at a time: the thread may be about to wait for items.
                 match self.chunks.recv_timeout(IDLE_CHECK) {
@@ -290,6 +322,65 @@ impl PcmSource for Queue {
     fn duration(&self) -> Option<Duration> {
         self.first_tags.duration
     }
+
+    /// Seeks within the item playing (`frame` counts over the whole queue, as the
+    /// [`QueueTimeline`] does); returns the frames into the item. The decoding thread holds
+    /// the item only until it has read it to its end: in an item's last seconds (its
+    /// prefetch), or in another item, this fails with [`AudioError::NotSeekable`].
+    fn seek(&mut self, frame: u64) -> Result<u64, AudioError> {
+        let refused = |reason: &str| AudioError::NotSeekable {
+            input: "the queue".into(),
+            reason: reason.into(),
+        };
+        let track = self
+            .timeline
+            .track_at(frame)
+            .filter(|t| t.index == self.reading)
+            .ok_or_else(|| refused("it seeks only within the item playing"))?;
+        let within = frame - track.start_frame;
+        if let Ok(mut slot) = self.seeks.lock() {
+            *slot = Some(SeekRequest {
+                index: track.index,
+                frame: within,
+            });
+        }
+        let mut taken = std::collections::VecDeque::new();
+        let answer = loop {
+            match self.chunks.recv_timeout(IDLE_CHECK) {
+                Ok(Chunk::Seeked(answer)) => break answer,
+                Ok(chunk) => taken.push_back(chunk),
+                Err(RecvTimeoutError::Disconnected) => {
+                    take_request(&self.seeks);
+                    break Err(refused("the queue has ended"));
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    // The thread waits for the next item: it will not look; take it back.
+                    if self.waiting_for_items.load(Ordering::SeqCst)
+                        && take_request(&self.seeks).is_some()
+                    {
+                        break Err(refused(&format!(
+                            "{} was read to its end already",
+                            track.name
+                        )));
+                    }
+                }
+            }
+        };
+        match answer {
+            Ok(()) => {
+                // Everything before the answer came from before the seek.
+                self.stash.clear();
+                self.current.clear();
+                self.position = 0;
+                self.frames_out = frame;
+                Ok(within)
+            }
+            Err(e) => {
+                self.stash.extend(taken);
+                Err(e)
+            }
+        }
+    }
 }
 
 impl Queue {
@@ -305,6 +396,7 @@ impl Queue {
                 name,
                 metadata,
             } => {
+                self.reading = index;
                 self.timeline.push_track(TrackStart {
                     index,
                     name,
@@ -319,6 +411,8 @@ impl Queue {
                 tracing::warn!("{why}");
                 self.timeline.push_failure(why);
             }
+            // Answers are taken by `seek`; one that came too late means nothing.
+            Chunk::Seeked(_) => {}
         }
     }
 }
@@ -330,9 +424,14 @@ fn decode_items(
     mut items: impl Iterator<Item = QueueItem>,
     tx: &SyncSender<Chunk>,
     waiting: &AtomicBool,
+    seeks: &SeekSlot,
 ) {
     let channels = usize::from(format.channels.max(1));
     for index in 0.. {
+        // No item is held now: a seek cannot be done.
+        if take_request(seeks).is_some() && !answer_moved_on(tx) {
+            return;
+        }
         waiting.store(true, Ordering::SeqCst);
         let next = items.next();
         waiting.store(false, Ordering::SeqCst);
@@ -374,6 +473,16 @@ fn decode_items(
             return;
         }
         loop {
+            if let Some(request) = take_request(seeks) {
+                let answer = if request.index == index {
+                    pcm.seek(request.frame).map(drop)
+                } else {
+                    Err(moved_on())
+                };
+                if tx.send(Chunk::Seeked(answer)).is_err() {
+                    return;
+                }
+            }
             let mut buf = vec![0i16; CHUNK_FRAMES * channels];
             let frames = match pcm.read(&mut buf) {
                 Ok(frames) => frames,
@@ -398,6 +507,19 @@ fn decode_items(
             }
         }
     }
+}
+
+/// Why a seek for an item the decoding thread no longer holds fails.
+fn moved_on() -> AudioError {
+    AudioError::NotSeekable {
+        input: "the queue".into(),
+        reason: "the item was read to its end already".into(),
+    }
+}
+
+/// Answers a seek request the thread cannot do; `false` once the reader is gone.
+fn answer_moved_on(tx: &SyncSender<Chunk>) -> bool {
+    tx.send(Chunk::Seeked(Err(moved_on()))).is_ok()
 }
 
 /// `own` with every field `over` sets replaced.
@@ -502,6 +624,72 @@ mod tests {
             timeline.track_at(5002).map(|t| t.name),
             Some("/music/b.mp3".into())
         );
+    }
+
+    /// Reads `frames` frames (fewer at the end).
+    fn read_frames(queue: &mut Queue, frames: usize) -> Vec<i16> {
+        let mut out = Vec::new();
+        let mut buf = vec![0i16; 1000];
+        while out.len() < frames * 2 {
+            let want = (frames * 2 - out.len()).min(buf.len());
+            match queue
+                .read(&mut buf[..want])
+                .unwrap_or_else(|e| panic!("{e}"))
+            {
+                0 => break,
+                n => out.extend_from_slice(&buf[..n * 2]),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_seek_in_the_item_playing_lands_on_its_frame_and_the_next_item_follows() {
+        // Items longer than the prefetch: the thread still holds the one playing.
+        let (a, b) = (tone(200_000, 0), tone(200_000, 5000));
+        let items = vec![item("a", a.clone(), None), item("b", b.clone(), None)];
+        let mut queue = Queue::new(
+            PcmFormat::RAOP,
+            items.into_iter(),
+            Duration::from_millis(100),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let timeline = queue.timeline();
+        assert!(read_frames(&mut queue, 10_000) == a[..20_000]);
+        assert_eq!(queue.seek(150_000).unwrap(), 150_000);
+        assert!(read_frames(&mut queue, 10_000) == a[300_000..320_000]);
+        // Back, then into b: the timeline counts positions in the queue.
+        assert_eq!(queue.seek(20_000).unwrap(), 20_000);
+        assert!(read_frames(&mut queue, 180_000 + 5000) == [&a[40_000..], &b[..10_000]].concat());
+        assert_eq!(timeline.track_at(200_000).map(|t| t.index), Some(1));
+        assert_eq!(queue.seek(200_000 + 123).unwrap(), 123);
+        let (rest, _) = drain(&mut queue, 777);
+        assert!(rest == b[246..]);
+    }
+
+    #[test]
+    fn a_seek_in_an_item_read_to_its_end_or_another_is_refused_and_nothing_is_lost() {
+        // a is shorter than the prefetch: the thread reads it to its end and opens b.
+        let (a, b) = (tone(5000, 0), tone(100_000, 5000));
+        let (opened, b_opened) = std::sync::mpsc::channel();
+        let b_source = b.clone();
+        let items = vec![
+            item("a", a.clone(), None),
+            QueueItem::from_fn("b", move |_| {
+                let _ = opened.send(());
+                Ok(Box::new(VecSource::new(PcmFormat::RAOP, b_source)) as Box<dyn PcmSource>)
+            }),
+        ];
+        let mut queue = Queue::new(PcmFormat::RAOP, items.into_iter(), Duration::from_secs(1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let head = read_frames(&mut queue, 100);
+        b_opened.recv().unwrap();
+        let err = queue.seek(1000).unwrap_err();
+        assert!(matches!(err, AudioError::NotSeekable { .. }), "{err}");
+        // b is not playing yet: refused without asking.
+        assert!(queue.seek(6000).is_err());
+        let (rest, _) = drain(&mut queue, 333);
+        assert!([head, rest].concat() == [a, b].concat());
     }
 
     #[test]

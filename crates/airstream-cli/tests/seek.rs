@@ -9,7 +9,8 @@
 use airstream_testkit::compare::align_and_compare;
 use airstream_testkit::shairport::{Rig, ShairportConfig};
 use airstream_testkit::signal::{music, wav_bytes};
-use std::io::Write;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -193,4 +194,66 @@ fn a_stream_from_a_pipe_refuses_to_seek_and_loses_nothing() {
     let captured = rig.receiver.captured().unwrap();
     let cmp = align_and_compare(&source, &captured).expect("audio in the capture");
     assert!(cmp.is_bit_exact(), "{cmp:?}");
+}
+
+#[test]
+fn a_session_seeks_in_the_item_playing_to_the_exact_frame() {
+    let rig = Rig::start(&ShairportConfig {
+        output_buffer_seconds: Some(0.1),
+        ..ShairportConfig::default()
+    })
+    .unwrap();
+    let source = music(RATE * 8, 44_100);
+    let file = rig.write_wav(&source).unwrap();
+    let mut session = rig
+        .ns
+        .command(env!("CARGO_BIN_EXE_airstream"))
+        .args(["session", "--address", &rig.address()])
+        .env("AIRSTREAM_RUNTIME_DIR", rig.dir.path().join("run"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = session.stdin.take().unwrap();
+    let (tx, events) = std::sync::mpsc::channel::<Value>();
+    let stdout = session.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let until = |want: &dyn Fn(&Value) -> bool| loop {
+        let event = events.recv_timeout(Duration::from_secs(30)).unwrap();
+        if want(&event) {
+            return event;
+        }
+    };
+    until(&|e| e["event"] == "ready");
+    writeln!(stdin, r#"{{"cmd":"enqueue","source":"{file}"}}"#).unwrap();
+    until(&|e| e["event"] == "position");
+    // 5.000 s into the item: frame 220 500.
+    writeln!(stdin, r#"{{"cmd":"seek","position":5.0}}"#).unwrap();
+    let seeked = until(&|e| e["event"] == "seeked" || e["event"] == "error");
+    assert_eq!(seeked["event"], "seeked", "{seeked}");
+    assert_eq!(
+        (seeked["position"].as_f64(), seeked["track"].as_u64()),
+        (Some(5.0), Some(0))
+    );
+    let position = until(&|e| e["event"] == "position");
+    let at = position["position"].as_f64().unwrap();
+    assert!(
+        (5.0..6.5).contains(&at),
+        "the position follows the seek: {position}"
+    );
+    drop(stdin);
+    until(&|e| e["event"] == "finished");
+    assert!(session.wait().unwrap().success());
+
+    let captured = rig.receiver.captured().unwrap();
+    let start = align_and_compare(&source, &captured).expect("audio in the capture");
+    let heard = run_length(&source, &captured, start.offset, 0);
+    let (_, after) = after_the_flush(&source, &captured, start.offset + heard, 5 * RATE);
+    assert_eq!(after, 3 * RATE, "from 5.0 s to the end, every frame");
 }

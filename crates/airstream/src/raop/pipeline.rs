@@ -38,8 +38,9 @@ pub(crate) enum Item {
     End,
     Failed(AudioError),
     /// A seek asked for through [`Pipeline::request_seek`] was done (what follows comes from
-    /// the new position) or failed (what follows continues where the audio was).
-    Seeked(Result<(), AudioError>),
+    /// the new position, this many frames into the item playing) or failed (what follows
+    /// continues where the audio was).
+    Seeked(Result<u64, AudioError>),
 }
 
 /// Turns a packet of interleaved stereo samples into the payload announced in the SDP.

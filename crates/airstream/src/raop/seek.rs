@@ -26,7 +26,8 @@ struct PendingSeek {
 #[derive(Default)]
 pub(super) struct Seeking {
     pending: Option<PendingSeek>,
-    /// The marker on the first frame after the last seek, and that frame of the source.
+    /// The marker on the first frame after the last seek, and how far into the item playing
+    /// that frame is (for its progress).
     marker: Option<(u64, u64)>,
     /// The source frame of the last seek and the frames sent then.
     base: (u64, u64),
@@ -94,8 +95,8 @@ impl Driver {
                 break;
             };
             return match result {
-                Ok(()) => {
-                    let done = self.seeked(frame);
+                Ok(in_item) => {
+                    let done = self.seeked(frame, in_item);
                     let _ = reply.send(done);
                     items.collect()
                 }
@@ -118,8 +119,9 @@ impl Driver {
         }
     }
 
-    /// The source continues from `frame`: the engine drops the old audio and flushes.
-    fn seeked(&mut self, frame: u64) -> Result<()> {
+    /// The source continues from `frame` (`in_item` frames into the item playing): the
+    /// engine drops the old audio and flushes.
+    fn seeked(&mut self, frame: u64, in_item: u64) -> Result<()> {
         if !self.engine.seek(clock::now()) {
             return Err(Error::InvalidInput(
                 "cannot seek: the stream is ending".into(),
@@ -132,7 +134,7 @@ impl Driver {
         let token = self.next_marker;
         self.next_marker += 1;
         self.engine.push(SourceItem::Marker { token, frame: 0 });
-        self.seek.marker = Some((token, frame));
+        self.seek.marker = Some((token, in_item));
         self.seek.base = (frame, self.engine.totals().frames_sent);
         tracing::debug!(frame, "seeked");
         Ok(())

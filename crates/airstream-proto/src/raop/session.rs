@@ -755,6 +755,40 @@ mod tests {
     }
 
     #[test]
+    fn an_abandoned_setup_is_torn_down_once_setup_was_answered_whatever_is_in_flight() {
+        // Nothing to end before SETUP.
+        let mut s = RaopSession::new(config());
+        assert!(s.poll_request().is_some());
+        assert!(s.abandon().is_none());
+        // RECORD in flight and never answered (a receiver slow to answer).
+        let mut s = RaopSession::new(config());
+        loop {
+            let request = s.poll_request().unwrap();
+            if request.method == "SETUP" {
+                s.handle_response(&setup_reply()).unwrap();
+                break;
+            }
+            s.handle_response(&ok()).unwrap();
+        }
+        assert!(matches!(
+            s.poll_event(),
+            Some(SessionEvent::TransportReady(_))
+        ));
+        s.record();
+        assert_eq!(s.poll_request().unwrap().method, "RECORD");
+        assert!(s.poll_request().is_none(), "one request in flight");
+        let teardown = s.abandon().unwrap();
+        assert_eq!(teardown.method, "TEARDOWN");
+        assert!(
+            teardown
+                .headers
+                .get("Session")
+                .is_some_and(|v| v.starts_with("DEADBEEF")),
+            "{teardown:?}"
+        );
+    }
+
+    #[test]
     fn happy_path_order_and_headers() {
         let mut s = RaopSession::new(config());
         let options = s.poll_request().unwrap();

@@ -65,8 +65,8 @@ fn sdp_key(receiver: &Receiver, key: Option<&AudioKey>) -> Result<Option<SdpEncr
 }
 
 /// Connects and runs the RTSP handshake up to RECORD (and the initial volume), unless
-/// `cancel` fires first: then a session already set up gets a TEARDOWN (AirPlay 2: only once
-/// its handshake is done, see `setup`) and this fails with [`Error::Cancelled`].
+/// `cancel` fires first: then a session already set up gets a TEARDOWN and this fails with
+/// [`Error::Cancelled`].
 pub(super) async fn connect(
     receiver: &Receiver,
     shared: &Shared,
@@ -79,7 +79,7 @@ pub(super) async fn connect(
                 "no stream key",
             ));
         };
-        return cancel.run(super::ap2::connect(receiver, shared, ap2)).await;
+        return super::ap2::connect(receiver, shared, ap2, cancel).await;
     }
     let address = receiver.address;
     let mut conn = cancel.run(Connection::connect(address)).await?;

@@ -460,8 +460,8 @@ pub async fn start_group(
 
 /// [`start_group`] that gives up when `cancel` completes before the stream runs (a signal
 /// during setup): the handshakes stop where they are, every receiver that already has a
-/// session gets a TEARDOWN (also one that has not answered the request in flight; AirPlay 2
-/// receivers once their handshake is done), and it fails with
+/// session gets a TEARDOWN (also one that has not answered the request in flight), and it
+/// fails with
 /// [`Error::Cancelled`](crate::Error::Cancelled). Once it has returned, stop the stream
 /// through the handle instead.
 pub async fn start_group_until(

@@ -135,3 +135,70 @@ async fn a_pipe_refuses_to_seek_with_a_typed_error_and_plays_on() {
     let lead = report.lead_in_frames as usize;
     assert_eq!(run_length(&source, &record.samples, lead, 0), 2 * RATE);
 }
+
+/// Over AirPlay 2 (realtime audio, anchors on the PTP clock) to shairport-sync 4.3.7: after a
+/// seek the capture holds the source from the target frame to its end, sample for sample.
+#[test]
+fn a_seek_over_airplay2_plays_from_the_exact_frame() {
+    use airstream::raop::Protocol;
+    use airstream_testkit::airplay2::{self, Ap2Rig};
+    use airstream_testkit::compare::align_and_compare;
+    use airstream_testkit::shairport::ShairportConfig;
+
+    let rig = Ap2Rig::start(&[ShairportConfig {
+        output_buffer_seconds: Some(0.05),
+        ..airplay2::config("ap2-seek")
+    }])
+    .unwrap();
+    let source = music(RATE * 8, 44_100);
+    let wav = rig.dir.path().join("source.wav");
+    std::fs::write(&wav, wav_bytes(&source, 44_100)).unwrap();
+    let receiver = raop::Receiver {
+        protocol: Protocol::AirPlay2,
+        ..raop::Receiver::new(rig.address(0))
+    };
+    rig.run_in_sender(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let pcm = Source::path(wav).open(PcmFormat::RAOP).unwrap();
+            let (handle, task) = raop::start(receiver, pcm, StreamOptions::default())
+                .await
+                .unwrap();
+            let task = tokio::spawn(task);
+            // About 2 s heard (2 s of latency), then on to 6.000 s: frame 264 600.
+            position_reaches(&handle, 4.0).await;
+            handle.seek(Duration::from_secs(6)).await.unwrap();
+            task.await.unwrap()
+        })
+    })
+    .unwrap()
+    .unwrap();
+    let receiver = &rig.receivers[0];
+    let captured = receiver.captured().unwrap();
+    let start = align_and_compare(&source, &captured).expect("audio").offset;
+    let heard = run_length(&source, &captured, start, 0);
+    assert!(
+        heard > RATE && heard < 6 * RATE,
+        "{heard} frames before the seek"
+    );
+    // Then silence (shairport-sync dithers its own by ±2 at most), then the source from the
+    // target on, aligned on the first frame that is not silent.
+    let resumed = (start + heard..captured.len() / 2)
+        .find(|&i| captured[2 * i].unsigned_abs() > 2 || captured[2 * i + 1].unsigned_abs() > 2)
+        .expect("audio after the seek");
+    let quiet_lead = source[12 * RATE..]
+        .chunks_exact(2)
+        .take_while(|f| f[0].unsigned_abs() <= 2 && f[1].unsigned_abs() <= 2)
+        .count();
+    let after = run_length(&source, &captured, resumed - quiet_lead, 6 * RATE);
+    assert_eq!(
+        after,
+        2 * RATE,
+        "from 6.0 s to the end\n{}",
+        receiver.log_text()
+    );
+    assert!(receiver.log_text().contains("AP2 Realtime Audio Stream"));
+}

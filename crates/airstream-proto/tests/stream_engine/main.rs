@@ -610,6 +610,34 @@ fn a_seek_flushes_and_continues_on_the_same_timeline_with_nothing_of_the_new_aud
     assert_eq!(sim.stream.totals().underruns, 0);
 }
 
+#[test]
+fn a_seek_while_paused_drops_what_the_resume_would_have_replayed() {
+    let mut sim = Sim::new(1500, &[Behaviour::default()], LATENCY_2S);
+    sim.script.push((Duration::from_secs(4), |s| {
+        let now = s.now;
+        s.stream.pause(now);
+    }));
+    sim.script.push((Duration::from_secs(5), |s| {
+        let now = s.now;
+        assert!(s.stream.seek(now));
+        s.source = source_from(700);
+    }));
+    sim.script.push((Duration::from_secs(6), |s| {
+        let now = s.now;
+        s.stream.resume(now);
+    }));
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.finished(), Some(false));
+    let r = &sim.receivers[0];
+    // The pause's FLUSH is the only one: the receivers hold nothing while paused.
+    assert_eq!(r.requests_of("FLUSH").len(), 1);
+    let played = r.played_indices();
+    let jump = played.iter().position(|&i| i == 700).unwrap();
+    assert!(played[..jump] == in_order(jump as u32));
+    assert!(played[jump..] == (700..1500).collect::<Vec<u32>>()[..]);
+    assert_eq!(sim.stream.totals().frames_sent, played.len() as u64 * 352);
+}
+
 /// The RTP header (bytes 0..12) of every audio datagram sent to receiver `n`, in order.
 fn audio_headers(sim: &Sim, n: u8) -> Vec<Vec<u8>> {
     sim.sent

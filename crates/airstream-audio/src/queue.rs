@@ -165,6 +165,13 @@ fn take_request(slot: &SeekSlot) -> Option<SeekRequest> {
     slot.lock().ok().and_then(|mut s| s.take())
 }
 
+/// The last item the decoding thread read to its end, kept open so that a seek back into it
+/// can still be done (by the reader) while its end plays.
+type FinishedSlot = Arc<Mutex<Option<(usize, Box<dyn PcmSource>)>>>;
+
+/// Why the decoding thread cannot seek an item: it has read it to its end.
+const READ_TO_ITS_END: &str = "the item was read to its end already";
+
 /// Several inputs as one gapless [`PcmSource`] (see the module documentation).
 pub struct Queue {
     format: PcmFormat,
@@ -183,6 +190,12 @@ pub struct Queue {
     seeks: SeekSlot,
     /// Chunks taken off the channel during a seek that failed: read before the channel.
     stash: std::collections::VecDeque<Chunk>,
+    finished: FinishedSlot,
+    /// An item read to its end that a seek went back into: read before anything else.
+    replaying: Option<Box<dyn PcmSource>>,
+    /// While `replaying`: what the thread had sent of that item is dropped, up to the next
+    /// item's start.
+    dropping_old: bool,
 }
 
 /// Frames of silence one read gives while the queue is dry (see [`Queue::idle_silence`]).
@@ -207,9 +220,11 @@ impl Queue {
         let waiting = Arc::clone(&waiting_for_items);
         let seeks = SeekSlot::default();
         let requests = Arc::clone(&seeks);
+        let finished = FinishedSlot::default();
+        let done = Arc::clone(&finished);
         std::thread::Builder::new()
             .name("airstream-queue".into())
-            .spawn(move || decode_items(format, items, &tx, &waiting, &requests))
+            .spawn(move || decode_items(format, items, &tx, &waiting, &requests, &done))
             .map_err(|e| AudioError::io("the queue's decoding thread", e))?;
         let mut queue = Self {
             format,
@@ -225,6 +240,9 @@ impl Queue {
             reading: 0,
             seeks,
             stash: std::collections::VecDeque::new(),
+            finished,
+            replaying: None,
+            dropping_old: false,
         };
         match queue.chunks.recv() {
             Ok(Chunk::Start {
@@ -282,6 +300,21 @@ impl PcmSource for Queue {
                 self.frames_out += frames as u64;
                 return Ok(frames);
             }
+            if let Some(pcm) = &mut self.replaying {
+                match pcm.read(buf) {
+                    Ok(0) => self.end_replay(),
+                    Ok(frames) => {
+                        self.frames_out += frames as u64;
+                        return Ok(frames);
+                    }
+                    Err(e) => {
+                        // As the thread does: what it gave stays, the queue goes on.
+                        self.replaying = None;
+                        self.take(Chunk::Failed(e));
+                    }
+                }
+                continue;
+            }
             if let Some(chunk) = self.stash.pop_front() {
                 self.take(chunk);
                 continue;
@@ -324,9 +357,12 @@ impl PcmSource for Queue {
     }
 
     /// Seeks within the item playing (`frame` counts over the whole queue, as the
-    /// [`QueueTimeline`] does); returns the frames into the item. The decoding thread holds
-    /// the item only until it has read it to its end: in an item's last seconds (its
-    /// prefetch), or in another item, this fails with [`AudioError::NotSeekable`].
+    /// [`QueueTimeline`] does); returns the frames into the item. The decoding thread seeks
+    /// it while it decodes it; once it has read it to its end (its last seconds, the
+    /// prefetch) the reader seeks and reads it itself, and what the thread had decoded of it
+    /// is dropped. A position in another item, or in an item read from a pipe, fails with
+    /// [`AudioError::NotSeekable`] and changes nothing; so does one in an item after which
+    /// the thread has already finished another (shorter than the prefetch).
     fn seek(&mut self, frame: u64) -> Result<u64, AudioError> {
         let refused = |reason: &str| AudioError::NotSeekable {
             input: "the queue".into(),
@@ -338,6 +374,14 @@ impl PcmSource for Queue {
             .filter(|t| t.index == self.reading)
             .ok_or_else(|| refused("it seeks only within the item playing"))?;
         let within = frame - track.start_frame;
+        if let Some(pcm) = &mut self.replaying {
+            // A second seek into the item read to its end: the reader holds it.
+            pcm.seek(within)?;
+            self.current.clear();
+            self.position = 0;
+            self.frames_out = frame;
+            return Ok(within);
+        }
         if let Ok(mut slot) = self.seeks.lock() {
             *slot = Some(SeekRequest {
                 index: track.index,
@@ -358,10 +402,7 @@ impl PcmSource for Queue {
                     if self.waiting_for_items.load(Ordering::SeqCst)
                         && take_request(&self.seeks).is_some()
                     {
-                        break Err(refused(&format!(
-                            "{} was read to its end already",
-                            track.name
-                        )));
+                        break Err(refused(READ_TO_ITS_END));
                     }
                 }
             }
@@ -375,6 +416,10 @@ impl PcmSource for Queue {
                 self.frames_out = frame;
                 Ok(within)
             }
+            Err(AudioError::NotSeekable { reason, .. }) if reason == READ_TO_ITS_END => {
+                self.stash.extend(taken);
+                self.seek_finished(track.index, within, frame)
+            }
             Err(e) => {
                 self.stash.extend(taken);
                 Err(e)
@@ -384,8 +429,50 @@ impl PcmSource for Queue {
 }
 
 impl Queue {
+    /// A seek into the item the decoding thread read to its end (it keeps the last one):
+    /// the reader reads it from the new position itself, and drops what the thread had sent
+    /// of it, up to the next item.
+    fn seek_finished(&mut self, index: usize, within: u64, frame: u64) -> Result<u64, AudioError> {
+        let refused = || AudioError::NotSeekable {
+            input: "the queue".into(),
+            reason: READ_TO_ITS_END.into(),
+        };
+        let Ok(mut slot) = self.finished.lock() else {
+            return Err(refused());
+        };
+        let Some((_, pcm)) = slot.as_mut().filter(|(i, _)| *i == index) else {
+            return Err(refused());
+        };
+        pcm.seek(within)?;
+        self.replaying = slot.take().map(|(_, pcm)| pcm);
+        self.dropping_old = true;
+        self.current.clear();
+        self.position = 0;
+        self.frames_out = frame;
+        Ok(within)
+    }
+
+    /// The item a seek went back into was read to its end (again): it is kept for another
+    /// seek back, unless the thread has finished a later item since.
+    fn end_replay(&mut self) {
+        let Some(pcm) = self.replaying.take() else {
+            return;
+        };
+        if let Ok(mut slot) = self.finished.lock()
+            && slot.as_ref().is_none_or(|(i, _)| *i < self.reading)
+        {
+            *slot = Some((self.reading, pcm));
+        }
+    }
+
     /// Takes in one chunk from the decoding thread.
     fn take(&mut self, chunk: Chunk) {
+        if self.dropping_old {
+            match chunk {
+                Chunk::Audio(_) | Chunk::Update(_) | Chunk::Seeked(_) => return,
+                Chunk::Start { .. } | Chunk::Failed(_) => self.dropping_old = false,
+            }
+        }
         match chunk {
             Chunk::Audio(samples) => {
                 self.current = samples;
@@ -425,6 +512,7 @@ fn decode_items(
     tx: &SyncSender<Chunk>,
     waiting: &AtomicBool,
     seeks: &SeekSlot,
+    finished: &FinishedSlot,
 ) {
     let channels = usize::from(format.channels.max(1));
     for index in 0.. {
@@ -499,6 +587,10 @@ fn decode_items(
                 return;
             }
             if frames == 0 {
+                // Kept for a seek back into it while its end plays.
+                if let Ok(mut slot) = finished.lock() {
+                    *slot = Some((index, pcm));
+                }
                 break;
             }
             buf.truncate(frames * channels);
@@ -513,7 +605,7 @@ fn decode_items(
 fn moved_on() -> AudioError {
     AudioError::NotSeekable {
         input: "the queue".into(),
-        reason: "the item was read to its end already".into(),
+        reason: READ_TO_ITS_END.into(),
     }
 }
 
@@ -668,9 +760,11 @@ mod tests {
     }
 
     #[test]
-    fn a_seek_in_an_item_read_to_its_end_or_another_is_refused_and_nothing_is_lost() {
-        // a is shorter than the prefetch: the thread reads it to its end and opens b.
-        let (a, b) = (tone(5000, 0), tone(100_000, 5000));
+    fn a_seek_back_into_an_item_read_to_its_end_is_done_and_the_next_item_follows_once() {
+        // a is shorter than the prefetch: the thread reads it to its end and opens b, which
+        // is far longer than what the seeks take off the channel (the thread keeps only the
+        // last item it finished).
+        let (a, b) = (tone(5000, 0), tone(400_000, 5000));
         let (opened, b_opened) = std::sync::mpsc::channel();
         let b_source = b.clone();
         let items = vec![
@@ -682,14 +776,21 @@ mod tests {
         ];
         let mut queue = Queue::new(PcmFormat::RAOP, items.into_iter(), Duration::from_secs(1))
             .unwrap_or_else(|e| panic!("{e}"));
-        let head = read_frames(&mut queue, 100);
+        let timeline = queue.timeline();
+        let head = read_frames(&mut queue, 4000);
         b_opened.recv().unwrap();
-        let err = queue.seek(1000).unwrap_err();
+        // b is not playing yet: refused, and nothing changes.
+        let err = queue.seek(6000).unwrap_err();
         assert!(matches!(err, AudioError::NotSeekable { .. }), "{err}");
-        // b is not playing yet: refused without asking.
-        assert!(queue.seek(6000).is_err());
+        assert!(head == a[..8000]);
+        // Back into a, twice: from frame 1000, then 3000.
+        assert_eq!(queue.seek(1000).unwrap(), 1000);
+        assert!(read_frames(&mut queue, 500) == a[2000..3000]);
+        assert_eq!(queue.seek(3000).unwrap(), 3000);
         let (rest, _) = drain(&mut queue, 333);
-        assert!([head, rest].concat() == [a, b].concat());
+        assert!(rest == [&a[6000..], &b[..]].concat(), "b once, whole");
+        // b starts where a ended, counted in positions of the queue.
+        assert_eq!(timeline.track_at(5000).map(|t| t.index), Some(1));
     }
 
     #[test]

@@ -1,0 +1,258 @@
+//! `airstream-py-rig -- COMMAND...`: runs COMMAND (the Python package's pytest suite) inside a
+//! network namespace of its own, and serves it the testkit over a Unix socket whose path is
+//! in `AIRSTREAM_TEST_RIG` (a file-system socket reaches across namespaces). The tests start
+//! shairport-sync 3.3.8 there, and have the capture compared with the Rust decode of the
+//! source, sample for sample, as the Rust tests do. Exits with COMMAND's status.
+//!
+//! Requests and answers are one JSON object per line: `{"cmd": "shairport", ...}` and so on
+//! (see [`handle`]); an answer with `"error"` says what failed.
+
+use airstream_audio::Source;
+use airstream_testkit::compare::{align_and_compare, compare_across_pause};
+use airstream_testkit::netns::Netns;
+use airstream_testkit::shairport::{Shairport, ShairportConfig};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The receiver running now (one at a time: each gets the namespace's avahi to itself).
+struct Running {
+    id: u64,
+    receiver: Shairport,
+    _dir: tempfile::TempDir,
+}
+
+struct Rig {
+    ns: Netns,
+    scratch: tempfile::TempDir,
+    running: Mutex<Option<Running>>,
+    next_id: Mutex<u64>,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args.first().map(String::as_str) {
+        Some("--") => &args[1..],
+        _ => &args[..],
+    };
+    let Some((program, rest)) = command.split_first() else {
+        eprintln!("usage: airstream-py-rig -- COMMAND [ARGS...]");
+        return ExitCode::from(2);
+    };
+    match run(program, rest) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("airstream-py-rig: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(program: &str, args: &[String]) -> std::io::Result<ExitCode> {
+    let rig = Rig {
+        ns: Netns::create()?,
+        scratch: tempfile::Builder::new()
+            .prefix("airstream-py-rig")
+            .tempdir()?,
+        running: Mutex::new(None),
+        next_id: Mutex::new(0),
+    };
+    let socket = rig.scratch.path().join("rig.sock");
+    let listener = UnixListener::bind(&socket)?;
+    let done = AtomicBool::new(false);
+    // Scoped, so the namespace and the receiver are dropped (and deleted) once the command
+    // is over and every connection of it closed.
+    let status = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for stream in listener.incoming().flatten() {
+                if done.load(Ordering::SeqCst) {
+                    return;
+                }
+                let rig = &rig;
+                scope.spawn(move || serve(rig, stream));
+            }
+        });
+        let status = rig
+            .ns
+            .command(program)
+            .args(args)
+            .env("AIRSTREAM_TEST_RIG", &socket)
+            .status();
+        done.store(true, Ordering::SeqCst);
+        // Wakes the accept loop so it sees `done`.
+        let _ = UnixStream::connect(&socket);
+        status
+    })?;
+    if let Ok(mut running) = rig.running.lock()
+        && let Some(running) = running.take()
+    {
+        running.receiver.stop();
+    }
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::from(1),
+    })
+}
+
+fn serve(rig: &Rig, stream: UnixStream) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    for line in BufReader::new(stream).lines() {
+        let Ok(line) = line else { return };
+        let answer = match serde_json::from_str::<Value>(&line) {
+            Ok(request) => handle(rig, &request).unwrap_or_else(|e| json!({ "error": e })),
+            Err(e) => json!({ "error": format!("not JSON: {e}") }),
+        };
+        if writeln!(writer, "{answer}").is_err() {
+            return;
+        }
+    }
+}
+
+/// Answers one request:
+/// - `shairport` (`name`, `password`, `output_buffer_seconds`): stops the receiver running,
+///   starts another; answers its `id`, `address` (`127.0.0.1:PORT`) and `name`;
+/// - `write_wav` (`seconds`): writes generated music as a 44.1 kHz WAV; answers its `path`;
+/// - `compare` (`id`, `reference`): aligns the capture with the decode of the file at
+///   `reference` and compares every frame;
+/// - `compare_pause` (`id`, `reference`, `max_overlap`): the same for a stream paused and
+///   resumed once: the source up to the cut, silence, the rest of it;
+/// - `receiver` (`id`): whether it still runs, and its log's trouble lines.
+fn handle(rig: &Rig, request: &Value) -> Result<Value, String> {
+    let text = |key: &str| request.get(key).and_then(Value::as_str);
+    let number = |key: &str| request.get(key).and_then(Value::as_f64);
+    match text("cmd").unwrap_or_default() {
+        "shairport" => start_receiver(
+            rig,
+            text("name"),
+            text("password"),
+            number("output_buffer_seconds"),
+        ),
+        "write_wav" => {
+            let seconds = number("seconds").ok_or("write_wav needs seconds")?;
+            let frames = (seconds * 44_100.0) as usize;
+            let samples = airstream_testkit::signal::music(frames, 44_100);
+            let path = rig.scratch.path().join(format!("music-{frames}.wav"));
+            std::fs::write(
+                &path,
+                airstream_testkit::signal::wav_bytes(&samples, 44_100),
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(json!({ "path": path }))
+        }
+        "compare" => with_receiver(rig, request, |receiver, source| {
+            let captured = receiver.captured().map_err(|e| e.to_string())?;
+            let Some(cmp) = align_and_compare(&source, &captured) else {
+                return Ok(json!({ "bit_exact": false, "detail": "no audio in the capture" }));
+            };
+            Ok(json!({
+                "bit_exact": cmp.is_bit_exact(),
+                "source_frames": source.len() / 2,
+                "frames_compared": cmp.frames_compared,
+                "offset": cmp.offset,
+                "mismatched_frames": cmp.mismatched_frames,
+                "first_mismatch": cmp.first_mismatch,
+                "missing_frames": cmp.missing_frames,
+            }))
+        }),
+        "compare_pause" => with_receiver(rig, request, |receiver, source| {
+            let captured = receiver.captured().map_err(|e| e.to_string())?;
+            let max_overlap = number("max_overlap").unwrap_or(0.0) as usize;
+            let Some(aligned) = align_and_compare(&source, &captured) else {
+                return Ok(json!({ "lossless": false, "detail": "no audio in the capture" }));
+            };
+            Ok(
+                match compare_across_pause(&source, &captured[aligned.offset * 2..], max_overlap) {
+                    Ok(pause) => json!({
+                        "lossless": true,
+                        "source_frames": source.len() / 2,
+                        "cut": pause.cut,
+                        "restart": pause.restart,
+                        "gap": pause.gap,
+                    }),
+                    Err(detail) => json!({ "lossless": false, "detail": detail }),
+                },
+            )
+        }),
+        "receiver" => {
+            let mut running = rig.running.lock().map_err(|e| e.to_string())?;
+            let running = running
+                .as_mut()
+                .filter(|r| Some(r.id) == request.get("id").and_then(Value::as_u64))
+                .ok_or("no such receiver running")?;
+            Ok(json!({
+                "running": running.receiver.is_running(),
+                "log_errors": running.receiver.log_errors(),
+                "log": running.receiver.log_text(),
+            }))
+        }
+        other => Err(format!("unknown command {other:?}")),
+    }
+}
+
+fn start_receiver(
+    rig: &Rig,
+    name: Option<&str>,
+    password: Option<&str>,
+    output_buffer_seconds: Option<f64>,
+) -> Result<Value, String> {
+    let mut running = rig.running.lock().map_err(|e| e.to_string())?;
+    if let Some(previous) = running.take() {
+        previous.receiver.stop();
+    }
+    let id = {
+        let mut next = rig.next_id.lock().map_err(|e| e.to_string())?;
+        *next += 1;
+        *next
+    };
+    // Ports apart from the last receiver's, so a socket it left in TIME_WAIT cannot clash.
+    let offset = u16::try_from(id % 50).unwrap_or(0) * 20;
+    let config = ShairportConfig {
+        name: name.unwrap_or("airstream-test").to_string(),
+        password: password.map(String::from),
+        output_buffer_seconds,
+        port: 5000 + offset,
+        udp_port_base: 6001 + offset,
+        ..ShairportConfig::default()
+    };
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let receiver = Shairport::start(&rig.ns, dir.path(), &config).map_err(|e| e.to_string())?;
+    let address = format!("127.0.0.1:{}", receiver.port);
+    *running = Some(Running {
+        id,
+        receiver,
+        _dir: dir,
+    });
+    Ok(json!({ "id": id, "address": address, "name": config.name }))
+}
+
+/// Runs `f` with the receiver named by the request's `id` and the decode of `reference`.
+fn with_receiver(
+    rig: &Rig,
+    request: &Value,
+    f: impl FnOnce(&mut Shairport, Vec<i16>) -> Result<Value, String>,
+) -> Result<Value, String> {
+    let reference = request
+        .get("reference")
+        .and_then(Value::as_str)
+        .map(PathBuf::from)
+        .ok_or("no reference file given")?;
+    let source = decode(&reference)?;
+    let mut running = rig.running.lock().map_err(|e| e.to_string())?;
+    let running = running
+        .as_mut()
+        .filter(|r| Some(r.id) == request.get("id").and_then(Value::as_u64))
+        .ok_or("no such receiver running")?;
+    f(&mut running.receiver, source)
+}
+
+/// The reference: the file decoded by airstream's own decoder to 44.1 kHz/16-bit/stereo.
+fn decode(path: &Path) -> Result<Vec<i16>, String> {
+    airstream_testkit::fixtures::decode(Source::path(path)).map_err(|e| e.to_string())
+}

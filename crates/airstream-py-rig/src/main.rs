@@ -151,8 +151,17 @@ fn handle(rig: &Rig, request: &Value) -> Result<Value, String> {
             let Some(cmp) = align_and_compare(&source, &captured) else {
                 return Ok(json!({ "bit_exact": false, "detail": "no audio in the capture" }));
             };
+            // Whether the capture is quiet where it first differs: a receiver that played
+            // silence (a packet it never got) rather than other audio.
+            let quiet_at_mismatch = cmp.first_mismatch.map(|i| {
+                let at = (cmp.offset + i) * 2;
+                captured[at..at + 2].iter().all(|s| s.unsigned_abs() <= 2)
+            });
             Ok(json!({
                 "bit_exact": cmp.is_bit_exact(),
+                "capture_frames": captured.len() / 2,
+                "quiet_at_mismatch": quiet_at_mismatch,
+                "receiver_log_trouble": receiver.log_errors(),
                 "source_frames": source.len() / 2,
                 "frames_compared": cmp.frames_compared,
                 "offset": cmp.offset,

@@ -8,7 +8,9 @@
 //! (see [`handle`]); an answer with `"error"` says what failed.
 
 use airstream_audio::Source;
+use airstream_proto::pairing::DeviceIdentity;
 use airstream_testkit::compare::{align_and_compare, compare_across_pause};
+use airstream_testkit::fake_apple_tv::{FakeAppleTv, FakeAppleTvConfig, LegacyPairing};
 use airstream_testkit::netns::Netns;
 use airstream_testkit::shairport::{Shairport, ShairportConfig};
 use serde_json::{Value, json};
@@ -16,8 +18,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The receiver running now (one at a time: each gets the namespace's avahi to itself).
 struct Running {
@@ -26,8 +28,23 @@ struct Running {
     _dir: tempfile::TempDir,
 }
 
+/// The fake Apple TV, on a thread of its own inside the namespace (its runtime runs there).
+struct AppleTv {
+    tv: Arc<FakeAppleTv>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for AppleTv {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 struct Rig {
     ns: Netns,
+    apple_tv: Mutex<Option<AppleTv>>,
     scratch: tempfile::TempDir,
     running: Mutex<Option<Running>>,
     next_id: Mutex<u64>,
@@ -55,6 +72,7 @@ fn main() -> ExitCode {
 fn run(program: &str, args: &[String]) -> std::io::Result<ExitCode> {
     let rig = Rig {
         ns: Netns::create()?,
+        apple_tv: Mutex::new(None),
         scratch: tempfile::Builder::new()
             .prefix("airstream-py-rig")
             .tempdir()?,
@@ -123,7 +141,11 @@ fn serve(rig: &Rig, stream: UnixStream) {
 ///   `reference` and compares every frame;
 /// - `compare_pause` (`id`, `reference`, `max_overlap`): the same for a stream paused and
 ///   resumed once: the source up to the cut, silence, the rest of it;
-/// - `receiver` (`id`): whether it still runs, and its log's trouble lines.
+/// - `receiver` (`id`): whether it still runs, and its log's trouble lines;
+/// - `apple_tv` (`pin`, `require_pair_verify`): starts the in-repo fake Apple TV (replacing
+///   the last one), with legacy pairing showing `pin` when given; answers its `address`;
+/// - `apple_tv_state`: the URLs it was asked to `/play`, the PIN it showed, how many
+///   clients it paired with.
 fn handle(rig: &Rig, request: &Value) -> Result<Value, String> {
     let text = |key: &str| request.get(key).and_then(Value::as_str);
     let number = |key: &str| request.get(key).and_then(Value::as_f64);
@@ -201,6 +223,33 @@ fn handle(rig: &Rig, request: &Value) -> Result<Value, String> {
                 "log": running.receiver.log_text(),
             }))
         }
+        "apple_tv" => start_apple_tv(
+            rig,
+            text("pin"),
+            request
+                .get("require_pair_verify")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        ),
+        "apple_tv_state" => {
+            let apple_tv = rig.apple_tv.lock().map_err(|e| e.to_string())?;
+            let tv = &apple_tv.as_ref().ok_or("no fake Apple TV running")?.tv;
+            let plays: Vec<String> = tv
+                .requests_to("/play")
+                .iter()
+                .filter_map(|r| {
+                    r.plist()?
+                        .get("Content-Location")?
+                        .as_string()
+                        .map(String::from)
+                })
+                .collect();
+            Ok(json!({
+                "plays": plays,
+                "shown_pin": tv.shown_pin(),
+                "paired_clients": tv.paired_clients().len(),
+            }))
+        }
         other => Err(format!("unknown command {other:?}")),
     }
 }
@@ -239,6 +288,59 @@ fn start_receiver(
         _dir: dir,
     });
     Ok(json!({ "id": id, "address": address, "name": config.name }))
+}
+
+fn start_apple_tv(
+    rig: &Rig,
+    pin: Option<&str>,
+    require_pair_verify: bool,
+) -> Result<Value, String> {
+    let mut apple_tv = rig.apple_tv.lock().map_err(|e| e.to_string())?;
+    apple_tv.take();
+    let config = FakeAppleTvConfig {
+        pairing: pin.map(|pin| LegacyPairing {
+            pin: Some(pin.to_string()),
+            ..LegacyPairing::new(DeviceIdentity::new([0xC0; 32]))
+        }),
+        require_pair_verify,
+        ..FakeAppleTvConfig::default()
+    };
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    rig.ns
+        .spawn("apple-tv", move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = started_tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match FakeAppleTv::start(config).await {
+                    Ok(tv) => {
+                        let _ = started_tx.send(Ok(Arc::new(tv)));
+                        let _ = stopped.await;
+                    }
+                    Err(e) => {
+                        let _ = started_tx.send(Err(e.to_string()));
+                    }
+                }
+            });
+        })
+        .map_err(|e| e.to_string())?;
+    let tv = started_rx
+        .recv()
+        .map_err(|_| "the fake Apple TV's thread ended".to_string())??;
+    let address = tv.addr().to_string();
+    *apple_tv = Some(AppleTv {
+        tv,
+        stop: Some(stop),
+    });
+    Ok(json!({ "address": address }))
 }
 
 /// Runs `f` with the receiver named by the request's `id` and the decode of `reference`.

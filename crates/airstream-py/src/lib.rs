@@ -12,6 +12,8 @@ mod device;
 mod errors;
 mod input;
 mod metadata;
+mod pair;
+mod play;
 mod stream;
 mod target;
 
@@ -25,7 +27,13 @@ fn _airstream(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::StreamHandle>()?;
     m.add_class::<stream::Progress>()?;
     m.add_class::<stream::Events>()?;
+    m.add_class::<play::PlaybackHandle>()?;
+    m.add_class::<play::PlaybackEvents>()?;
+    m.add_class::<play::PlaybackUpdate>()?;
+    m.add_class::<pair::Pairing>()?;
     m.add_function(wrap_pyfunction!(device::scan, m)?)?;
+    m.add_function(wrap_pyfunction!(play::play_url, m)?)?;
+    m.add_function(wrap_pyfunction!(pair::pair, m)?)?;
     m.add_function(wrap_pyfunction!(stream::stream_file, m)?)?;
     m.add_function(wrap_pyfunction!(stream::start_stream, m)?)?;
     Ok(())

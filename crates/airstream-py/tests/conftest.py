@@ -56,6 +56,15 @@ class Rig:
         """Starts a fresh shairport-sync (stopping the previous one)."""
         return Receiver(self, self.call(cmd="shairport", **config))
 
+    def apple_tv(self, pin=None, require_pair_verify=False):
+        """Starts the in-repo fake Apple TV; returns its address."""
+        answer = self.call(cmd="apple_tv", pin=pin, require_pair_verify=require_pair_verify)
+        return answer["address"]
+
+    def apple_tv_state(self):
+        """The URLs the fake Apple TV was asked to play, the PIN it showed, its paired clients."""
+        return self.call(cmd="apple_tv_state")
+
     def write_wav(self, seconds):
         """Generated music as a 44.1 kHz stereo WAV file; returns its path."""
         return self.call(cmd="write_wav", seconds=seconds)["path"]

@@ -37,7 +37,11 @@ from ._airstream import (
     InvalidInput,
     NetworkError,
     NotFound,
+    Pairing,
     PairingRequired,
+    PlaybackEvents,
+    PlaybackHandle,
+    PlaybackUpdate,
     Progress,
     ProtocolError,
     StreamHandle,
@@ -55,12 +59,18 @@ __all__ = [
     "InvalidInput",
     "NetworkError",
     "NotFound",
+    "Pairing",
     "PairingRequired",
+    "PlaybackEvents",
+    "PlaybackHandle",
+    "PlaybackUpdate",
     "Progress",
     "ProtocolError",
     "StreamHandle",
     "Timeout",
     "Unsupported",
+    "pair",
+    "play_url",
     "scan",
     "start_stream",
     "stream_file",
@@ -131,3 +141,44 @@ async def start_stream(
         latency=latency,
         discovery_timeout=discovery_timeout,
     )
+
+
+async def play_url(
+    target: Any,
+    url: str,
+    *,
+    credentials: Optional[str] = None,
+    start: float = 0.0,
+    discovery_timeout: float = 5.0,
+    poll_interval: float = 1.0,
+) -> PlaybackHandle:
+    """Makes an Apple TV play ``url`` (``http(s)://``, fetched by the device) or a local file
+    (served to it by airstream for as long as it plays); returns a :class:`PlaybackHandle`.
+
+    ``credentials`` are those :func:`pair` gave (legacy ``ID:KEY`` or AirPlay 2
+    ``LTPK:LTSK:DEVICE_ID:CLIENT_ID``); ``start`` is the position to start at, in seconds;
+    ``poll_interval`` is how often the device is asked how far it got.
+    """
+    return await _airstream.play_url(
+        target,
+        url,
+        credentials=credentials,
+        start=start,
+        discovery_timeout=discovery_timeout,
+        poll_interval=poll_interval,
+    )
+
+
+async def pair(target: Any, *, discovery_timeout: float = 5.0) -> Pairing:
+    """Prepares to pair with ``target``, in pyatv's steps::
+
+        pairing = await airstream.pair(device)
+        await pairing.begin()        # the device shows a PIN
+        pairing.pin(1234)
+        await pairing.finish()
+        credentials = pairing.credentials
+
+    Keep the credentials like a password; pass them to :func:`stream_file` or
+    :func:`play_url` as ``credentials=``.
+    """
+    return await _airstream.pair(target, discovery_timeout=discovery_timeout)

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// The receiver running now (one at a time: each gets the namespace's avahi to itself).
+/// A receiver running now.
 struct Running {
     id: u64,
     receiver: Shairport,
@@ -46,7 +46,8 @@ struct Rig {
     ns: Netns,
     apple_tv: Mutex<Option<AppleTv>>,
     scratch: tempfile::TempDir,
-    running: Mutex<Option<Running>>,
+    /// The receivers running: one, or a group started `beside` the first (sharing its avahi).
+    running: Mutex<Vec<Running>>,
     next_id: Mutex<u64>,
 }
 
@@ -76,7 +77,7 @@ fn run(program: &str, args: &[String]) -> std::io::Result<ExitCode> {
         scratch: tempfile::Builder::new()
             .prefix("airstream-py-rig")
             .tempdir()?,
-        running: Mutex::new(None),
+        running: Mutex::new(Vec::new()),
         next_id: Mutex::new(0),
     };
     let socket = rig.scratch.path().join("rig.sock");
@@ -105,10 +106,11 @@ fn run(program: &str, args: &[String]) -> std::io::Result<ExitCode> {
         let _ = UnixStream::connect(&socket);
         status
     })?;
-    if let Ok(mut running) = rig.running.lock()
-        && let Some(running) = running.take()
-    {
-        running.receiver.stop();
+    if let Ok(mut running) = rig.running.lock() {
+        // The ones started beside the first go first: it holds their avahi.
+        while let Some(last) = running.pop() {
+            last.receiver.stop();
+        }
     }
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
@@ -134,8 +136,9 @@ fn serve(rig: &Rig, stream: UnixStream) {
 }
 
 /// Answers one request:
-/// - `shairport` (`name`, `password`, `output_buffer_seconds`): stops the receiver running,
-///   starts another; answers its `id`, `address` (`127.0.0.1:PORT`) and `name`;
+/// - `shairport` (`name`, `password`, `output_buffer_seconds`, `beside`): stops the receivers
+///   running and starts another, or with `beside` starts one more next to them (a group);
+///   answers its `id`, `address` (`127.0.0.1:PORT`) and `name`;
 /// - `write_wav` (`seconds`): writes generated music as a 44.1 kHz WAV; answers its `path`;
 /// - `compare` (`id`, `reference`): aligns the capture with the decode of the file at
 ///   `reference` and compares every frame;
@@ -155,6 +158,10 @@ fn handle(rig: &Rig, request: &Value) -> Result<Value, String> {
             text("name"),
             text("password"),
             number("output_buffer_seconds"),
+            request
+                .get("beside")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         ),
         "write_wav" => {
             let seconds = number("seconds").ok_or("write_wav needs seconds")?;
@@ -214,8 +221,8 @@ fn handle(rig: &Rig, request: &Value) -> Result<Value, String> {
         "receiver" => {
             let mut running = rig.running.lock().map_err(|e| e.to_string())?;
             let running = running
-                .as_mut()
-                .filter(|r| Some(r.id) == request.get("id").and_then(Value::as_u64))
+                .iter_mut()
+                .find(|r| Some(r.id) == request.get("id").and_then(Value::as_u64))
                 .ok_or("no such receiver running")?;
             Ok(json!({
                 "running": running.receiver.is_running(),
@@ -259,10 +266,13 @@ fn start_receiver(
     name: Option<&str>,
     password: Option<&str>,
     output_buffer_seconds: Option<f64>,
+    beside: bool,
 ) -> Result<Value, String> {
     let mut running = rig.running.lock().map_err(|e| e.to_string())?;
-    if let Some(previous) = running.take() {
-        previous.receiver.stop();
+    if !beside {
+        while let Some(last) = running.pop() {
+            last.receiver.stop();
+        }
     }
     let id = {
         let mut next = rig.next_id.lock().map_err(|e| e.to_string())?;
@@ -280,9 +290,13 @@ fn start_receiver(
         ..ShairportConfig::default()
     };
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let receiver = Shairport::start(&rig.ns, dir.path(), &config).map_err(|e| e.to_string())?;
+    let receiver = match running.first() {
+        Some(first) => first.receiver.start_beside(&rig.ns, dir.path(), &config),
+        None => Shairport::start(&rig.ns, dir.path(), &config),
+    }
+    .map_err(|e| e.to_string())?;
     let address = format!("127.0.0.1:{}", receiver.port);
-    *running = Some(Running {
+    running.push(Running {
         id,
         receiver,
         _dir: dir,
@@ -357,8 +371,8 @@ fn with_receiver(
     let source = decode(&reference)?;
     let mut running = rig.running.lock().map_err(|e| e.to_string())?;
     let running = running
-        .as_mut()
-        .filter(|r| Some(r.id) == request.get("id").and_then(Value::as_u64))
+        .iter_mut()
+        .find(|r| Some(r.id) == request.get("id").and_then(Value::as_u64))
         .ok_or("no such receiver running")?;
     f(&mut running.receiver, source)
 }

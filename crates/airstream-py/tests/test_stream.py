@@ -81,6 +81,16 @@ def test_a_device_found_by_scan_and_by_name(rig):
     assert_bit_exact(receiver.compare(DATA / "music.wav"))
 
 
+def test_a_list_of_targets_is_a_group(rig):
+    kitchen = rig.shairport(name="Kitchen")
+    lounge = rig.shairport(name="Lounge", beside=True)
+    report = run(airstream.stream_file([kitchen.address, lounge.address], str(DATA / "music.wav")))
+    assert [r["receiver"] for r in report["receivers"]] == [kitchen.address, lounge.address]
+    assert all(r["failure"] is None for r in report["receivers"]), report
+    for receiver in (kitchen, lounge):
+        assert_bit_exact(receiver.compare(DATA / "music.wav"))
+
+
 def test_a_wrong_password_raises_bad_password(rig):
     receiver = rig.shairport(password="s3cret")
     with pytest.raises(airstream.BadPassword) as raised:

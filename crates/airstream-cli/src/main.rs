@@ -83,6 +83,7 @@ enum Command {
     #[command(after_help = help::SCAN_EXAMPLES)]
     Info(info::Args),
     /// Run the embedded RAOP receiver and write what arrives to a WAV file.
+    #[command(after_help = help::RECEIVE_EXAMPLES)]
     Receive(receive::Args),
     /// Change (or, without a level, print) the volume of a receiver of a running stream.
     #[command(after_help = help::VOLUME_EXAMPLES)]

@@ -1,6 +1,7 @@
 //! What `stream_file` accepts as audio, as pyatv does: a path (`str` or `os.PathLike`), an
 //! `http(s)://` URL, `bytes`/`bytearray`/`memoryview`, or any binary file-like object,
-//! seekable (`io.BytesIO`, an open file) or not (`sys.stdin.buffer`, a pipe). A file object
+//! seekable (`io.BytesIO`, an open file) or not (`sys.stdin.buffer`, a pipe), or an
+//! `asyncio.StreamReader` (its reads run on its event loop). A file object
 //! is read by the decoder's thread, which takes the GIL for each `read` call only.
 
 use crate::errors::invalid;
@@ -27,6 +28,22 @@ pub(crate) fn source(object: &Bound<'_, PyAny>) -> PyResult<Source> {
         }
         return Ok(Source::path(text));
     }
+    let stream_reader = py.import("asyncio")?.getattr("StreamReader")?;
+    if object.is_instance(&stream_reader)? {
+        // Its read() is a coroutine: the decoder's thread runs each one on the event loop
+        // the call came from, and waits for it there (without the GIL).
+        let event_loop = py
+            .import("asyncio")?
+            .call_method0("get_running_loop")
+            .map_err(|_| {
+                invalid("an asyncio.StreamReader needs the event loop it belongs to running")
+            })?;
+        let file = PyFile {
+            file: object.clone().unbind(),
+            event_loop: Some(event_loop.unbind()),
+        };
+        return Ok(Source::reader(file).with_name("<stream reader>"));
+    }
     if object.hasattr("read")? {
         let text_io = py.import("io")?.getattr("TextIOBase")?;
         if object.is_instance(&text_io)? {
@@ -38,7 +55,10 @@ pub(crate) fn source(object: &Bound<'_, PyAny>) -> PyResult<Source> {
         let seekable = object.hasattr("seekable")?
             && object.hasattr("seek")?
             && object.call_method0("seekable")?.is_truthy()?;
-        let file = PyFile(object.clone().unbind());
+        let file = PyFile {
+            file: object.clone().unbind(),
+            event_loop: None,
+        };
         return Ok(if seekable {
             Source::seekable(file)
         } else {
@@ -62,8 +82,11 @@ pub(crate) fn to_bytes(object: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     Ok(bytes.cast::<PyBytes>()?.as_bytes().to_vec())
 }
 
-/// A Python binary file object as a Rust reader.
-struct PyFile(Py<PyAny>);
+/// A Python binary file object (or an `asyncio.StreamReader` and its loop) as a Rust reader.
+struct PyFile {
+    file: Py<PyAny>,
+    event_loop: Option<Py<PyAny>>,
+}
 
 fn io_error(py: Python<'_>, error: &PyErr) -> io::Error {
     let text = error.value(py).to_string();
@@ -73,11 +96,16 @@ fn io_error(py: Python<'_>, error: &PyErr) -> io::Error {
 impl Read for PyFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         Python::attach(|py| {
-            let data = self
-                .0
-                .bind(py)
-                .call_method1("read", (buf.len(),))
-                .map_err(|e| io_error(py, &e))?;
+            let read = self.file.bind(py).call_method1("read", (buf.len(),));
+            let data = match &self.event_loop {
+                None => read,
+                Some(event_loop) => read.and_then(|coroutine| {
+                    py.import("asyncio")?
+                        .call_method1("run_coroutine_threadsafe", (coroutine, event_loop))?
+                        .call_method0("result")
+                }),
+            }
+            .map_err(|e| io_error(py, &e))?;
             if data.is_none() {
                 return Err(io::Error::new(
                     io::ErrorKind::WouldBlock,
@@ -111,7 +139,7 @@ impl Seek for PyFile {
             SeekFrom::End(n) => (i128::from(n), 2),
         };
         Python::attach(|py| {
-            self.0
+            self.file
                 .bind(py)
                 .call_method1("seek", (offset, whence))
                 .and_then(|p| p.extract::<u64>())

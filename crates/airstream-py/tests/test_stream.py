@@ -35,6 +35,27 @@ def test_mp3_from_bytesio(rig):
     assert_bit_exact(receiver.compare(DATA / "music.mp3"))
 
 
+def test_mp3_from_an_asyncio_stream_reader(rig):
+    receiver = rig.shairport()
+    data = (DATA / "music.mp3").read_bytes()
+
+    async def stream():
+        reader = asyncio.StreamReader()
+
+        async def feed():
+            for start in range(0, len(data), 4096):
+                reader.feed_data(data[start : start + 4096])
+                await asyncio.sleep(0)
+            reader.feed_eof()
+
+        feeder = asyncio.create_task(feed())
+        await airstream.stream_file(receiver.address, reader)
+        await feeder
+
+    run(stream())
+    assert_bit_exact(receiver.compare(DATA / "music.mp3"))
+
+
 def test_ogg_from_a_pipe(rig):
     receiver = rig.shairport()
     read_end, write_end = os.pipe()

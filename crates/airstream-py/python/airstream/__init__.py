@@ -17,9 +17,9 @@ A *target* is a :class:`Device` from :func:`scan`, a device name or id (found wi
 address string ``"host:port"`` (used directly), or a list of these: a group playing in sync.
 
 A *source* is a path, an ``http(s)://`` URL, ``bytes``/``bytearray``/``memoryview`` holding a
-whole file, or any binary file-like object, seekable or not (``io.BytesIO``, an open file,
-``sys.stdin.buffer``, a pipe). MP3, WAV, AIFF, FLAC, Ogg Vorbis, MP4/M4A (AAC, ALAC), CAF and
-ADTS are detected from the content.
+whole file, any binary file-like object, seekable or not (``io.BytesIO``, an open file,
+``sys.stdin.buffer``, a pipe), or an ``asyncio.StreamReader``. MP3, WAV, AIFF, FLAC, Ogg
+Vorbis, MP4/M4A (AAC, ALAC), CAF and ADTS are detected from the content.
 
 Every error is an :class:`AirstreamError`; its subclass says what kind it is.
 """

@@ -21,7 +21,7 @@ mod ptp_loop;
 mod receiver;
 mod rtsp_client;
 
-pub use network::{SENDER_ADDRESS, receiver_address};
+pub use network::{SENDER_ADDRESS, SENDER_BRIDGE, receiver_address};
 pub use nqptp::{NqptpClock, monotonic_raw};
 pub use peer::{PEER_BIN_ENV, bin_dir};
 pub use ptp_loop::{PtpLoop, PtpLoopReport};

@@ -189,6 +189,9 @@ def main() -> int:
 
     medians = {}
     print(f"\n{args.seconds} s WAV, --codec {args.codec}, {args.reps} repetitions, median (min–max)\n")
+    if args.smoke:
+        print("**Smoke run: 2 s, one repetition. These figures only show that the bench works; "
+              "they measure nothing.**\n")
     print("| protocol | CPU s / audio min | peak RSS MiB | launch -> first audio packet ms |")
     print("|---|---|---|---|")
     for protocol in PROTOCOLS:

@@ -30,9 +30,10 @@ pub use driver::StreamTask;
 use crate::error::{ErrorKind, Result};
 use airstream_audio::{Metadata, PcmFormat, PcmSource, Source};
 use airstream_proto::capabilities::MetadataKind;
+pub use airstream_proto::format::Codec;
 use airstream_proto::pairing::Credentials;
-use airstream_proto::route::{AudioRoute, RaopEncryption};
-pub use airstream_proto::sdp::Codec;
+pub use airstream_proto::raop::Encryption;
+use airstream_proto::route::AudioRoute;
 pub use airstream_proto::stream::MemberStats;
 use std::fmt;
 use std::net::SocketAddr;
@@ -77,7 +78,7 @@ impl StreamOptions {
     /// default. [`Receiver::for_route`] takes the rest of the route.
     pub fn for_route(route: &AudioRoute) -> Self {
         Self {
-            codec: route.codec.into(),
+            codec: route.codec,
             ..Self::default()
         }
     }
@@ -92,28 +93,6 @@ pub enum Protocol {
     /// AirPlay 2 realtime audio (type 96, ALAC): payloads sealed with the stream key,
     /// anchors against our PTP master (UDP 319/320: root or CAP_NET_BIND_SERVICE).
     AirPlay2,
-}
-
-/// How audio payloads are protected.
-#[derive(Clone, Default)]
-pub enum Encryption {
-    /// In clear (receivers whose TXT `et` contains 0).
-    #[default]
-    None,
-    /// AES-128-CBC with the key RSA-wrapped for Apple's AirPort key (`et=1`).
-    AirPortRsa,
-    /// The same with another RSA public key (test receivers, custom builds).
-    Rsa(Arc<airstream_proto::raop::crypto::RsaPublicKey>),
-}
-
-impl fmt::Debug for Encryption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Encryption::None => "None",
-            Encryption::AirPortRsa => "AirPortRsa",
-            Encryption::Rsa(_) => "Rsa(custom key)",
-        })
-    }
 }
 
 impl Default for StreamOptions {
@@ -172,10 +151,7 @@ impl Receiver {
     pub fn for_route(address: SocketAddr, route: &AudioRoute) -> Self {
         let kinds = &route.metadata;
         Self {
-            encryption: match route.encryption {
-                RaopEncryption::None => Encryption::None,
-                RaopEncryption::Rsa => Encryption::AirPortRsa,
-            },
+            encryption: route.encryption.clone(),
             auth_setup: route.auth_setup,
             metadata_kinds: MetadataKinds {
                 text: kinds.contains(&MetadataKind::Text),

@@ -9,6 +9,9 @@
 //! the sender's PTP master binds too. Each receiver also has a private tmpfs on /dev/shm, as
 //! nqptp's shared memory `/nqptp` is otherwise machine-wide.
 //!
+//! A receiver may also be Debian's shairport-sync 3.3.8 ([`Peer::Classic`]: AirPlay 1 only,
+//! NTP timing, no nqptp), for groups that mix the two kinds on one stream.
+//!
 //! Sender code runs in the sender namespace as a thread ([`Ap2Rig::run_in_sender`]) or a
 //! child process ([`Ap2Rig::sender_command`]). Dropping the rig (also while a test panics)
 //! kills every process and deletes the namespaces, the veths with them.

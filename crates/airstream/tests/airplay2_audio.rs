@@ -423,7 +423,7 @@ const DROP_TEST_SECONDS: usize = 30;
 ///   (`retransmit_missed` 0).
 ///
 /// Measured with this test (30 s, 5 %): at 2 s 0 of 1 runs bit-exact (48 packets skipped),
-/// at 3 s 0 of 2 (7 and more skipped), at 4 s every run bit-exact (see the report). The
+/// at 3 s 1 of 4, at 4 s 9 of 9 (about 250 requests, all answered, 0 packets skipped). The
 /// network-loss test above (iptables drops 5 % of the audio before the receiver, its
 /// requests and our resent copies untouched) shows the repair at the default 2 s.
 const REPAIR_LATENCY: std::time::Duration = std::time::Duration::from_secs(4);

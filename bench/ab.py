@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Two airstream builds on the same receiver, interleaved in one run: CPU per audio minute,
-peak RSS and time to the first packet, per input format (a regression check between commits).
+"""Two or more airstream builds on the same receiver, interleaved in one run: CPU per audio
+minute, peak RSS and time to the first packet, per input format (a regression check between
+commits, or between build settings: `--candidate NAME=PATH` as often as needed).
 
     bench/ab.py --baseline OLD/airstream --candidate NEW/airstream \
         --bench-receiver TARGET/release/examples/bench_receiver \
@@ -22,7 +23,8 @@ import bench  # noqa: E402
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--baseline", type=Path, required=True)
-    p.add_argument("--candidate", type=Path, required=True)
+    p.add_argument("--candidate", action="append", required=True,
+                   help="PATH, or NAME=PATH; repeat to compare several builds with the baseline")
     p.add_argument("--bench-receiver", type=Path, required=True)
     p.add_argument("--bench-wav", type=Path, required=True)
     p.add_argument("--reps", type=int, default=3)
@@ -39,7 +41,12 @@ def main() -> int:
     inputs = bench.make_inputs(args, args.seconds)
     with bench.wave.open(str(inputs["wav"])) as w:
         audio_s = w.getnframes() / w.getframerate()
-    builds = {"baseline": args.baseline, "candidate": args.candidate}
+    builds = {"baseline": args.baseline}
+    for i, candidate in enumerate(args.candidate):
+        name, sep, path = candidate.partition("=")
+        if not sep:
+            name, path = ("candidate" if i == 0 else f"candidate{i + 1}"), candidate
+        builds[name] = Path(path)
     results: dict[tuple[str, str], list] = {}
     for rep in range(1, args.reps + 1):
         for fmt in formats:
@@ -63,10 +70,17 @@ def main() -> int:
 
             print(f"| {fmt} | {name} | {cell([r.cpu_per_audio_min for r in runs])} | "
                   f"{cell([r.peak_rss_mib for r in runs])} | {cell([r.first_packet_ms for r in runs])} |")
-        base = [r.cpu_per_audio_min for r in results[(fmt, "baseline")] if r.status == "ok"]
-        cand = [r.cpu_per_audio_min for r in results[(fmt, "candidate")] if r.status == "ok"]
-        if base and cand:
-            print(f"| {fmt} | candidate / baseline | {statistics.median(cand) / statistics.median(base):.2f} | | |")
+
+        def median(name: str, key: str) -> float | None:
+            values = [getattr(r, key) for r in results[(fmt, name)] if r.status == "ok"]
+            return statistics.median(values) if values else None
+
+        for name in list(builds)[1:]:
+            ratios = []
+            for key in ("cpu_per_audio_min", "peak_rss_mib"):
+                base, cand = median("baseline", key), median(name, key)
+                ratios.append(f"{cand / base:.3f}" if base and cand else "–")
+            print(f"| {fmt} | {name} / baseline | {ratios[0]} | {ratios[1]} | |")
     return 0
 
 

@@ -1,7 +1,9 @@
 //! `airstream stream --protocol airplay2` to shairport-sync 4.3.7 (AirPlay 2 + nqptp) from
-//! the sender namespace: every input format from a file and from a pipe, compressed and
-//! uncompressed ALAC, plays bit-exact over the AirPlay 2 path (the receiver's log says "AP2
-//! Realtime Audio Stream" for each stream and never "Classic AirPlay connection"); without
+//! the sender namespace: 30 s of every input format from a file and from a pipe, compressed
+//! and uncompressed ALAC, plays bit-exact over the AirPlay 2 path (the receiver's log says
+//! "AP2 Realtime Audio Stream" for each stream and never "Classic AirPlay connection"); the
+//! file and the pipe stream at once, to a receiver each, so a format costs one stream's
+//! time; without
 //! the privilege for the PTP ports the command says what to do and exits with 17.
 
 // Test helpers may unwrap: a panic is a test failure with a message.
@@ -9,15 +11,17 @@
 
 use airstream_testkit::airplay2::{self, Ap2Rig};
 use airstream_testkit::compare::align_and_compare;
-use airstream_testkit::fixtures;
+use airstream_testkit::fixtures::{self, Format};
 use airstream_testkit::shairport::{MetadataItem, ShairportConfig};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-/// Runs `command` with `name`'s bytes on stdin (`-` as the input) or with its path.
-fn run(mut command: Command, name: &str, pipe: bool) -> Output {
+/// Runs `command` with `input`'s bytes on stdin (`-` as the input) or with its path.
+fn run(mut command: Command, input: &Path, pipe: bool) -> Output {
     if pipe {
         let mut cat = Command::new("cat")
-            .arg(fixtures::audio(name))
+            .arg(input)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -32,69 +36,115 @@ fn run(mut command: Command, name: &str, pipe: bool) -> Output {
         cat.wait().unwrap();
         out
     } else {
-        command.arg(fixtures::audio(name)).output().unwrap()
+        command.arg(input).output().unwrap()
     }
 }
 
-fn stream_args(command: &mut Command, rig: &Ap2Rig, extra: &[&str]) {
+fn stream_args(command: &mut Command, address: SocketAddr, extra: &[&str]) {
     command
         .env("AIRSTREAM_CONFIG_DIR", "/nonexistent-airstream-config")
-        .args(["stream", "--address", &rig.address(0).to_string()])
+        .args(["stream", "--address", &address.to_string()])
         .args(["--protocol", "airplay2"])
         .args(extra);
 }
 
-#[test]
-fn every_format_from_a_file_and_a_pipe_plays_bit_exact_over_airplay2() {
-    let rig = Ap2Rig::start(&[airplay2::config("ap2-cli")]).unwrap();
-    let receiver = &rig.receivers[0];
-    let mut streams = 0;
-    for (name, codec) in [
-        ("music.wav", "alac"),
-        ("music.flac", "alac-raw"),
-        ("music.mp3", "alac"),
-        ("music.ogg", "alac-raw"),
-    ] {
-        for pipe in [false, true] {
-            let expected = fixtures::reference(name).unwrap();
-            let before = receiver.captured().unwrap().len();
-            let mut command = rig.sender_command(env!("CARGO_BIN_EXE_airstream"));
-            stream_args(&mut command, &rig, &["--codec", codec, "--json"]);
-            let out = run(command, name, pipe);
-            let how = if pipe { "pipe" } else { "file" };
-            assert!(
-                out.status.success(),
-                "{name} ({how}, {codec}): {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            streams += 1;
-            let captured = receiver.captured().unwrap();
-            let cmp = align_and_compare(&expected, &captured[before..]).expect("audio captured");
-            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            eprintln!(
-                "{name} ({how}, {codec}): compared {} frames, {} mismatched, {} missing; report {report}",
-                cmp.frames_compared, cmp.mismatched_frames, cmp.missing_frames
-            );
-            assert!(cmp.is_bit_exact(), "{name} ({how}, {codec}): {cmp:?}");
-            assert_eq!(cmp.frames_compared, expected.len() / 2);
-        }
+/// Seconds of audio in each long stream (issue 16: a 30 s stream of every input format).
+const LONG_STREAM_SECONDS: usize = 30;
+
+/// A 30 s stream of `format` from a file and, at the same time, from a pipe, each from a
+/// sender namespace to a receiver of its own; one in compressed and the other in uncompressed ALAC (`file_codec`
+/// says which the file gets). Each capture equals the decoded source sample for sample after
+/// the leading silence, and each receiver's log shows exactly one AirPlay 2 stream.
+fn long_streams_play_bit_exact_over_airplay2(format: Format, file_codec: &str) {
+    // A rig each: both senders bind the PTP ports 319/320 in their own namespace.
+    let rigs = ["file", "pipe"].map(|how| {
+        Ap2Rig::start(&[airplay2::config(&format!(
+            "ap2-{}-{how}",
+            format.extension()
+        ))])
+        .unwrap()
+    });
+    let input = fixtures::long_input(rigs[0].dir.path(), format, LONG_STREAM_SECONDS).unwrap();
+    let expected = fixtures::decode(airstream_audio::Source::path(&input)).unwrap();
+    assert!(expected.len() / 2 >= 44_100 * LONG_STREAM_SECONDS);
+    let pipe_codec = if file_codec == "alac" {
+        "alac-raw"
+    } else {
+        "alac"
+    };
+    let outputs: Vec<(bool, &str, Output)> = std::thread::scope(|scope| {
+        let streams: Vec<_> = [(false, file_codec), (true, pipe_codec)]
+            .into_iter()
+            .zip(&rigs)
+            .map(|((pipe, codec), rig)| {
+                let mut command = rig.sender_command(env!("CARGO_BIN_EXE_airstream"));
+                stream_args(&mut command, rig.address(0), &["--codec", codec, "--json"]);
+                let input = &input;
+                scope.spawn(move || (pipe, codec, run(command, input, pipe)))
+            })
+            .collect();
+        streams.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    for (index, (pipe, codec, out)) in outputs.iter().enumerate() {
+        let how = if *pipe { "pipe" } else { "file" };
+        let what = format!("{format:?} ({how}, {codec})");
+        let receiver = &rigs[index].receivers[0];
+        let log = receiver.log_text();
+        assert!(
+            out.status.success(),
+            "{what}: {}\n{log}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let captured = receiver.captured().unwrap();
+        let cmp = align_and_compare(&expected, &captured).expect("audio captured");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        eprintln!(
+            "{what}: compared {} frames at offset {}, {} mismatched, {} missing; report {report}",
+            cmp.frames_compared, cmp.offset, cmp.mismatched_frames, cmp.missing_frames
+        );
+        assert!(cmp.is_bit_exact(), "{what}: {cmp:?}\n{log}");
+        assert_eq!(cmp.frames_compared, expected.len() / 2, "{what}");
+        assert_eq!(
+            report["frames_sent"].as_u64(),
+            Some(expected.len() as u64 / 2),
+            "{what}"
+        );
+        assert_eq!(
+            log.matches("AP2 Realtime Audio Stream").count(),
+            1,
+            "{what}: {log}"
+        );
+        assert!(!log.contains("Classic AirPlay connection"), "{what}: {log}");
+        assert_eq!(receiver.log_errors(), Vec::<String>::new(), "{what}: {log}");
     }
-    let log = receiver.log_text();
-    assert_eq!(
-        log.matches("AP2 Realtime Audio Stream").count(),
-        streams,
-        "{log}"
-    );
-    assert!(!log.contains("Classic AirPlay connection"), "{log}");
-    assert_eq!(receiver.log_errors(), Vec::<String>::new(), "{log}");
+}
+
+#[test]
+fn thirty_seconds_of_wav_from_a_file_and_a_pipe_play_bit_exact_over_airplay2() {
+    long_streams_play_bit_exact_over_airplay2(Format::Wav, "alac");
+}
+
+#[test]
+fn thirty_seconds_of_flac_from_a_file_and_a_pipe_play_bit_exact_over_airplay2() {
+    long_streams_play_bit_exact_over_airplay2(Format::Flac, "alac-raw");
+}
+
+#[test]
+fn thirty_seconds_of_mp3_from_a_file_and_a_pipe_play_bit_exact_over_airplay2() {
+    long_streams_play_bit_exact_over_airplay2(Format::Mp3, "alac");
+}
+
+#[test]
+fn thirty_seconds_of_ogg_from_a_file_and_a_pipe_play_bit_exact_over_airplay2() {
+    long_streams_play_bit_exact_over_airplay2(Format::Ogg, "alac-raw");
 }
 
 #[test]
 fn without_the_privilege_for_the_ptp_ports_the_stream_says_what_to_do_and_exits_17() {
     let rig = Ap2Rig::start(&[airplay2::config("ap2-unpriv")]).unwrap();
     let mut command = rig.sender_command_unprivileged(env!("CARGO_BIN_EXE_airstream"));
-    stream_args(&mut command, &rig, &[]);
-    let out = run(command, "music.wav", true);
+    stream_args(&mut command, rig.address(0), &[]);
+    let out = run(command, &fixtures::audio("music.wav"), true);
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("{stderr}");
     assert_eq!(out.status.code(), Some(17), "{stderr}");
@@ -121,11 +171,15 @@ fn tags_artwork_progress_and_volume_reach_the_metadata_pipe_over_airplay2() {
     let artwork = fixtures::audio("cover.png");
     let png = std::fs::read(&artwork).unwrap();
     let mut command = rig.sender_command(env!("CARGO_BIN_EXE_airstream"));
-    stream_args(&mut command, &rig, &["--volume", "50", "--title", "Tïtle"]);
+    stream_args(
+        &mut command,
+        rig.address(0),
+        &["--volume", "50", "--title", "Tïtle"],
+    );
     command
         .args(["--artist", "Artist", "--album", "Album", "--artwork"])
         .arg(&artwork);
-    let out = run(command, "music.wav", false);
+    let out = run(command, &fixtures::audio("music.wav"), false);
     assert!(
         out.status.success(),
         "{}",

@@ -28,7 +28,7 @@ pub struct Avahi {
     daemon: Child,
 }
 
-fn dbus_config(socket: &Path) -> String {
+pub(crate) fn dbus_config(socket: &Path) -> String {
     // `receive_sender="*"` matters: without it avahi never gets its replies (receiver.md).
     format!(
         r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"

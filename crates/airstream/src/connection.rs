@@ -80,7 +80,7 @@ impl Connection {
             && sent.trim() != got.trim()
         {
             return Err(Error::BadMessage {
-                peer: self.peer.to_string(),
+                device: self.peer.to_string(),
                 detail: format!(
                     "the answer to {} carries CSeq {got}, not {sent}",
                     request.method
@@ -108,7 +108,7 @@ impl Connection {
                 Ok(None) => {}
                 Err(e) => {
                     return Err(Error::BadMessage {
-                        peer: self.peer.to_string(),
+                        device: self.peer.to_string(),
                         detail: e.to_string(),
                     });
                 }
@@ -121,7 +121,7 @@ impl Connection {
             if n == 0 && !self.read_buf.is_empty() {
                 // Half a reply is not a refusal: say what it was.
                 return Err(Error::BadMessage {
-                    peer: self.peer.to_string(),
+                    device: self.peer.to_string(),
                     detail: "its reply was cut off before the end".into(),
                 });
             }

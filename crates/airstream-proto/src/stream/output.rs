@@ -58,8 +58,11 @@ pub enum RtspInput {
     Response(crate::rtsp::Response),
     /// The receiver closed the connection.
     Closed,
-    /// Reading or writing failed, or the bytes were not RTSP; the text says how.
+    /// Reading or writing failed; the text says how.
     Broken(String),
+    /// The receiver sent bytes that are not a response we take (not RTSP, or a body larger
+    /// than allowed).
+    Malformed(crate::rtsp::ParseError),
 }
 
 /// Why a member left the stream before its end.
@@ -76,7 +79,8 @@ pub enum MemberFailure {
     },
     /// The receiver closed the RTSP connection.
     Closed,
-    /// A response with a CSeq other than the request's, or bytes nobody asked for.
+    /// A response with a CSeq other than the request's, bytes nobody asked for, or bytes
+    /// that are not a response we take.
     Unexpected(String),
     /// The connection or a socket failed (the caller's words).
     Transport(String),
@@ -127,11 +131,11 @@ pub enum Event {
     /// A member sent no timing request before the wait ran out; the stream starts anyway.
     NoClock(MemberId),
     /// The stream reached a [`SourceItem::Marker`](super::SourceItem::Marker): what the
-    /// caller tied to it starts at `rtptime`.
+    /// caller tied to it starts at `rtptime`, the RTP time of the frame it names.
     Marker {
         /// The caller's token.
         token: u64,
-        /// The RTP time of the packet at the marker.
+        /// The RTP time of the frame the marker names.
         rtptime: u32,
     },
     /// A non-fatal request (volume, metadata, keep-alive, flush) was refused.

@@ -6,11 +6,11 @@ use airstream_proto::ap2::{
     Anchor, Ap2Session, Ap2SessionConfig, AudioCipher, ClockIdentity, SessionSetup, StreamSetup,
     Timing,
 };
+use airstream_proto::format::Codec;
 use airstream_proto::ntp::NtpClock;
 use airstream_proto::raop::{RaopSession, SessionConfig};
 use airstream_proto::rtp::{AudioPacket, RetransmitRequest, SyncPacket, TimingPacket};
 use airstream_proto::rtsp::{Request, Response, Version};
-use airstream_proto::sdp::Codec;
 use airstream_proto::stream::{
     Ap2StreamConfig, Event, MasterClock, MemberConfig, MemberId, MemberTransport, Port,
     RECEIVER_FIXED_LATENCY, RtspInput, SourceItem, Stream, StreamConfig, Transmit,
@@ -92,6 +92,8 @@ pub(crate) struct Receiver {
     /// What was played, in order: payloads.
     pub(crate) played: Vec<Bytes>,
     pub(crate) requests: Vec<(Instant, String)>,
+    /// Every request as it arrived (headers and body too).
+    pub(crate) requests_received: Vec<Request>,
     pub(crate) syncs: Vec<(Instant, SyncPacket)>,
     pub(crate) anchors: Vec<(Instant, Anchor)>,
     /// Sealed datagrams that did not open under the stream key.
@@ -412,6 +414,7 @@ impl Sim {
                 buffer: BTreeMap::new(),
                 played: Vec::new(),
                 requests: Vec::new(),
+                requests_received: Vec::new(),
                 syncs: Vec::new(),
                 anchors: Vec::new(),
                 unopened: 0,
@@ -588,6 +591,7 @@ impl Sim {
                     return;
                 }
                 r.requests.push((now, request.method.clone()));
+                r.requests_received.push(request.clone());
                 if request.method == "FLUSH" {
                     // Everything not yet played is dropped.
                     r.play_until(now);

@@ -9,6 +9,9 @@
 //! the sender's PTP master binds too. Each receiver also has a private tmpfs on /dev/shm, as
 //! nqptp's shared memory `/nqptp` is otherwise machine-wide.
 //!
+//! A receiver may also be Debian's shairport-sync 3.3.8 ([`Peer::Classic`]: AirPlay 1 only,
+//! NTP timing, no nqptp), for groups that mix the two kinds on one stream.
+//!
 //! Sender code runs in the sender namespace as a thread ([`Ap2Rig::run_in_sender`]) or a
 //! child process ([`Ap2Rig::sender_command`]). Dropping the rig (also while a test panics)
 //! kills every process and deletes the namespaces, the veths with them.
@@ -21,7 +24,7 @@ mod ptp_loop;
 mod receiver;
 mod rtsp_client;
 
-pub use network::{SENDER_ADDRESS, receiver_address};
+pub use network::{SENDER_ADDRESS, SENDER_BRIDGE, receiver_address};
 pub use nqptp::{NqptpClock, monotonic_raw};
 pub use peer::{PEER_BIN_ENV, bin_dir};
 pub use ptp_loop::{PtpLoop, PtpLoopReport};
@@ -42,29 +45,45 @@ pub struct Ap2Rig {
     pub dir: tempfile::TempDir,
 }
 
+/// Which shairport-sync a rig's receiver is.
+#[derive(Debug, Clone)]
+pub enum Peer {
+    /// shairport-sync 4.3.7 with AirPlay 2, and its nqptp.
+    AirPlay2(ShairportConfig),
+    /// Debian's shairport-sync 3.3.8: classic AirPlay (RAOP) only, NTP timing, no nqptp.
+    Classic(ShairportConfig),
+}
+
 impl Ap2Rig {
-    /// Starts one receiver per configuration (see [`config`] for the usual one) and returns
-    /// once each accepts RTSP connections and its nqptp has made its shared memory. Fails
-    /// with a message saying to run scripts/test when the peer is not built.
+    /// Starts one AirPlay 2 receiver per configuration (see [`config`] for the usual one) and
+    /// returns once each accepts RTSP connections and its nqptp has made its shared memory.
+    /// Fails with a message saying to run scripts/test when the peer is not built.
     pub fn start(configs: &[ShairportConfig]) -> io::Result<Self> {
+        let peers: Vec<Peer> = configs.iter().cloned().map(Peer::AirPlay2).collect();
+        Self::start_peers(&peers)
+    }
+
+    /// Like [`Self::start`], with each receiver either kind of shairport-sync.
+    pub fn start_peers(peers: &[Peer]) -> io::Result<Self> {
         let bin = bin_dir()?;
         let dir = tempfile::Builder::new().prefix("airstream-ap2").tempdir()?;
         let sender = network::sender_namespace()?;
-        let mut receivers = Vec::with_capacity(configs.len());
-        for (index, config) in configs.iter().enumerate() {
+        let mut receivers = Vec::with_capacity(peers.len());
+        for (index, peer) in peers.iter().enumerate() {
             let index = u8::try_from(index)
                 .ok()
                 .filter(|&i| i < network::MAX_RECEIVERS)
                 .ok_or_else(|| io::Error::other("too many receivers for one rig"))?;
             let receiver_dir = dir.path().join(format!("receiver-{index}"));
             std::fs::create_dir(&receiver_dir)?;
-            receivers.push(Ap2Receiver::start(
-                &bin,
-                &sender,
-                index,
-                &receiver_dir,
-                config,
-            )?);
+            receivers.push(match peer {
+                Peer::AirPlay2(config) => {
+                    Ap2Receiver::start(&bin, &sender, index, &receiver_dir, config)?
+                }
+                Peer::Classic(config) => {
+                    Ap2Receiver::start_classic(&sender, index, &receiver_dir, config)?
+                }
+            });
         }
         Ok(Self {
             receivers,
@@ -84,9 +103,14 @@ impl Ap2Rig {
         self.sender.run(f)
     }
 
-    /// A command that runs `program` (e.g. the `airstream` binary) in the sender namespace.
+    /// A command that runs `program` (e.g. the `airstream` binary) in the sender namespace,
+    /// with `AIRSTREAM_RUNTIME_DIR` in the rig's scratch directory: every rig's receivers
+    /// have the same addresses, and the CLI names its control socket after the receiver, so
+    /// streams of rigs that run at once would otherwise meet in the same socket path.
     pub fn sender_command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        self.sender.command(program)
+        let mut command = self.sender.command(program);
+        command.env("AIRSTREAM_RUNTIME_DIR", self.dir.path().join("runtime"));
+        command
     }
 
     /// Like [`Self::sender_command`], but as user and group `nobody` (65534) with no

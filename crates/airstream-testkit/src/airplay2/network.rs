@@ -12,7 +12,8 @@ const PREFIX_LEN: u8 = 24;
 const FIRST_RECEIVER_HOST: u8 = 10;
 /// Receivers per rig (host numbers 10..=249 stay within the /24).
 pub(crate) const MAX_RECEIVERS: u8 = 240;
-const BRIDGE: &str = "ap2br";
+/// The bridge in the sender namespace that every receiver's veth hangs on.
+pub const SENDER_BRIDGE: &str = "ap2br";
 /// The receiver's end of its veth, inside the receiver namespace.
 const RECEIVER_LINK: &str = "ap2s";
 
@@ -27,7 +28,7 @@ pub(crate) use crate::netns::ip;
 pub(crate) fn sender_namespace() -> io::Result<Netns> {
     let ns = Netns::create()?;
     let n = ns.name();
-    ip(&["-n", n, "link", "add", BRIDGE, "type", "bridge"])?;
+    ip(&["-n", n, "link", "add", SENDER_BRIDGE, "type", "bridge"])?;
     ip(&[
         "-n",
         n,
@@ -35,9 +36,9 @@ pub(crate) fn sender_namespace() -> io::Result<Netns> {
         "add",
         &format!("{SENDER_ADDRESS}/{PREFIX_LEN}"),
         "dev",
-        BRIDGE,
+        SENDER_BRIDGE,
     ])?;
-    ip(&["-n", n, "link", "set", BRIDGE, "up"])?;
+    ip(&["-n", n, "link", "set", SENDER_BRIDGE, "up"])?;
     Ok(ns)
 }
 
@@ -60,7 +61,7 @@ pub(crate) fn receiver_namespace(sender: &Netns, index: u8) -> io::Result<Netns>
         "netns",
         ns.name(),
     ])?;
-    ip(&["-n", s, "link", "set", &sender_end, "master", BRIDGE])?;
+    ip(&["-n", s, "link", "set", &sender_end, "master", SENDER_BRIDGE])?;
     ip(&["-n", s, "link", "set", &sender_end, "up"])?;
     let address = IpAddr::V4(receiver_address(index));
     ip(&[

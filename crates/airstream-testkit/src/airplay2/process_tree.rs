@@ -30,7 +30,7 @@ impl ProcessTree {
         match self.unshare.try_wait()? {
             None => Ok(()),
             Some(status) => Err(io::Error::other(format!(
-                "shairport-sync (AirPlay 2) exited early with {status}"
+                "shairport-sync exited early with {status}"
             ))),
         }
     }

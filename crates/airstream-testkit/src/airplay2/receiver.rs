@@ -1,4 +1,5 @@
-//! One shairport-sync 4.3.7 (AirPlay 2) + nqptp in a receiver namespace of its own.
+//! One shairport-sync 4.3.7 (AirPlay 2) + nqptp in a receiver namespace of its own, or
+//! Debian's shairport-sync 3.3.8 (AirPlay 1 only) in one, for groups that mix the two.
 
 use super::network;
 use super::nqptp::{self, NqptpClock};
@@ -49,11 +50,32 @@ pub struct Ap2Receiver {
 /// Started in the receiver namespace by `unshare` (new mount and pid namespaces, so killing
 /// `unshare` kills both daemons): a private tmpfs on /dev/shm, nqptp in the background, and
 /// shairport-sync once nqptp has made its shared memory.
+const UNSHARE: [&str; 8] = [
+    "--mount",
+    "--propagation",
+    "private",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "sh",
+    "-c",
+];
 const LAUNCH: &str = r#"mount -t tmpfs airstream-ap2-shm /dev/shm || exit 1
 "$AP2_BIN/nqptp" -v >"$AP2_NQPTP_LOG" 2>&1 &
 i=0
 while [ ! -e /dev/shm/nqptp ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
 PATH="$AP2_STUB:$PATH" exec "$AP2_BIN/shairport-sync" -c "$AP2_CONF"
+"#;
+
+/// The same for Debian's 3.3.8, which has only the `avahi` mDNS backend and exits when it
+/// cannot reach a D-Bus: it gets a private bus with no avahi-daemon on it, so its avahi client
+/// waits for a daemon that never comes and nothing is advertised (mDNS must not cross the
+/// veth). dbus-daemon's own chatter goes to a file of its own, not into the receiver's log.
+const LAUNCH_CLASSIC: &str = r#"dbus-daemon --nofork --nopidfile --config-file="$AP1_BUS_CONF" >"$AP1_BUS_LOG" 2>&1 &
+i=0
+while [ ! -S "$AP1_BUS" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$AP1_BUS" DBUS_SESSION_BUS_ADDRESS="unix:path=$AP1_BUS"
+exec shairport-sync -c "$AP2_CONF" -u
 "#;
 
 /// shairport-sync's `external-avahi` backend runs this to advertise; it must stay up and
@@ -74,33 +96,60 @@ impl Ap2Receiver {
         let publish = stub.join("avahi-publish-service");
         std::fs::write(&publish, AVAHI_STUB)?;
         std::fs::set_permissions(&publish, std::fs::Permissions::from_mode(0o755))?;
-        let pipe = dir.join("metadata.pipe");
-        let conf = dir.join("shairport-sync.conf");
         let flavour = Flavour::AirPlay2 {
             device_id: DEVICE_ID_BASE + u64::from(index),
         };
+        let mut command = ns.command("unshare");
+        command
+            .args(UNSHARE)
+            .arg(LAUNCH)
+            .env("AP2_BIN", bin)
+            .env("AP2_STUB", &stub)
+            .env("AP2_NQPTP_LOG", dir.join("nqptp.log"));
+        Self::launch(ns, command, index, dir, config, flavour)
+    }
+
+    /// Debian's shairport-sync 3.3.8 (classic AirPlay only, no nqptp) in receiver namespace
+    /// `index`, for groups that mix AirPlay 1 and AirPlay 2 receivers.
+    pub(crate) fn start_classic(
+        sender: &Netns,
+        index: u8,
+        dir: &Path,
+        config: &ShairportConfig,
+    ) -> io::Result<Self> {
+        let ns = network::receiver_namespace(sender, index)?;
+        let bus = dir.join("bus.socket");
+        let bus_conf = dir.join("bus.conf");
+        std::fs::write(&bus_conf, crate::avahi::dbus_config(&bus))?;
+        let mut command = ns.command("unshare");
+        command
+            .args(UNSHARE)
+            .arg(LAUNCH_CLASSIC)
+            .env("AP1_BUS", &bus)
+            .env("AP1_BUS_CONF", &bus_conf)
+            .env("AP1_BUS_LOG", dir.join("dbus.log"));
+        Self::launch(ns, command, index, dir, config, Flavour::Classic)
+    }
+
+    /// Writes the configuration, starts `command` (an `unshare` running a launch script)
+    /// with the capture on its stdout and the log on its stderr, and waits until the
+    /// receiver listens (and, for AirPlay 2, nqptp has made its shared memory).
+    fn launch(
+        ns: Netns,
+        mut command: std::process::Command,
+        index: u8,
+        dir: &Path,
+        config: &ShairportConfig,
+        flavour: Flavour,
+    ) -> io::Result<Self> {
+        let pipe = dir.join("metadata.pipe");
+        let conf = dir.join("shairport-sync.conf");
         std::fs::write(&conf, config_text(config, &pipe, flavour))?;
         let metadata = MetadataReader::start_if(config.metadata, &pipe)?;
         let capture = dir.join("capture.raw");
         let log = dir.join("shairport-sync.log");
-        let nqptp_log = dir.join("nqptp.log");
-        let mut command = ns.command("unshare");
         command
-            .args([
-                "--mount",
-                "--propagation",
-                "private",
-                "--pid",
-                "--fork",
-                "--kill-child",
-                "sh",
-                "-c",
-                LAUNCH,
-            ])
-            .env("AP2_BIN", bin)
-            .env("AP2_STUB", &stub)
             .env("AP2_CONF", &conf)
-            .env("AP2_NQPTP_LOG", &nqptp_log)
             .stdin(std::process::Stdio::null())
             .stdout(File::create(&capture)?)
             .stderr(File::create(&log)?);
@@ -113,11 +162,12 @@ impl Ap2Receiver {
             address,
             capture,
             log,
-            nqptp_log,
+            nqptp_log: dir.join("nqptp.log"),
             dir: dir.to_path_buf(),
         };
+        let airplay2 = matches!(flavour, Flavour::AirPlay2 { .. });
         let ready = wait_until(START_TIMEOUT, || {
-            receiver.ns.tcp_port_open(config.port) && receiver.nqptp_shm().is_some()
+            receiver.ns.tcp_port_open(config.port) && (!airplay2 || receiver.nqptp_shm().is_some())
         });
         if !ready {
             let mut receiver = receiver;
@@ -126,9 +176,9 @@ impl Ap2Receiver {
                 Err(e) => e.to_string(),
             };
             return Err(io::Error::other(format!(
-                "AirPlay 2 receiver {state}; its log:\n{}\nnqptp:\n{}",
+                "receiver {index} ({flavour:?}) {state}; its log:\n{}\nnqptp:\n{}",
                 receiver.log_text(),
-                std::fs::read_to_string(&receiver.nqptp_log).unwrap_or_default()
+                receiver.nqptp_log_text()
             )));
         }
         Ok(receiver)

@@ -3,6 +3,7 @@
 //! and a receiver's AirPlay 2 handshake (session SETUP with PTP timing → stream SETUP type
 //! 96 → RECORD) on a plain RTSP connection, as shairport-sync takes it.
 
+use super::cancel::{Cancel, tear_down};
 use super::member::{Connected, Shared, handshake_request, session_error, warning};
 use super::{Receiver, clock, volume_db};
 use crate::connection::Connection;
@@ -149,10 +150,11 @@ pub(super) async fn connect(
     receiver: &Receiver,
     shared: &Shared,
     ap2: &Ap2Shared,
+    cancel: &Cancel,
 ) -> Result<Connected> {
     let address = receiver.address;
     let peer = address.to_string();
-    let mut conn = Connection::connect(address).await?;
+    let mut conn = cancel.run(Connection::connect(address)).await?;
     let local_ip = conn.local().ip();
     let bind = |what: &'static str| async move {
         UdpSocket::bind(SocketAddr::new(local_ip, 0))
@@ -201,7 +203,7 @@ pub(super) async fn connect(
                 SessionEvent::Recording => {
                     let Some(reply) = session.stream_reply().cloned() else {
                         return Err(Error::BadMessage {
-                            peer,
+                            device: peer,
                             detail: "RECORD before the stream SETUP".into(),
                         });
                     };
@@ -238,13 +240,24 @@ pub(super) async fn connect(
         }
         let Some(request) = session.poll_request() else {
             return Err(Error::BadMessage {
-                peer,
+                device: peer,
                 detail: "AirPlay 2 session stalled before RECORD".into(),
             });
         };
-        let response = handshake_request(&mut conn, &request, &mut answered_any, &peer).await?;
+        let answered = tokio::select! {
+            response = handshake_request(&mut conn, &request, &mut answered_any, &peer) => {
+                Some(response)
+            }
+            () = cancel.cancelled() => None,
+        };
+        let Some(response) = answered else {
+            // Whatever is in flight will not be waited for: TEARDOWN now, if there is a
+            // session to end.
+            tear_down(&mut conn, session.abandon()).await;
+            return Err(Error::Cancelled);
+        };
         session
-            .handle_response(&response)
+            .handle_response(&response?)
             .map_err(|e| session_error(&peer, e))?;
     }
 }

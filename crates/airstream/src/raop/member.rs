@@ -3,16 +3,18 @@
 //! joins the stream engine as a member.
 
 use super::ap2::Ap2Shared;
+use super::cancel::{Cancel, tear_down};
 use super::{Encryption, MetadataKinds, Protocol, Receiver, volume_db};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::pairing::verify::{VerifyPeer, pair_verify};
 use airstream_proto::digest::DigestCredentials;
+use airstream_proto::format::Codec;
 use airstream_proto::ntp::NtpClock;
 use airstream_proto::raop::crypto::{AudioKey, airport_public_key};
 use airstream_proto::raop::{RaopSession, SessionConfig, SessionError, SessionEvent, Transport};
 use airstream_proto::rtsp::{Request, Response};
-use airstream_proto::sdp::{Codec, SdpEncryption};
+use airstream_proto::sdp::SdpEncryption;
 use airstream_proto::stream::{MemberSession, MemberTransport};
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
@@ -63,8 +65,14 @@ fn sdp_key(receiver: &Receiver, key: Option<&AudioKey>) -> Result<Option<SdpEncr
         .map_err(|e| Error::Unsupported(format!("RSA encryption: {e}")))
 }
 
-/// Connects and runs the RTSP handshake up to RECORD (and the initial volume).
-pub(super) async fn connect(receiver: &Receiver, shared: &Shared) -> Result<Connected> {
+/// Connects and runs the RTSP handshake up to RECORD (and the initial volume), unless
+/// `cancel` fires first: then a session already set up gets a TEARDOWN and this fails with
+/// [`Error::Cancelled`].
+pub(super) async fn connect(
+    receiver: &Receiver,
+    shared: &Shared,
+    cancel: &Cancel,
+) -> Result<Connected> {
     if let Protocol::AirPlay2 = receiver.protocol {
         let Some(ap2) = &shared.ap2 else {
             return Err(Error::internal(
@@ -72,10 +80,10 @@ pub(super) async fn connect(receiver: &Receiver, shared: &Shared) -> Result<Conn
                 "no stream key",
             ));
         };
-        return super::ap2::connect(receiver, shared, ap2).await;
+        return super::ap2::connect(receiver, shared, ap2, cancel).await;
     }
     let address = receiver.address;
-    let mut conn = Connection::connect(address).await?;
+    let mut conn = cancel.run(Connection::connect(address)).await?;
     let local_ip = conn.local().ip();
     // Bound before SETUP: receivers start timing requests as soon as it is answered.
     let bind = |what: &'static str| async move {
@@ -96,7 +104,9 @@ pub(super) async fn connect(receiver: &Receiver, shared: &Shared) -> Result<Conn
             pair_command: format!("airstream pair --address {address}"),
             device_key: None,
         };
-        pair_verify(&mut conn, credentials, &peer).await?;
+        cancel
+            .run(pair_verify(&mut conn, credentials, &peer))
+            .await?;
     }
 
     let mut session = RaopSession::new(SessionConfig {
@@ -117,7 +127,16 @@ pub(super) async fn connect(receiver: &Receiver, shared: &Shared) -> Result<Conn
         min_latency: None,
         max_latency: None,
     });
-    let (transport, warnings) = handshake(&mut conn, &mut session, address).await?;
+    let handshook = tokio::select! {
+        result = handshake(&mut conn, &mut session, address) => Some(result),
+        () = cancel.cancelled() => None,
+    };
+    let Some(handshook) = handshook else {
+        // Whatever is in flight will not be waited for: TEARDOWN now, if SETUP was sent.
+        tear_down(&mut conn, session.abandon()).await;
+        return Err(Error::Cancelled);
+    };
+    let (transport, warnings) = handshook?;
     audio
         .connect(SocketAddr::new(address.ip(), transport.server_port))
         .await
@@ -152,7 +171,7 @@ async fn handshake(
                     // Port 0 is nowhere: refuse it now rather than fail later as a send error.
                     if transport.server_port == 0 || transport.control_port == 0 {
                         return Err(Error::BadMessage {
-                            peer,
+                            device: peer,
                             detail: "its SETUP reply gives port 0 for audio or control".into(),
                         });
                     }
@@ -164,7 +183,7 @@ async fn handshake(
                             .transport()
                             .cloned()
                             .ok_or_else(|| Error::BadMessage {
-                                peer: peer.clone(),
+                                device: peer.clone(),
                                 detail: "RECORD before SETUP".into(),
                             })?;
                     return Ok((transport, warnings));
@@ -179,7 +198,7 @@ async fn handshake(
         }
         let Some(request) = session.poll_request() else {
             return Err(Error::BadMessage {
-                peer,
+                device: peer,
                 detail: "session stalled before RECORD".into(),
             });
         };
@@ -204,7 +223,7 @@ pub(super) async fn handshake_request(
             Ok(response)
         }
         Err(Error::ConnectionLost(_)) if !*answered_any => Err(Error::DeviceBusy {
-            receiver: peer.to_string(),
+            device: peer.to_string(),
         }),
         Err(e) => Err(e),
     }
@@ -221,13 +240,13 @@ pub(super) fn warning(peer: &str, request: &str, status: u16, reason: &str) -> S
 pub(super) fn session_error(peer: &str, e: SessionError) -> Error {
     match e {
         SessionError::PasswordRequired => Error::PasswordRequired {
-            receiver: peer.to_string(),
+            device: peer.to_string(),
         },
         SessionError::BadPassword => Error::BadPassword {
-            receiver: peer.to_string(),
+            device: peer.to_string(),
         },
         SessionError::Busy => Error::DeviceBusy {
-            receiver: peer.to_string(),
+            device: peer.to_string(),
         },
         SessionError::Forbidden => Error::PairingRequired {
             device: peer.to_string(),
@@ -238,13 +257,13 @@ pub(super) fn session_error(peer: &str, e: SessionError) -> Error {
             status,
             reason,
         } => Error::Protocol {
-            peer: peer.to_string(),
+            device: peer.to_string(),
             request: method,
             status,
             reason,
         },
         other => Error::BadMessage {
-            peer: peer.to_string(),
+            device: peer.to_string(),
             detail: other.to_string(),
         },
     }

@@ -201,7 +201,9 @@ impl Driver {
         };
         let inputs = self.membership.inputs.clone();
         tokio::spawn(async move {
-            let connected = member::connect(&receiver, &shared).await;
+            // Nothing cancels a join (the switch is dropped): it ends with its handshake.
+            let (_switch, cancel) = super::cancel::Cancel::new();
+            let connected = member::connect(&receiver, &shared, &cancel).await;
             let result = JoinResult {
                 receiver,
                 reason,

@@ -17,6 +17,7 @@
 
 mod ap2;
 mod batch;
+mod cancel;
 mod clock;
 mod driver;
 mod io;
@@ -24,6 +25,7 @@ mod member;
 mod membership;
 mod metadata;
 mod pipeline;
+mod seek;
 mod setup;
 
 pub use driver::StreamTask;
@@ -31,9 +33,10 @@ pub use driver::StreamTask;
 use crate::error::{ErrorKind, Result};
 use airstream_audio::{Metadata, PcmFormat, PcmSource, Source};
 use airstream_proto::capabilities::MetadataKind;
+pub use airstream_proto::format::Codec;
 use airstream_proto::pairing::Credentials;
-use airstream_proto::route::{AudioRoute, RaopEncryption};
-pub use airstream_proto::sdp::Codec;
+pub use airstream_proto::raop::Encryption;
+use airstream_proto::route::AudioRoute;
 pub use airstream_proto::stream::MemberStats;
 use std::fmt;
 use std::net::SocketAddr;
@@ -78,7 +81,7 @@ impl StreamOptions {
     /// default. [`Receiver::for_route`] takes the rest of the route.
     pub fn for_route(route: &AudioRoute) -> Self {
         Self {
-            codec: route.codec.into(),
+            codec: route.codec,
             ..Self::default()
         }
     }
@@ -93,28 +96,6 @@ pub enum Protocol {
     /// AirPlay 2 realtime audio (type 96, ALAC): payloads sealed with the stream key,
     /// anchors against our PTP master (UDP 319/320: root or CAP_NET_BIND_SERVICE).
     AirPlay2,
-}
-
-/// How audio payloads are protected.
-#[derive(Clone, Default)]
-pub enum Encryption {
-    /// In clear (receivers whose TXT `et` contains 0).
-    #[default]
-    None,
-    /// AES-128-CBC with the key RSA-wrapped for Apple's AirPort key (`et=1`).
-    AirPortRsa,
-    /// The same with another RSA public key (test receivers, custom builds).
-    Rsa(Arc<airstream_proto::raop::crypto::RsaPublicKey>),
-}
-
-impl fmt::Debug for Encryption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Encryption::None => "None",
-            Encryption::AirPortRsa => "AirPortRsa",
-            Encryption::Rsa(_) => "Rsa(custom key)",
-        })
-    }
 }
 
 impl Default for StreamOptions {
@@ -173,10 +154,7 @@ impl Receiver {
     pub fn for_route(address: SocketAddr, route: &AudioRoute) -> Self {
         let kinds = &route.metadata;
         Self {
-            encryption: match route.encryption {
-                RaopEncryption::None => Encryption::None,
-                RaopEncryption::Rsa => Encryption::AirPortRsa,
-            },
+            encryption: route.encryption.clone(),
             auth_setup: route.auth_setup,
             metadata_kinds: MetadataKinds {
                 text: kinds.contains(&MetadataKind::Text),
@@ -258,6 +236,9 @@ pub struct Progress {
     pub state: StreamState,
     /// Real audio frames sent so far (padding and silence excluded).
     pub frames_sent: u64,
+    /// The frame of the source the next frame sent comes from: the frames sent, moved by
+    /// seeks.
+    pub position_frames: u64,
     /// Frames per second of `frames_sent`.
     pub sample_rate: u32,
     /// The source's length, when known.
@@ -269,9 +250,9 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// The position in the source, from the frames sent.
+    /// The position in the source, from the frames sent and the seeks.
     pub fn position(&self) -> Duration {
-        Duration::from_secs_f64(self.frames_sent as f64 / f64::from(self.sample_rate))
+        Duration::from_secs_f64(self.position_frames as f64 / f64::from(self.sample_rate))
     }
 }
 
@@ -394,6 +375,8 @@ pub(crate) enum HandleCommand {
     AddReceiver(Receiver, tokio::sync::oneshot::Sender<Result<()>>),
     /// The receiver (by its RTSP address) to take out of the stream.
     RemoveReceiver(SocketAddr, tokio::sync::oneshot::Sender<Result<()>>),
+    /// Continue from this position of the source; the answer says whether it could.
+    Seek(Duration, tokio::sync::oneshot::Sender<Result<()>>),
 }
 
 impl StreamHandle {
@@ -475,6 +458,22 @@ impl StreamHandle {
             .map_err(|_| crate::Error::InvalidInput("the stream has ended".into()))?
     }
 
+    /// Continues from `position` of the source, on the exact frame: the receivers drop what
+    /// they buffered (FLUSH) and play from there after the latency's silence; the timeline
+    /// and every receiver's clock run on. Tags stay; the receivers' progress and
+    /// [`Progress::position`] follow. Only sources that can seek do (files, buffers): a
+    /// pipe, stdin or a URL fails with [`Error::Input`](crate::Error::Input)
+    /// ([`AudioError::NotSeekable`](airstream_audio::AudioError::NotSeekable)), as does a
+    /// position beyond the end, and the stream plays on unchanged.
+    pub async fn seek(&self, position: Duration) -> Result<()> {
+        let ended = || crate::Error::InvalidInput("cannot seek: the stream has ended".into());
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.requests
+            .send(HandleCommand::Seek(position, reply))
+            .map_err(|_| ended())?;
+        answer.await.map_err(|_| ended())?
+    }
+
     /// Waits for the end of the stream and tells how it went.
     pub async fn finished(&self) -> Outcome {
         let mut rx = self.outcome.clone();
@@ -509,8 +508,23 @@ pub async fn start_group(
     source: Box<dyn PcmSource>,
     options: StreamOptions,
 ) -> Result<(StreamHandle, StreamTask)> {
+    start_group_until(receivers, source, options, std::future::pending()).await
+}
+
+/// [`start_group`] that gives up when `cancel` completes before the stream runs (a signal
+/// during setup): the handshakes stop where they are, every receiver that already has a
+/// session gets a TEARDOWN (also one that has not answered the request in flight), and it
+/// fails with
+/// [`Error::Cancelled`](crate::Error::Cancelled). Once it has returned, stop the stream
+/// through the handle instead.
+pub async fn start_group_until(
+    receivers: Vec<Receiver>,
+    source: Box<dyn PcmSource>,
+    options: StreamOptions,
+    cancel: impl std::future::Future<Output = ()> + Send,
+) -> Result<(StreamHandle, StreamTask)> {
     let started = clock::now();
-    setup::establish(receivers, source, options, started).await
+    setup::establish(receivers, source, options, started, cancel).await
 }
 
 /// Streams `source` to the end (or until the receiver fails) and reports.

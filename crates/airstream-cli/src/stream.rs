@@ -2,11 +2,13 @@
 
 use crate::ipc;
 use crate::progress;
+use crate::stored::FlagCredentials;
 use crate::target::{Target, TargetArgs};
 use airstream::discovery::ServiceKind;
+use airstream::hap::HapCredentials;
 use airstream::raop::{self, Codec, StreamOptions, StreamReport};
 use airstream_audio::{Artwork, ArtworkKind, Metadata, PcmFormat, RawFormat, Source};
-use airstream_proto::capabilities::MetadataKind;
+use airstream_proto::capabilities::{MetadataKind, PairingRequirement};
 use airstream_proto::route::{
     AudioCodec, AudioRoute, RaopEncryption, RouteOverrides, codec_advertised, select_audio_route,
 };
@@ -99,9 +101,10 @@ pub(crate) struct Args {
     /// Password of a protected receiver (default: the config file's password_command).
     #[arg(long, env = "AIRSTREAM_PASSWORD", hide_env_values = true)]
     password: Option<String>,
-    /// Legacy pairing credentials printed by `airstream pair`: pair-verify runs before the
-    /// stream starts. Default: those stored for the device, when it needs pairing (or when
-    /// it is given by --address, which tells nothing about its needs).
+    /// Credentials printed by `airstream pair`: pair-verify runs before the stream starts.
+    /// Legacy ID:KEY (AirPlay 1), or AirPlay 2 (HAP) LTPK:LTSK:DEVICE_ID:CLIENT_ID with
+    /// --protocol airplay2. Default: those stored for the device, when it needs pairing (or
+    /// when it is given by --address, which tells nothing about its needs).
     // A String, parsed in `run`: clap would echo a rejected value, and this one is a secret.
     #[arg(
         long,
@@ -150,12 +153,24 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
         .latency
         .or(config.latency)
         .unwrap_or(DEFAULT_LATENCY_MS);
-    let flag_credentials = args
+    let protocol = protocol(args.protocol, args.timing)?;
+    let (flag_credentials, flag_hap) = match args
         .credentials
         .as_deref()
-        .map(crate::stored::parse_flag)
-        .transpose()?;
-    let protocol = protocol(args.protocol, args.timing)?;
+        .map(crate::stored::parse_any_flag)
+        .transpose()?
+    {
+        None => (None, None),
+        Some(FlagCredentials::Legacy(c)) => (Some(c), None),
+        Some(FlagCredentials::Hap(_)) if protocol != raop::Protocol::AirPlay2 => {
+            return Err(airstream::Error::Unsupported(
+                "--credentials: these are AirPlay 2 (HAP) credentials; add --protocol airplay2"
+                    .into(),
+            )
+            .into());
+        }
+        Some(FlagCredentials::Hap(c)) => (None, Some(c)),
+    };
     let targets = args.target.resolve_all(Some(ServiceKind::Raop)).await?;
     let routes = targets
         .iter()
@@ -202,6 +217,7 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
                 // The stream key protects AirPlay 2 payloads; no RSA-wrapped AES key.
                 receiver.protocol = protocol;
                 receiver.encryption = raop::Encryption::None;
+                receiver.ap2_pairing = ap2_pairing(target, flag_hap.clone())?;
             }
             // pyatv verifies whenever credentials are stored; we skip it where discovery
             // says the device does not ask for it, so a stale entry cannot break a stream.
@@ -210,9 +226,9 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
                     .then(|| crate::stored::lookup(target))
                     .flatten()
             });
-            receiver
+            Ok(receiver)
         })
-        .collect();
+        .collect::<Result<Vec<_>, airstream::Error>>()?;
 
     let (handle, driver) = raop::start_group(receivers, source, options)
         .await
@@ -248,6 +264,34 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
         outln!("{}", report_json(&report, asked_latency))?;
     }
     Ok(signals.check()?)
+}
+
+/// How an AirPlay 2 receiver's channel is secured: pair-verify with HAP credentials (the
+/// flag's, else those stored for it); without them, transient pairing where its features
+/// offer it, else RTSP in the clear. A device whose flags say it requires pairing and that
+/// has no credentials is refused before any connection (exit 15, with the `pair` command).
+fn ap2_pairing(
+    target: &Target,
+    flag: Option<HapCredentials>,
+) -> Result<raop::Ap2Pairing, airstream::Error> {
+    if let Some(credentials) = flag.or_else(|| crate::stored::lookup_hap(target)) {
+        return Ok(raop::Ap2Pairing::Verified(credentials));
+    }
+    let caps = target.capabilities();
+    if !target.discovered {
+        return Ok(raop::Ap2Pairing::Open);
+    }
+    if caps.pairing() == PairingRequirement::Mandatory {
+        return Err(airstream::Error::PairingRequired {
+            device: target.label.clone(),
+            command: format!("airstream pair --device {}", target.store_id),
+        });
+    }
+    Ok(if caps.transient_pairing() {
+        raop::Ap2Pairing::Transient
+    } else {
+        raop::Ap2Pairing::Open
+    })
 }
 
 /// What route selection decides for one receiver, with the command line's wishes.

@@ -1,10 +1,12 @@
 //! The AirPlay 2 half of the shell: the PTP master the receivers' clocks follow (UDP 319
 //! and 320, one for the whole stream, on the same clock mapping as the engine's anchors),
 //! and a receiver's AirPlay 2 handshake (session SETUP with PTP timing → stream SETUP type
-//! 96 → RECORD) on a plain RTSP connection, as shairport-sync takes it.
+//! 96 → RECORD), on a plain RTSP connection as shairport-sync takes it, or on the channel
+//! that transient pairing or pair-verify with stored credentials encrypted.
 
 use super::member::{Connected, Shared, handshake_request, session_error, warning};
-use super::{Receiver, clock, volume_db};
+use super::{Ap2Pairing, Receiver, clock, volume_db};
+use crate::airplay::AirPlayDevice;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use airstream_proto::ap2::setup::MAX_LATENCY_FRAMES;
@@ -151,7 +153,7 @@ pub(super) async fn connect(
 ) -> Result<Connected> {
     let address = receiver.address;
     let peer = address.to_string();
-    let mut conn = Connection::connect(address).await?;
+    let mut conn = open_channel(address, &receiver.ap2_pairing).await?;
     let local_ip = conn.local().ip();
     let bind = |what: &'static str| async move {
         UdpSocket::bind(SocketAddr::new(local_ip, 0))
@@ -246,6 +248,21 @@ pub(super) async fn connect(
             .handle_response(&response)
             .map_err(|e| session_error(&peer, e))?;
     }
+}
+
+/// The RTSP connection as `pairing` wants it: in the clear, or encrypted after transient
+/// pair-setup or pair-verify (whose refusal is [`Error::CredentialsRejected`]: pair again).
+async fn open_channel(address: SocketAddr, pairing: &Ap2Pairing) -> Result<Connection> {
+    let device = AirPlayDevice::new(address);
+    let conn = match pairing {
+        Ap2Pairing::Open => return Connection::connect(address).await,
+        Ap2Pairing::Transient => crate::hap::transient_session(&device).await?,
+        Ap2Pairing::Verified(credentials) => {
+            crate::hap::verified_session(&device, credentials).await?
+        }
+    };
+    tracing::debug!(receiver = %address, ?pairing, "AirPlay 2 channel encrypted");
+    Ok(Connection::from_hap(conn))
 }
 
 /// A random (version 4) UUID in its usual upper-case text form.

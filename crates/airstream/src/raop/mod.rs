@@ -30,6 +30,7 @@ pub use driver::StreamTask;
 use crate::error::{ErrorKind, Result};
 use airstream_audio::{Metadata, PcmFormat, PcmSource, Source};
 use airstream_proto::capabilities::MetadataKind;
+use airstream_proto::hap::HapCredentials;
 use airstream_proto::pairing::Credentials;
 use airstream_proto::route::{AudioRoute, RaopEncryption};
 pub use airstream_proto::sdp::Codec;
@@ -94,6 +95,19 @@ pub enum Protocol {
     AirPlay2,
 }
 
+/// How an AirPlay 2 receiver's RTSP connection is secured before its SETUP.
+#[derive(Clone, Debug, Default)]
+pub enum Ap2Pairing {
+    /// None: RTSP in the clear (shairport-sync takes that).
+    #[default]
+    Open,
+    /// Transient pair-setup (PIN 3939, nothing stored), then everything encrypted.
+    Transient,
+    /// Pair-verify with the credentials `airstream pair` stored, then everything encrypted:
+    /// for devices that require pairing. Their `Debug` shows no secret.
+    Verified(HapCredentials),
+}
+
 /// How audio payloads are protected.
 #[derive(Clone, Default)]
 pub enum Encryption {
@@ -150,6 +164,8 @@ pub struct Receiver {
     pub encryption: Encryption,
     /// AirPlay 1 or AirPlay 2; a group may mix them.
     pub protocol: Protocol,
+    /// AirPlay 2 only: transient pairing, or pair-verify with stored HAP credentials.
+    pub ap2_pairing: Ap2Pairing,
 }
 
 impl Receiver {
@@ -165,6 +181,7 @@ impl Receiver {
             volume: None,
             encryption: Encryption::None,
             protocol: Protocol::Raop,
+            ap2_pairing: Ap2Pairing::Open,
         }
     }
 
@@ -205,6 +222,7 @@ impl fmt::Debug for Receiver {
             .field("volume", &self.volume)
             .field("encryption", &self.encryption)
             .field("protocol", &self.protocol)
+            .field("ap2_pairing", &self.ap2_pairing)
             .finish()
     }
 }

@@ -191,7 +191,7 @@ pub(super) async fn establish(
             },
             now,
         );
-        let (rtsp, leftover) = conn.into_parts();
+        let (rtsp, leftover, cipher) = conn.into_parts();
         let control = Arc::new(control);
         let timing = Arc::new(timing);
         let (requests_tx, requests_rx) = mpsc::unbounded_channel();
@@ -200,6 +200,7 @@ pub(super) async fn establish(
                 member,
                 rtsp,
                 leftover,
+                cipher,
                 control: Arc::clone(&control),
                 timing: Arc::clone(&timing),
             },

@@ -5,7 +5,7 @@
 
 use airstream_proto::raop::session::{RaopSession, SessionConfig};
 use airstream_proto::rtsp::parse_response;
-use airstream_proto::sdp::Codec;
+use airstream_proto::format::Codec;
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
 

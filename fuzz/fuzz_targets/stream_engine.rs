@@ -7,7 +7,7 @@
 use airstream_proto::ntp::{NtpClock, NtpTime};
 use airstream_proto::raop::session::{RaopSession, SessionConfig, SessionEvent};
 use airstream_proto::rtsp::{Response, Version, parse_response};
-use airstream_proto::sdp::Codec;
+use airstream_proto::format::Codec;
 use airstream_proto::stream::{
     MemberConfig, MemberId, MemberSession, MemberTransport, Port, RtspInput, SourceItem, Stream,
     StreamConfig,

@@ -175,7 +175,10 @@ mod tests {
         assert_eq!(config.device, ["Kitchen"]);
         assert_eq!(config.address, ["127.0.0.1:5000", "[::1]:7000"]);
         assert_eq!(config.latency, Some(500));
-        assert!(matches!(config.codec(), Ok(Some(CodecArg::AlacRaw))));
+        assert!(matches!(
+            config.codec(),
+            Ok(Some(CodecArg(airstream::raop::Codec::AlacRaw)))
+        ));
         assert_eq!(
             config.password().expect("password").as_deref(),
             Some("s3cret")

@@ -47,6 +47,7 @@ pub(crate) fn message(error: &anyhow::Error) -> String {
 fn advice_for(error: &Error) -> Option<String> {
     match error {
         Error::PairingRequired { command, .. } => Some(format!("run `{command}`")),
+        Error::CredentialsRejected { command, .. } => Some(format!("pair again: `{command}`")),
         Error::PasswordRequired { .. } => {
             Some("give it with --password or AIRSTREAM_PASSWORD".to_string())
         }

@@ -113,7 +113,7 @@ async fn probe(addr: SocketAddr) -> Result<String, airstream::Error> {
                 Ok(None) => {}
                 Err(e) => {
                     return Err(airstream::Error::BadMessage {
-                        peer: addr.to_string(),
+                        device: addr.to_string(),
                         detail: e.to_string(),
                     });
                 }

@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(json["raop_port"], 5000);
         assert_eq!(json["pairing"], "not-needed");
         assert_eq!(json["airplay2"], "no");
-        assert_eq!(json["audio_route"]["ok"]["codec"], "alac-compressed");
+        assert_eq!(json["audio_route"]["ok"]["codec"], "alac");
         assert_eq!(
             json["play_url_route"]["unsupported"]["needs"],
             "airplay-service"

@@ -9,30 +9,34 @@ use airstream::hap::HapCredentials;
 use airstream::raop::{self, Codec, StreamOptions, StreamReport};
 use airstream_audio::{Artwork, ArtworkKind, Metadata, PcmFormat, RawFormat, Source};
 use airstream_proto::capabilities::{MetadataKind, PairingRequirement};
-use airstream_proto::route::{
-    AudioCodec, AudioRoute, RaopEncryption, RouteOverrides, codec_advertised, select_audio_route,
-};
+use airstream_proto::route::{AudioRoute, RouteOverrides, codec_advertised, select_audio_route};
 use clap::ValueEnum;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum CodecArg {
-    /// Compressed (lossless) ALAC: about half the bandwidth.
-    Alac,
-    /// ALAC frames holding uncompressed samples (plays everywhere ALAC does).
-    AlacRaw,
-    /// Raw 16-bit PCM (L16), announced without any ALAC line.
-    Pcm,
-}
+/// `--codec`: clap's face for [`Codec`], the one codec type (a foreign type needs a local
+/// wrapper to take clap's trait).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CodecArg(pub(crate) Codec);
 
-impl From<CodecArg> for AudioCodec {
-    fn from(c: CodecArg) -> Self {
-        match c {
-            CodecArg::Alac => AudioCodec::AlacCompressed,
-            CodecArg::AlacRaw => AudioCodec::AlacUncompressed,
-            CodecArg::Pcm => AudioCodec::Pcm,
-        }
+impl ValueEnum for CodecArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            CodecArg(Codec::Alac),
+            CodecArg(Codec::AlacRaw),
+            CodecArg(Codec::Pcm),
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self.0 {
+            Codec::Alac => "Compressed (lossless) ALAC: about half the bandwidth",
+            Codec::AlacRaw => {
+                "ALAC frames holding uncompressed samples (plays everywhere ALAC does)"
+            }
+            Codec::Pcm => "Raw 16-bit PCM (L16), announced without any ALAC line",
+        };
+        Some(clap::builder::PossibleValue::new(self.0.name()).help(help))
     }
 }
 
@@ -306,8 +310,8 @@ pub(crate) fn route_with(
     encrypt: bool,
 ) -> Result<AudioRoute, airstream::Error> {
     let mut overrides = RouteOverrides {
-        codec: codec.map(AudioCodec::from),
-        encryption: encrypt.then_some(RaopEncryption::Rsa),
+        codec: codec.map(|c| c.0),
+        encryption: encrypt.then_some(raop::Encryption::AirPortRsa),
         ..RouteOverrides::default()
     };
     if !target.discovered {
@@ -332,11 +336,11 @@ pub(crate) fn group_codec(
     asked: Option<CodecArg>,
 ) -> Result<Codec, airstream::Error> {
     if asked.is_some() || routes.iter().all(|r| r.codec == routes[0].codec) {
-        return Ok(routes[0].codec.into());
+        return Ok(routes[0].codec);
     }
     if targets
         .iter()
-        .all(|t| codec_advertised(t.capabilities(), AudioCodec::Pcm))
+        .all(|t| codec_advertised(t.capabilities(), Codec::Pcm))
     {
         return Ok(Codec::Pcm);
     }
@@ -444,6 +448,13 @@ pub(crate) fn pair_by_id(error: airstream::Error, target: &Target) -> airstream:
         airstream::Error::PairingRequired { device, .. } if target.discovered => {
             airstream::Error::PairingRequired {
                 device,
+                command: format!("airstream pair --device {}", target.store_id),
+            }
+        }
+        airstream::Error::CredentialsRejected { device, reason, .. } if target.discovered => {
+            airstream::Error::CredentialsRejected {
+                device,
+                reason,
                 command: format!("airstream pair --device {}", target.store_id),
             }
         }

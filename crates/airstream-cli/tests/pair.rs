@@ -219,7 +219,7 @@ async fn rejected_credentials_exit_with_the_pairing_code_and_the_flag_overrides_
     assert_eq!(out.status.code(), Some(15), "PairingRequired exit code");
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("rejected credentials 3333333333333333"),
+        stderr.contains("rejected the stored credentials (3333333333333333"),
         "{stderr}"
     );
     assert!(
@@ -235,7 +235,7 @@ async fn rejected_credentials_exit_with_the_pairing_code_and_the_flag_overrides_
     config.store().put(&address, "TV", &unknown).unwrap();
     let out = airstream(&config, &["play", "--address", &address, URL], &[]).await;
     assert_eq!(out.status.code(), Some(15), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("rejected credentials"));
+    assert!(text(&out.stderr).contains("rejected the stored credentials"));
 
     // ... and good ones given by the flag override them.
     let out = airstream(

@@ -115,7 +115,7 @@ fn scan_json_has_every_parsed_field() {
     assert_eq!(
         atv["audio_route"]["ok"],
         json!({
-            "codec": "alac-compressed",
+            "codec": "alac",
             "encryption": "none",
             "auth": {"password": false, "legacy_pairing": false},
             "auth_setup": false,

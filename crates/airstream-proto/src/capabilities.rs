@@ -121,7 +121,7 @@ impl TxtRecord {
 
 /// `cn`: audio codecs the receiver decodes (raop.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Codec {
+pub enum AdvertisedCodec {
     /// 0: raw 16-bit big-endian PCM (`L16`).
     Pcm,
     /// 1: Apple Lossless.
@@ -134,33 +134,33 @@ pub enum Codec {
     Unknown(u32),
 }
 
-impl Codec {
+impl AdvertisedCodec {
     fn from_code(code: u32) -> Self {
         match code {
-            0 => Codec::Pcm,
-            1 => Codec::Alac,
-            2 => Codec::Aac,
-            3 => Codec::AacEld,
-            other => Codec::Unknown(other),
+            0 => AdvertisedCodec::Pcm,
+            1 => AdvertisedCodec::Alac,
+            2 => AdvertisedCodec::Aac,
+            3 => AdvertisedCodec::AacEld,
+            other => AdvertisedCodec::Unknown(other),
         }
     }
 }
 
-impl fmt::Display for Codec {
+impl fmt::Display for AdvertisedCodec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Codec::Pcm => f.write_str("pcm"),
-            Codec::Alac => f.write_str("alac"),
-            Codec::Aac => f.write_str("aac"),
-            Codec::AacEld => f.write_str("aac-eld"),
-            Codec::Unknown(n) => write!(f, "unknown({n})"),
+            AdvertisedCodec::Pcm => f.write_str("pcm"),
+            AdvertisedCodec::Alac => f.write_str("alac"),
+            AdvertisedCodec::Aac => f.write_str("aac"),
+            AdvertisedCodec::AacEld => f.write_str("aac-eld"),
+            AdvertisedCodec::Unknown(n) => write!(f, "unknown({n})"),
         }
     }
 }
 
 /// `et`: how the receiver accepts the audio key (raop.md §1, §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EncryptionType {
+pub enum AdvertisedEncryption {
     /// 0: unencrypted.
     None,
     /// 1: AES key wrapped with Apple's AirPort RSA key.
@@ -175,28 +175,28 @@ pub enum EncryptionType {
     Unknown(u32),
 }
 
-impl EncryptionType {
+impl AdvertisedEncryption {
     fn from_code(code: u32) -> Self {
         match code {
-            0 => EncryptionType::None,
-            1 => EncryptionType::Rsa,
-            3 => EncryptionType::FairPlay,
-            4 => EncryptionType::MfiSap,
-            5 => EncryptionType::FairPlaySap25,
-            other => EncryptionType::Unknown(other),
+            0 => AdvertisedEncryption::None,
+            1 => AdvertisedEncryption::Rsa,
+            3 => AdvertisedEncryption::FairPlay,
+            4 => AdvertisedEncryption::MfiSap,
+            5 => AdvertisedEncryption::FairPlaySap25,
+            other => AdvertisedEncryption::Unknown(other),
         }
     }
 }
 
-impl fmt::Display for EncryptionType {
+impl fmt::Display for AdvertisedEncryption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EncryptionType::None => f.write_str("none"),
-            EncryptionType::Rsa => f.write_str("rsa"),
-            EncryptionType::FairPlay => f.write_str("fairplay"),
-            EncryptionType::MfiSap => f.write_str("mfi-sap"),
-            EncryptionType::FairPlaySap25 => f.write_str("fairplay-sap2.5"),
-            EncryptionType::Unknown(n) => write!(f, "unknown({n})"),
+            AdvertisedEncryption::None => f.write_str("none"),
+            AdvertisedEncryption::Rsa => f.write_str("rsa"),
+            AdvertisedEncryption::FairPlay => f.write_str("fairplay"),
+            AdvertisedEncryption::MfiSap => f.write_str("mfi-sap"),
+            AdvertisedEncryption::FairPlaySap25 => f.write_str("fairplay-sap2.5"),
+            AdvertisedEncryption::Unknown(n) => write!(f, "unknown({n})"),
         }
     }
 }
@@ -246,8 +246,8 @@ macro_rules! serialize_as_display {
     )*};
 }
 serialize_as_display!(
-    Codec,
-    EncryptionType,
+    AdvertisedCodec,
+    AdvertisedEncryption,
     MetadataKind,
     Features,
     StatusFlags,
@@ -449,9 +449,9 @@ pub struct Capabilities {
     /// An `_airplay._tcp` record was part of the input.
     pub airplay: bool,
     /// `cn`, in advertised order.
-    pub codecs: Option<Vec<Codec>>,
+    pub codecs: Option<Vec<AdvertisedCodec>>,
     /// `et`, in advertised order.
-    pub encryption_types: Option<Vec<EncryptionType>>,
+    pub encryption_types: Option<Vec<AdvertisedEncryption>>,
     /// `md`, in advertised order.
     pub metadata: Option<Vec<MetadataKind>>,
     /// `pw`.
@@ -582,19 +582,18 @@ impl Capabilities {
     }
 
     /// `cn` lists `codec`. A missing `cn` counts as "PCM and ALAC" (every RAOP receiver).
-    pub fn supports_codec(&self, codec: Codec) -> bool {
-        self.codecs
-            .as_ref()
-            .map_or(matches!(codec, Codec::Pcm | Codec::Alac), |c| {
-                c.contains(&codec)
-            })
+    pub fn supports_codec(&self, codec: AdvertisedCodec) -> bool {
+        self.codecs.as_ref().map_or(
+            matches!(codec, AdvertisedCodec::Pcm | AdvertisedCodec::Alac),
+            |c| c.contains(&codec),
+        )
     }
 
     /// `et` lists `kind`. A missing `et` counts as "unencrypted only" (pyatv's default).
-    pub fn supports_encryption(&self, kind: EncryptionType) -> bool {
+    pub fn supports_encryption(&self, kind: AdvertisedEncryption) -> bool {
         self.encryption_types
             .as_ref()
-            .map_or(kind == EncryptionType::None, |e| e.contains(&kind))
+            .map_or(kind == AdvertisedEncryption::None, |e| e.contains(&kind))
     }
 
     /// `md` lists `kind`. A missing `md` means no metadata at all (pyatv parsers.py).

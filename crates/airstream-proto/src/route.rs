@@ -13,52 +13,13 @@ mod tests;
 pub use quirks::{Quirk, quirks};
 
 use crate::capabilities::{
-    AudioFormat, Capabilities, Codec, EncryptionType, Feature, MetadataKind, PairingRequirement,
+    AdvertisedCodec, AdvertisedEncryption, AudioFormat, Capabilities, Feature, MetadataKind,
+    PairingRequirement,
 };
+use crate::format::Codec;
+use crate::raop::Encryption;
 use serde::Serialize;
 use std::fmt;
-
-/// Audio payload of the RTP packets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AudioCodec {
-    /// Real ALAC compression (about half the bandwidth).
-    AlacCompressed,
-    /// ALAC "escape" frames: uncompressed samples in ALAC framing.
-    AlacUncompressed,
-    /// L16, announced without an fmtp line.
-    Pcm,
-}
-
-/// What a route's codec is called on the wire (SDP).
-impl From<AudioCodec> for crate::sdp::Codec {
-    fn from(codec: AudioCodec) -> Self {
-        match codec {
-            AudioCodec::AlacCompressed => Self::Alac,
-            AudioCodec::AlacUncompressed => Self::AlacRaw,
-            AudioCodec::Pcm => Self::Pcm,
-        }
-    }
-}
-
-impl AudioCodec {
-    fn codec(self) -> Codec {
-        match self {
-            AudioCodec::AlacCompressed | AudioCodec::AlacUncompressed => Codec::Alac,
-            AudioCodec::Pcm => Codec::Pcm,
-        }
-    }
-}
-
-/// How the audio payload is protected on RAOP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RaopEncryption {
-    /// Audio in the clear (et=0).
-    None,
-    /// AES-128-CBC with the key wrapped in Apple's RSA key (et=1).
-    Rsa,
-}
 
 /// Protocol the user insists on (pyatv#2204 asks for this switch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -77,9 +38,9 @@ pub struct RouteOverrides {
     /// Force AirPlay 1 or 2 instead of choosing from the feature bits.
     pub protocol: Option<ProtocolChoice>,
     /// Force a codec instead of the best the device lists in `cn`.
-    pub codec: Option<AudioCodec>,
+    pub codec: Option<Codec>,
     /// Force clear or RSA-encrypted audio instead of what `et` and quirks say.
-    pub encryption: Option<RaopEncryption>,
+    pub encryption: Option<Encryption>,
     /// Force `POST /auth-setup` on or off.
     pub auth_setup: Option<bool>,
     /// Send exactly these metadata kinds even where `md` does not list them (model quirks
@@ -100,9 +61,9 @@ pub struct RaopAuth {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AudioRoute {
     /// Payload the audio packets carry.
-    pub codec: AudioCodec,
+    pub codec: Codec,
     /// Whether the payload is AES-encrypted (et=1) or clear.
-    pub encryption: RaopEncryption,
+    pub encryption: Encryption,
     /// Credentials the RTSP session must present.
     pub auth: RaopAuth,
     /// Send `POST /auth-setup` before ANNOUNCE.
@@ -304,23 +265,23 @@ fn choose_encryption(
     caps: &Capabilities,
     overrides: &RouteOverrides,
     quirks: &[Quirk],
-) -> Result<(RaopEncryption, bool), Unsupported> {
-    if let Some(forced) = overrides.encryption {
+) -> Result<(Encryption, bool), Unsupported> {
+    if let Some(forced) = overrides.encryption.clone() {
         return Ok((forced, false));
     }
-    let rsa_ok = caps.supports_encryption(EncryptionType::Rsa)
+    let rsa_ok = caps.supports_encryption(AdvertisedEncryption::Rsa)
         && !quirks.contains(&Quirk::AirPortRejectsRsa);
     if quirks.contains(&Quirk::AirPortExpressGen1Rsa) || quirks.contains(&Quirk::AirPort4Rsa) {
-        return Ok((RaopEncryption::Rsa, false));
+        return Ok((Encryption::AirPortRsa, false));
     }
-    if caps.supports_encryption(EncryptionType::None) {
-        return Ok((RaopEncryption::None, false));
+    if caps.supports_encryption(AdvertisedEncryption::None) {
+        return Ok((Encryption::None, false));
     }
     if rsa_ok {
-        return Ok((RaopEncryption::Rsa, false));
+        return Ok((Encryption::AirPortRsa, false));
     }
-    if caps.supports_encryption(EncryptionType::MfiSap) {
-        return Ok((RaopEncryption::None, true));
+    if caps.supports_encryption(AdvertisedEncryption::MfiSap) {
+        return Ok((Encryption::None, true));
     }
     let advertised = list(caps.encryption_types.as_ref());
     Err(if caps.airplay2_supported() {
@@ -328,7 +289,7 @@ fn choose_encryption(
             Need::AirPlay2,
             format!("its RAOP service only offers et={advertised}, which needs FairPlay"),
         )
-    } else if caps.supports_encryption(EncryptionType::Rsa) {
+    } else if caps.supports_encryption(AdvertisedEncryption::Rsa) {
         Unsupported::new(
             Need::FairPlay,
             format!("et={advertised}, and AirPort firmware 7.8 rejects RSA keys (406)"),
@@ -339,20 +300,17 @@ fn choose_encryption(
 }
 
 /// Compressed ALAC when `cn` lists ALAC or is missing, PCM only when it lists PCM but not ALAC.
-fn choose_codec(
-    caps: &Capabilities,
-    overrides: &RouteOverrides,
-) -> Result<AudioCodec, Unsupported> {
+fn choose_codec(caps: &Capabilities, overrides: &RouteOverrides) -> Result<Codec, Unsupported> {
     if let Some(forced) = overrides.codec {
         return Ok(forced);
     }
     let Some(codecs) = caps.codecs.as_ref() else {
-        return Ok(AudioCodec::AlacCompressed);
+        return Ok(Codec::Alac);
     };
-    if codecs.contains(&Codec::Alac) {
-        Ok(AudioCodec::AlacCompressed)
-    } else if codecs.contains(&Codec::Pcm) {
-        Ok(AudioCodec::Pcm)
+    if codecs.contains(&AdvertisedCodec::Alac) {
+        Ok(Codec::Alac)
+    } else if codecs.contains(&AdvertisedCodec::Pcm) {
+        Ok(Codec::Pcm)
     } else {
         Err(Unsupported::new(
             Need::Codec,
@@ -429,6 +387,6 @@ pub fn select_play_url_route(
 }
 
 /// Whether a forced codec is one the device lists (for a warning; the user still wins).
-pub fn codec_advertised(caps: &Capabilities, codec: AudioCodec) -> bool {
-    caps.supports_codec(codec.codec())
+pub fn codec_advertised(caps: &Capabilities, codec: Codec) -> bool {
+    caps.supports_codec(codec.advertised_as())
 }

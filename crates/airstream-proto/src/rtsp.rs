@@ -100,7 +100,7 @@ impl Headers {
         self.0.is_empty()
     }
 
-    fn content_length(&self) -> Result<usize, ParseError> {
+    fn content_length(&self, max_body: usize) -> Result<usize, ParseError> {
         match self.get("Content-Length") {
             None => Ok(0),
             Some(v) => {
@@ -108,7 +108,7 @@ impl Headers {
                     .trim()
                     .parse()
                     .map_err(|_| ParseError::BadContentLength(v.to_string()))?;
-                if n > MAX_BODY_BYTES {
+                if n > max_body {
                     return Err(ParseError::BodyTooLarge(n));
                 }
                 Ok(n)
@@ -139,7 +139,8 @@ pub enum ParseError {
     /// The header block exceeds its limit before the blank line.
     #[error("header block larger than {MAX_HEADER_BYTES} bytes")]
     HeadersTooLarge,
-    /// `Content-Length` announces more than [`MAX_BODY_BYTES`].
+    /// `Content-Length` announces more than allowed ([`MAX_BODY_BYTES`], or the limit given
+    /// to [`parse_response_within`]).
     #[error("body of {0} bytes is larger than allowed")]
     BodyTooLarge(usize),
     /// `Content-Length` is not a decimal number.
@@ -350,7 +351,10 @@ fn find_header_end(buf: &[u8]) -> Option<(usize, usize)> {
 }
 
 /// Splits a complete message off the front of `buf`: (start line, headers, body).
-fn split_message(buf: &mut BytesMut) -> Result<Option<(String, Headers, Bytes)>, ParseError> {
+fn split_message(
+    buf: &mut BytesMut,
+    max_body: usize,
+) -> Result<Option<(String, Headers, Bytes)>, ParseError> {
     // Leading blank lines between pipelined messages are allowed by RFC 2326.
     while buf.first().is_some_and(|b| *b == b'\r' || *b == b'\n') {
         buf.advance(1);
@@ -392,7 +396,7 @@ fn split_message(buf: &mut BytesMut) -> Result<Option<(String, Headers, Bytes)>,
         }
         headers.append(name, value.trim());
     }
-    let body_len = headers.content_length()?;
+    let body_len = headers.content_length(max_body)?;
     let total = end + term_len + body_len;
     if buf.len() < total {
         return Ok(None);
@@ -404,7 +408,16 @@ fn split_message(buf: &mut BytesMut) -> Result<Option<(String, Headers, Bytes)>,
 
 /// Parses one response from the front of `buf`, consuming it; `Ok(None)` = need more bytes.
 pub fn parse_response(buf: &mut BytesMut) -> Result<Option<Response>, ParseError> {
-    let Some((start, headers, body)) = split_message(buf)? else {
+    parse_response_within(buf, MAX_BODY_BYTES)
+}
+
+/// [`parse_response`] with a tighter bound on the body: a reply announcing more than
+/// `max_body` bytes is refused at its headers, before anything of it is buffered.
+pub fn parse_response_within(
+    buf: &mut BytesMut,
+    max_body: usize,
+) -> Result<Option<Response>, ParseError> {
+    let Some((start, headers, body)) = split_message(buf, max_body)? else {
         return Ok(None);
     };
     let (version, status, reason) = parse_status_line(&start)?;
@@ -433,7 +446,7 @@ fn parse_status_line(line: &str) -> Result<(Version, u16, String), ParseError> {
 
 /// Parses one request from the front of `buf` (the receiver side), consuming it.
 pub fn parse_request(buf: &mut BytesMut) -> Result<Option<Request>, ParseError> {
-    let Some((start, headers, body)) = split_message(buf)? else {
+    let Some((start, headers, body)) = split_message(buf, MAX_BODY_BYTES)? else {
         return Ok(None);
     };
     let bad = || ParseError::BadStartLine(start.clone());
@@ -557,6 +570,20 @@ mod tests {
             parse_response(&mut buf(&huge)),
             Err(ParseError::HeadersTooLarge)
         );
+    }
+
+    #[test]
+    fn a_tighter_body_limit_refuses_at_the_headers() {
+        let head = "RTSP/1.0 200 OK\r\nContent-Length: 65537\r\n\r\n";
+        assert_eq!(
+            parse_response_within(&mut buf(head), 64 * 1024),
+            Err(ParseError::BodyTooLarge(65537))
+        );
+        let fits = "RTSP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let reply = parse_response_within(&mut buf(fits), 64 * 1024)
+            .unwrap()
+            .unwrap();
+        assert_eq!(&reply.body[..], b"ok");
     }
 
     #[test]

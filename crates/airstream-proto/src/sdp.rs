@@ -3,34 +3,8 @@
 //! (shairport-sync treats any `fmtp` line as ALAC, whatever the rtpmap says).
 
 use crate::alac::FMTP_PARAMS;
+use crate::format::Codec;
 use std::net::IpAddr;
-
-/// What the audio packets carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Codec {
-    /// Real (compressed) ALAC.
-    Alac,
-    /// ALAC escape frames: uncompressed samples in an ALAC bitstream.
-    AlacRaw,
-    /// Raw 16-bit big-endian PCM (L16).
-    Pcm,
-}
-
-impl Codec {
-    /// True for both ALAC forms, which share the `AppleLossless` rtpmap and fmtp line.
-    pub fn is_alac(self) -> bool {
-        matches!(self, Codec::Alac | Codec::AlacRaw)
-    }
-
-    /// The codec's name as the CLI and logs spell it (`alac`, `alac-raw`, `pcm`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Codec::Alac => "alac",
-            Codec::AlacRaw => "alac-raw",
-            Codec::Pcm => "pcm",
-        }
-    }
-}
 
 /// RSA-wrapped AES key and IV for et=1 streams, already base64-encoded without padding.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -108,7 +108,7 @@ impl Connection {
             && sent.trim() != got.trim()
         {
             return Err(Error::BadMessage {
-                peer: self.peer.to_string(),
+                device: self.peer.to_string(),
                 detail: format!(
                     "the answer to {} carries CSeq {got}, not {sent}",
                     request.method
@@ -124,7 +124,7 @@ impl Connection {
         let plain = request.to_bytes();
         let wire = match self.cipher.as_deref_mut() {
             Some((encoder, _)) => encoder.encode(&plain).map_err(|e| Error::BadMessage {
-                peer: self.peer.to_string(),
+                device: self.peer.to_string(),
                 detail: format!("cannot encrypt {}: {e}", request.method),
             })?,
             None => plain.to_vec(),
@@ -151,7 +151,7 @@ impl Connection {
             Err(e) => return Err(self.lost("reading a response", &e)),
         };
         let plain = decoder.decode(&chunk[..n]).map_err(|e| Error::BadMessage {
-            peer: self.peer.to_string(),
+            device: self.peer.to_string(),
             detail: format!("{e}; connection closed"),
         })?;
         self.read_buf.extend_from_slice(&plain);
@@ -166,7 +166,7 @@ impl Connection {
                 Ok(None) => {}
                 Err(e) => {
                     return Err(Error::BadMessage {
-                        peer: self.peer.to_string(),
+                        device: self.peer.to_string(),
                         detail: e.to_string(),
                     });
                 }
@@ -175,7 +175,7 @@ impl Connection {
             if n == 0 && !self.read_buf.is_empty() {
                 // Half a reply is not a refusal: say what it was.
                 return Err(Error::BadMessage {
-                    peer: self.peer.to_string(),
+                    device: self.peer.to_string(),
                     detail: "its reply was cut off before the end".into(),
                 });
             }

@@ -2,7 +2,7 @@
 //! carries what to tell the user. The text of an error says what failed, never the
 //! underlying cause again: that stays [`std::error::Error::source`], so a caller that prints
 //! the chain prints each cause once. The text holds no command-line advice either (what to
-//! run, which flag to pass): the CLI adds that per [`ErrorKind`]. Non-fatal receiver
+//! run, which flag to pass): the CLI adds that per [`ErrorKind`]. Non-fatal device
 //! replies (a rejected volume or metadata request) are never errors: they surface as
 //! warnings on the stream handle.
 
@@ -14,30 +14,30 @@ use std::io;
 pub enum ErrorKind {
     /// The device needs `airstream pair` first, or rejected the stored credentials.
     PairingRequired,
-    /// The receiver wants a password and the one given (if any) is wrong.
+    /// The device wants a password and the one given (if any) is wrong.
     BadPassword,
     /// The PIN entered during pairing was wrong.
     BadPin,
-    /// Another sender holds the receiver.
+    /// Another sender holds the device.
     DeviceBusy,
     /// The device needs something airstream does not do (yet).
     Unsupported,
-    /// The peer did not answer in time.
+    /// The device did not answer in time.
     Timeout,
     /// Connection refused, unreachable, reset or closed.
     Network,
-    /// The peer answered with an error status or sent something we cannot parse.
+    /// The device answered with an error status or sent something we cannot parse.
     Protocol,
     /// The audio or file we were given cannot be used.
     Input,
     /// No device matches what the user asked for (or the name is ambiguous).
     NotFound,
-    /// An internal task of airstream panicked or failed: a bug, not the peer's or the
+    /// An internal task of airstream panicked or failed: a bug, not the device's or the
     /// input's fault.
     Internal,
 }
 
-/// Everything that can go wrong talking to a receiver or preparing what it plays; its
+/// Everything that can go wrong talking to a device or preparing what it plays; its
 /// [`kind`](Error::kind) is the stable category to match on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -52,19 +52,27 @@ pub enum Error {
         command: String,
     },
     /// The device refused the stored credentials in pair-verify (it was reset or unpaired us).
-    #[error("{0}")]
-    CredentialsRejected(String),
-    /// The receiver answered the Digest-authenticated request with 401 again.
-    #[error("wrong password for {receiver}")]
-    BadPassword {
-        /// The receiver, as named to the user.
-        receiver: String,
+    #[error("{device} rejected the stored credentials ({reason})")]
+    CredentialsRejected {
+        /// The device, as named to the user.
+        device: String,
+        /// What the device answered or failed to prove.
+        reason: String,
+        /// How to pair it again with the `airstream` command; not part of the message (the
+        /// CLI decides what advice to give).
+        command: String,
     },
-    /// The receiver asks for a password (401 with a Digest challenge) and none was given.
-    #[error("{receiver} requires a password")]
+    /// The device answered the Digest-authenticated request with 401 again.
+    #[error("wrong password for {device}")]
+    BadPassword {
+        /// The device, as named to the user.
+        device: String,
+    },
+    /// The device asks for a password (401 with a Digest challenge) and none was given.
+    #[error("{device} requires a password")]
     PasswordRequired {
-        /// The receiver, as named to the user.
-        receiver: String,
+        /// The device, as named to the user.
+        device: String,
     },
     /// The device rejected the PIN entered during pair-setup.
     #[error("wrong PIN")]
@@ -89,16 +97,16 @@ pub enum Error {
         #[source]
         source: airstream_proto::hap::HapError,
     },
-    /// Another sender holds the receiver: it answered 453 or dropped our first request.
-    #[error("{receiver} is busy: another sender is using it")]
+    /// Another sender holds the device: it answered 453 or dropped our first request.
+    #[error("{device} is busy: another sender is using it")]
     DeviceBusy {
-        /// The receiver, as named to the user.
-        receiver: String,
+        /// The device, as named to the user.
+        device: String,
     },
     /// The device needs something airstream does not do; the text says what.
     #[error("unsupported: {0}")]
     Unsupported(String),
-    /// The peer did not answer in time; the text says what we were waiting for.
+    /// The device did not answer in time; the text says what we were waiting for.
     #[error("timed out: {0}")]
     Timeout(String),
     /// A socket operation failed (refused, unreachable, reset).
@@ -110,14 +118,14 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The peer closed the connection while we expected more.
+    /// The device closed the connection while we expected more.
     #[error("{0}")]
     ConnectionLost(String),
-    /// The peer answered a request with an error status.
-    #[error("{peer} answered {request} with {status} {reason}")]
+    /// The device answered a request with an error status.
+    #[error("{device} answered {request} with {status} {reason}")]
     Protocol {
-        /// The receiver or device, as named to the user.
-        peer: String,
+        /// The device, as named to the user.
+        device: String,
         /// The request it refused (`SETUP`, `POST /pair-verify`...).
         request: String,
         /// The RTSP/HTTP status code.
@@ -125,11 +133,11 @@ pub enum Error {
         /// The reason phrase it sent.
         reason: String,
     },
-    /// The peer sent something we cannot parse, or did not ask for.
-    #[error("protocol error from {peer}: {detail}")]
+    /// The device sent something we cannot parse, or did not ask for.
+    #[error("protocol error from {device}: {detail}")]
     BadMessage {
-        /// The receiver or device, as named to the user.
-        peer: String,
+        /// The device, as named to the user.
+        device: String,
         /// What is wrong with the message.
         detail: String,
     },
@@ -171,10 +179,27 @@ fn describe_device_error(code: Option<i64>, domain: Option<&str>) -> String {
 }
 
 impl Error {
+    /// A rejection of credentials that pairing has just made says so: the device forgot them
+    /// at once, which is not the stale-credentials case.
+    pub(crate) fn right_after_pairing(self) -> Error {
+        match self {
+            Error::CredentialsRejected {
+                device,
+                reason,
+                command,
+            } => Error::CredentialsRejected {
+                device,
+                reason: format!("the new ones, right after pairing: {reason}"),
+                command,
+            },
+            other => other,
+        }
+    }
+
     /// The stable category callers match on.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::PairingRequired { .. } | Error::CredentialsRejected(_) => {
+            Error::PairingRequired { .. } | Error::CredentialsRejected { .. } => {
                 ErrorKind::PairingRequired
             }
             Error::BadPassword { .. } | Error::PasswordRequired { .. } => ErrorKind::BadPassword,
@@ -194,7 +219,7 @@ impl Error {
         }
     }
 
-    /// HTTP/RTSP status when the peer answered with one.
+    /// HTTP/RTSP status when the device answered with one.
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Protocol { status, .. } => Some(*status),
@@ -263,7 +288,7 @@ mod tests {
         );
         // No advice in the library's text: the CLI gives it.
         let error = Error::PasswordRequired {
-            receiver: "Patio".into(),
+            device: "Patio".into(),
         };
         assert_eq!(error.to_string(), "Patio requires a password");
         assert_eq!(Error::BadPin.to_string(), "wrong PIN");

@@ -4,9 +4,12 @@
 use airstream::ErrorKind;
 use airstream::discovery::{self, Device, DeviceQuery, FindOptions, ServiceKind};
 use airstream_proto::capabilities::{
-    AirPlay2, Codec, EncryptionType, Features, MetadataKind, PairingRequirement, StatusFlags,
+    AdvertisedCodec, AdvertisedEncryption, AirPlay2, Features, MetadataKind, PairingRequirement,
+    StatusFlags,
 };
-use airstream_proto::route::{self, AudioCodec, Need, RaopEncryption, RouteOverrides};
+use airstream_proto::format::Codec;
+use airstream_proto::raop::Encryption;
+use airstream_proto::route::{self, Need, RouteOverrides};
 use airstream_testkit::avahi::Avahi;
 use airstream_testkit::mdns::{Advertiser, FAKE_SUBNET, FakeDevice};
 use airstream_testkit::netns::Netns;
@@ -89,14 +92,19 @@ fn scan_lists_every_fake_device_with_its_capabilities() {
     assert!(caps.raop && caps.airplay);
     assert_eq!(
         caps.codecs,
-        Some(vec![Codec::Pcm, Codec::Alac, Codec::Aac, Codec::AacEld])
+        Some(vec![
+            AdvertisedCodec::Pcm,
+            AdvertisedCodec::Alac,
+            AdvertisedCodec::Aac,
+            AdvertisedCodec::AacEld
+        ])
     );
     assert_eq!(
         caps.encryption_types,
         Some(vec![
-            EncryptionType::None,
-            EncryptionType::FairPlay,
-            EncryptionType::FairPlaySap25
+            AdvertisedEncryption::None,
+            AdvertisedEncryption::FairPlay,
+            AdvertisedEncryption::FairPlaySap25
         ])
     );
     assert_eq!(caps.features, Some(Features(0xBC15_7FDE_4A7F_DFD5)));
@@ -134,7 +142,7 @@ fn scan_lists_every_fake_device_with_its_capabilities() {
         .expect("AirPort route");
     assert_eq!(
         (audio.codec, audio.encryption, audio.auth_setup),
-        (AudioCodec::AlacCompressed, RaopEncryption::None, true)
+        (Codec::Alac, Encryption::None, true)
     );
     assert!(audio.metadata.is_empty());
 
@@ -349,10 +357,13 @@ diagnostics = { log_output_to = "stderr"; log_verbosity = 0; };
     // avahi publishes AAAA records over IPv4 too, so both loopback addresses show up.
     assert_eq!(device.addresses, [ip("127.0.0.1"), ip("::1")]);
     let caps = &device.capabilities;
-    assert_eq!(caps.codecs, Some(vec![Codec::Pcm, Codec::Alac]));
+    assert_eq!(
+        caps.codecs,
+        Some(vec![AdvertisedCodec::Pcm, AdvertisedCodec::Alac])
+    );
     assert_eq!(
         caps.encryption_types,
-        Some(vec![EncryptionType::None, EncryptionType::Rsa])
+        Some(vec![AdvertisedEncryption::None, AdvertisedEncryption::Rsa])
     );
     assert!(caps.warnings.is_empty(), "{:?}", caps.warnings);
     assert_eq!(

@@ -218,7 +218,13 @@ async fn forgotten_credentials_are_rejected() {
         .unwrap();
     assert_eq!(err.kind(), ErrorKind::PairingRequired, "{err}");
     let text = err.to_string();
-    assert!(text.contains("pair again"), "{text}");
+    // The library says what happened; what to run is the CLI's advice, carried aside.
+    assert!(text.contains("rejected the stored credentials"), "{text}");
+    assert!(!text.contains("airstream pair"), "{text}");
+    let Error::CredentialsRejected { command, .. } = &err else {
+        panic!("not a rejection: {err:?}");
+    };
+    assert!(command.starts_with("airstream pair"), "{command}");
     assert!(
         !text.contains(&credentials.to_secret_string()[..64]),
         "{text}"

@@ -31,6 +31,9 @@ enum Misbehaviour {
     PortZero,
     /// Asks for 4294967295 frames of latency in RECORD.
     HugeLatency,
+    /// Answers the first SET_PARAMETER with a 15 MiB body, sent slowly (a peer making the
+    /// sender buffer what it announces).
+    HugeReply,
 }
 
 /// What the fake receiver learned and saw.
@@ -91,7 +94,8 @@ async fn fake(misbehaviour: Misbehaviour) -> Fake {
                 let _ = conn.write_all(b"RTSP/1.0 200 OK\r\n").await;
                 return;
             }
-            let mut response = Response::new(Version::Rtsp10, 200, "OK").with_header("CSeq", cseq);
+            let mut response =
+                Response::new(Version::Rtsp10, 200, "OK").with_header("CSeq", cseq.clone());
             match request.method.as_str() {
                 "SETUP" => {
                     let transport = request.headers.get("Transport").unwrap_or_default();
@@ -138,6 +142,21 @@ async fn fake(misbehaviour: Misbehaviour) -> Fake {
                     response = response.with_header("Audio-Latency", "4294967295");
                 }
                 _ => {}
+            }
+            if request.method == "SET_PARAMETER" && misbehaviour == Misbehaviour::HugeReply {
+                let head = format!(
+                    "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nContent-Length: {}\r\n\r\n",
+                    15 << 20
+                );
+                let _ = conn.write_all(head.as_bytes()).await;
+                // A trickle that never completes the body; the sender must not wait for it.
+                for _ in 0..600 {
+                    if conn.write_all(&[0u8; 1024]).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                return;
             }
             if conn.write_all(&response.to_bytes()).await.is_err() {
                 return;
@@ -306,5 +325,23 @@ async fn a_receiver_asking_for_27_hours_of_latency_gets_ten_seconds() {
         report.warnings.iter().any(|w| w.contains("latency")),
         "{:?}",
         report.warnings
+    );
+}
+
+/// A reply while streaming that announces 15 MiB (under the 16 MiB any RTSP message may
+/// have) is refused at its headers: nothing of it is buffered, and the stream ends at once
+/// with a protocol error instead of waiting on a body the receiver trickles.
+#[tokio::test]
+async fn a_reply_announcing_megabytes_while_streaming_is_refused_at_its_headers() {
+    let fake = fake(Misbehaviour::HugeReply).await;
+    let (handle, task) = raop::start(fake.address, seconds_of_silence(30), options())
+        .await
+        .unwrap();
+    handle.set_volume(50);
+    let error = task.await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Protocol, "{error}");
+    assert!(
+        error.to_string().contains(&format!("{} bytes", 15 << 20)),
+        "{error}"
     );
 }

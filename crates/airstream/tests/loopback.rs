@@ -20,6 +20,13 @@ fn options(codec: Codec) -> StreamOptions {
     }
 }
 
+/// The next session `rx` recorded (each test's streams end before it looks).
+async fn recorded(rx: &mut Receiver) -> airstream_receiver::SessionRecord {
+    rx.next_session_within(Duration::from_secs(5))
+        .await
+        .expect("a session within 5 s")
+}
+
 async fn receiver(behaviour: Behaviour) -> Receiver {
     Receiver::start(ReceiverConfig {
         behaviour,
@@ -71,10 +78,7 @@ async fn stream_and_compare(
     let report = raop::stream_to_end(rx.local_addr(), source(&samples), options(codec))
         .await
         .unwrap();
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     assert!(record.summary.teardown, "session ended with TEARDOWN");
     assert_eq!(report.frames_sent, (44_100 + 1234) as u64);
     assert_received(&record.samples, &samples, report.lead_in_frames);
@@ -163,10 +167,7 @@ async fn password_right_and_wrong() {
     )
     .await
     .unwrap();
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     assert_received(&record.samples, &samples, report.lead_in_frames);
 
     let err = raop::stream_to_end(with_password(Some("wrong")), source(&samples), opts.clone())
@@ -268,10 +269,7 @@ async fn stop_sends_teardown_early() {
     let report = task.await.unwrap().unwrap();
     assert!(report.stopped);
     assert!(report.frames_sent < 44_100 * 30);
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     assert!(record.summary.teardown);
     assert!(matches!(
         handle.finished().await,
@@ -296,10 +294,7 @@ async fn rejected_volume_is_a_warning_not_a_failure() {
         .unwrap();
     assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
     assert!(report.warnings[0].contains("volume"));
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     assert_received(&record.samples, &samples, report.lead_in_frames);
 }
 
@@ -313,10 +308,7 @@ async fn volume_is_set_before_audio() {
     raop::stream_to_end(muted, source(&music(3000, 44_100)), options(Codec::Pcm))
         .await
         .unwrap();
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     assert_eq!(record.summary.volumes, vec![-144.0]);
     assert_eq!(
         without_probes(&record.summary.requests),
@@ -368,10 +360,7 @@ async fn metadata_is_sent_as_dmap_artwork_and_progress() {
     )
     .await
     .unwrap();
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     let params = &record.summary.parameters;
     assert_eq!(params.len(), 3, "{params:?}");
     assert_eq!(params[0].0, "application/x-dmap-tagged");
@@ -413,10 +402,7 @@ async fn metadata_kinds_gate_what_is_sent() {
     )
     .await
     .unwrap();
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     let types: Vec<&str> = record
         .summary
         .parameters
@@ -436,10 +422,7 @@ async fn metadata_kinds_gate_what_is_sent() {
     )
     .await
     .unwrap();
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     assert!(record.summary.parameters.is_empty());
 }
 
@@ -459,10 +442,7 @@ async fn rejected_metadata_is_a_warning_not_a_failure() {
     .await
     .unwrap();
     assert_eq!(report.warnings.len(), 3, "{:?}", report.warnings);
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     assert_received(&record.samples, &samples, report.lead_in_frames);
 }
 
@@ -489,10 +469,7 @@ async fn rsa_aes_encrypted_stream_arrives_bit_exact_with_retransmits() {
     let report = raop::stream_to_end(encrypted, source(&samples), options(Codec::AlacRaw))
         .await
         .unwrap();
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     assert!(record.summary.encrypted);
     assert_eq!(
         record.summary.resent_packets, 3,
@@ -549,10 +526,7 @@ async fn keep_alives_are_sent_on_long_streams() {
     raop::stream_to_end(rx.local_addr(), source(&music(44_100 * 2, 44_100)), opts)
         .await
         .unwrap();
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     let options_after_setup = record
         .summary
         .requests
@@ -574,10 +548,7 @@ async fn forbidden_announce_is_retried_after_auth_setup() {
     let report = raop::stream_to_end(rx.local_addr(), source(&samples), options(Codec::AlacRaw))
         .await
         .unwrap();
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     assert_eq!(
         &without_probes(&record.summary.requests)[..4],
         ["OPTIONS", "ANNOUNCE", "POST /auth-setup", "ANNOUNCE"]
@@ -630,10 +601,7 @@ async fn pause_and_resume_lose_nothing() {
     handle.resume();
     let report = task.await.unwrap().unwrap();
     assert_eq!(report.frames_sent, 44_100 * 3, "every frame counted once");
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     assert_eq!(record.summary.flushes, 1);
     let lead = report.lead_in_frames as usize * 2;
     let pause = compare_across_pause(&samples, &record.samples[lead..], 2 * 352).unwrap();
@@ -717,10 +685,7 @@ async fn a_stalled_source_costs_silence_not_the_stream() {
         44_100 * 3,
         "and then the rest, to the end"
     );
-    let record = rx
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut rx).await;
     assert!(record.summary.teardown);
     let lead = report.lead_in_frames as usize * 2;
     // The audio, with silence where the source stalled, nothing lost or repeated.
@@ -760,8 +725,8 @@ async fn a_group_plays_the_same_timeline_everywhere() {
         report.receivers[1].stats.retransmitted, 2,
         "each receiver repaired on its own"
     );
-    let ra = a.next_session_within(Duration::from_secs(5)).await.unwrap();
-    let rb = b.next_session_within(Duration::from_secs(5)).await.unwrap();
+    let ra = recorded(&mut a).await;
+    let rb = recorded(&mut b).await;
     for record in [&ra, &rb] {
         assert_received(&record.samples, &samples, report.lead_in_frames);
         assert!(record.summary.teardown);
@@ -828,10 +793,7 @@ async fn a_receiver_that_fails_drops_out_and_the_others_play_on() {
         report.receivers[2]
     );
     assert!(report.warnings.iter().any(|w| w.contains("dropped out")));
-    let record = healthy
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut healthy).await;
     assert_received(&record.samples, &samples, report.lead_in_frames);
     assert_eq!(record.summary.volumes, vec![-21.0]);
 }
@@ -855,10 +817,7 @@ async fn the_report_counts_the_packets_of_the_receivers_that_played_on() {
     let played_on = report.receivers[1].stats.packets_sent;
     assert!(report.receivers[0].stats.packets_sent < played_on);
     assert_eq!(report.packets_sent, played_on);
-    let record = healthy
-        .next_session_within(Duration::from_secs(5))
-        .await
-        .unwrap();
+    let record = recorded(&mut healthy).await;
     assert_received(&record.samples, &samples, report.lead_in_frames);
 }
 

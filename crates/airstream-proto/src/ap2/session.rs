@@ -5,9 +5,9 @@
 
 use super::setup::{STREAM_TYPE_REALTIME, SessionSetup, StreamSetup};
 use super::setup_reply::{SessionSetupReply, StreamSetupReply};
-use crate::raop::session::USER_AGENT;
+use crate::raop::requests::{Pending, Purpose, RequestQueue, volume_request};
 use crate::raop::{SessionError, SessionEvent};
-use crate::rtsp::{Request, Response, Version};
+use crate::rtsp::{Request, Response};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -33,37 +33,6 @@ pub struct Ap2SessionConfig {
     pub initial_volume_db: Option<f32>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Purpose {
-    SessionSetup,
-    StreamSetup,
-    Record,
-    InitialVolume,
-    Parameter,
-    KeepAlive,
-    Flush,
-    Teardown,
-}
-
-impl Purpose {
-    fn is_fatal(self) -> bool {
-        matches!(
-            self,
-            Purpose::SessionSetup | Purpose::StreamSetup | Purpose::Record
-        )
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Pending {
-    purpose: Purpose,
-    method: &'static str,
-    uri: String,
-    headers: Vec<(&'static str, String)>,
-    content_type: Option<&'static str>,
-    body: Bytes,
-}
-
 /// Where the session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ap2State {
@@ -83,9 +52,7 @@ pub enum Ap2State {
 pub struct Ap2Session {
     config: Ap2SessionConfig,
     state: Ap2State,
-    cseq: u32,
-    queue: VecDeque<Pending>,
-    in_flight: Option<Pending>,
+    requests: RequestQueue,
     session_reply: Option<SessionSetupReply>,
     stream_reply: Option<StreamSetupReply>,
     events: VecDeque<SessionEvent>,
@@ -96,9 +63,9 @@ impl std::fmt::Debug for Ap2Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ap2Session")
             .field("state", &self.state)
-            .field("cseq", &self.cseq)
-            .field("queued", &self.queue.len())
-            .field("in_flight", &self.in_flight.as_ref().map(|p| p.method))
+            .field("cseq", &self.requests.cseq())
+            .field("queued", &self.requests.len())
+            .field("in_flight", &self.requests.in_flight().map(|p| p.method))
             .finish_non_exhaustive()
     }
 }
@@ -112,27 +79,18 @@ impl Ap2Session {
         let mut session = Self {
             config,
             state: Ap2State::SettingUp,
-            cseq: 0,
-            queue: VecDeque::new(),
-            in_flight: None,
+            requests: RequestQueue::default(),
             session_reply: None,
             stream_reply: None,
             events: VecDeque::new(),
         };
         let uri = session.uri();
-        session.enqueue(
-            Purpose::SessionSetup,
-            "SETUP",
-            uri.clone(),
-            Some(BPLIST),
-            session_body,
+        session.requests.push_back(
+            Pending::new(Purpose::SessionSetup, "SETUP", uri.clone())
+                .with_body(BPLIST, session_body),
         );
-        session.enqueue(
-            Purpose::StreamSetup,
-            "SETUP",
-            uri,
-            Some(BPLIST),
-            stream_body,
+        session.requests.push_back(
+            Pending::new(Purpose::StreamSetup, "SETUP", uri).with_body(BPLIST, stream_body),
         );
         Ok(session)
     }
@@ -160,74 +118,32 @@ impl Ap2Session {
         self.stream_reply.as_ref()
     }
 
-    fn enqueue(
-        &mut self,
-        purpose: Purpose,
-        method: &'static str,
-        uri: String,
-        content_type: Option<&'static str>,
-        body: Bytes,
-    ) {
-        self.enqueue_with(purpose, method, uri, Vec::new(), content_type, body);
-    }
-
-    fn enqueue_with(
-        &mut self,
-        purpose: Purpose,
-        method: &'static str,
-        uri: String,
-        headers: Vec<(&'static str, String)>,
-        content_type: Option<&'static str>,
-        body: Bytes,
-    ) {
-        self.queue.push_back(Pending {
-            purpose,
-            method,
-            uri,
-            headers,
-            content_type,
-            body,
-        });
-    }
-
     /// The next request to write, if none is in flight.
     pub fn poll_request(&mut self) -> Option<Request> {
-        if self.in_flight.is_some() || self.state == Ap2State::Closed {
+        if self.state == Ap2State::Closed {
             return None;
         }
-        let pending = self.queue.pop_front()?;
+        let cseq = self.requests.start_next()?;
+        let pending = self.requests.in_flight()?;
         match pending.purpose {
             Purpose::Record => self.state = Ap2State::Recording,
             Purpose::Teardown => self.state = Ap2State::TearingDown,
             _ => {}
         }
-        self.cseq += 1;
-        let mut request = Request::new(pending.method, &pending.uri, Version::Rtsp10)
-            .with_header("CSeq", self.cseq.to_string())
-            .with_header("User-Agent", USER_AGENT)
-            .with_header("DACP-ID", format!("{:016X}", self.config.dacp_id))
-            .with_header("Active-Remote", self.config.active_remote.to_string())
-            .with_header("Client-Instance", format!("{:016X}", self.config.dacp_id));
-        for (name, value) in &pending.headers {
-            request = request.with_header(name, value.clone());
-        }
-        if let Some(content_type) = pending.content_type {
-            request = request.with_body(content_type, pending.body.clone());
-        }
-        self.in_flight = Some(pending);
-        Some(request)
+        let request = pending.to_request(cseq, self.config.dacp_id, self.config.active_remote);
+        Some(pending.with_body_of(request))
     }
 
     /// Feeds the response to the request in flight. A failed SETUP or RECORD, or a SETUP
     /// reply that does not validate (absurd ports, another stream type), ends the session.
     pub fn handle_response(&mut self, response: &Response) -> Result<(), SessionError> {
-        let Some(pending) = self.in_flight.take() else {
+        let Some(pending) = self.requests.take_in_flight() else {
             return Err(SessionError::Unexpected);
         };
         if !response.is_success() {
             if pending.purpose.is_fatal() {
                 self.state = Ap2State::Closed;
-                self.queue.clear();
+                self.requests.clear();
                 return Err(match response.status {
                     453 => SessionError::Busy,
                     _ => SessionError::Status {
@@ -242,7 +158,7 @@ impl Ap2Session {
                 return Ok(());
             }
             self.events.push_back(SessionEvent::Warning {
-                request: describe(&pending),
+                request: pending.describe(),
                 status: response.status,
                 reason: response.reason.clone(),
             });
@@ -267,19 +183,15 @@ impl Ap2Session {
                     .map_err(bad_reply);
                 self.stream_reply = Some(self.fail_on_err(reply)?);
                 let uri = self.uri();
-                self.queue.push_front(Pending {
-                    purpose: Purpose::Record,
-                    method: "RECORD",
-                    uri,
-                    headers: vec![("Range", "npt=0-".into())],
-                    content_type: None,
-                    body: Bytes::new(),
-                });
+                self.requests.push_front(
+                    Pending::new(Purpose::Record, "RECORD", uri)
+                        .with_header("Range", "npt=0-".into()),
+                );
             }
             Purpose::Record => match self.config.initial_volume_db {
                 Some(db) => {
                     let uri = self.uri();
-                    self.queue
+                    self.requests
                         .push_front(volume_request(db, uri, Purpose::InitialVolume));
                 }
                 None => self.start_streaming(),
@@ -287,7 +199,13 @@ impl Ap2Session {
             Purpose::InitialVolume => self.start_streaming(),
             Purpose::Flush => self.events.push_back(SessionEvent::Flushed),
             Purpose::Teardown => self.close(),
-            Purpose::Parameter | Purpose::KeepAlive => {}
+            // RAOP's set-up steps never enter an AirPlay 2 session.
+            Purpose::Options
+            | Purpose::AuthSetup
+            | Purpose::Announce
+            | Purpose::Setup
+            | Purpose::Parameter
+            | Purpose::KeepAlive => {}
         }
         Ok(())
     }
@@ -295,7 +213,7 @@ impl Ap2Session {
     fn fail_on_err<T>(&mut self, result: Result<T, SessionError>) -> Result<T, SessionError> {
         if result.is_err() {
             self.state = Ap2State::Closed;
-            self.queue.clear();
+            self.requests.clear();
         }
         result
     }
@@ -307,7 +225,7 @@ impl Ap2Session {
 
     fn close(&mut self) {
         self.state = Ap2State::Closed;
-        self.queue.clear();
+        self.requests.clear();
         self.events.push_back(SessionEvent::Closed);
     }
 
@@ -319,87 +237,42 @@ impl Ap2Session {
     /// Volume in AirPlay dB (see [`crate::volume`]).
     pub fn set_volume(&mut self, db: f32) {
         let uri = self.uri();
-        self.queue
-            .push_back(volume_request(db, uri, Purpose::Parameter));
+        self.requests.set_volume(uri, db);
     }
 
     /// A SET_PARAMETER with any body (DMAP, artwork, progress), optionally tied to an RTP time.
     pub fn set_parameter(&mut self, content_type: &'static str, body: Bytes, rtptime: Option<u32>) {
-        let headers = rtptime
-            .map(|t| vec![("RTP-Info", format!("rtptime={t}"))])
-            .unwrap_or_default();
         let uri = self.uri();
-        self.enqueue_with(
-            Purpose::Parameter,
-            "SET_PARAMETER",
-            uri,
-            headers,
-            Some(content_type),
-            body,
-        );
+        self.requests
+            .set_parameter(uri, content_type, body, rtptime);
     }
 
     /// `OPTIONS *`, at most one queued: receivers drop idle sessions.
     pub fn keep_alive(&mut self) {
-        if !self.queue.iter().any(|p| p.purpose == Purpose::KeepAlive) {
-            self.enqueue(
-                Purpose::KeepAlive,
-                "OPTIONS",
-                "*".into(),
-                None,
-                Bytes::new(),
-            );
-        }
+        self.requests.keep_alive();
     }
 
     /// Drops what the receiver buffered from `seq`/`rtptime` on (pause): realtime streams
     /// take the AirPlay 1 form.
     pub fn flush(&mut self, next_seq: u16, next_rtptime: u32) {
         let uri = self.uri();
-        self.enqueue_with(
-            Purpose::Flush,
-            "FLUSH",
-            uri,
-            vec![("RTP-Info", format!("seq={next_seq};rtptime={next_rtptime}"))],
-            None,
-            Bytes::new(),
-        );
+        self.requests.flush(uri, next_seq, next_rtptime);
     }
 
     /// Ends the session (a TEARDOWN without a body ends the session, not just the stream).
     pub fn teardown(&mut self) {
         match self.state {
             Ap2State::TearingDown | Ap2State::Closed => return,
-            Ap2State::SettingUp if self.stream_reply.is_none() && self.in_flight.is_none() => {
+            Ap2State::SettingUp
+                if self.stream_reply.is_none() && self.requests.in_flight().is_none() =>
+            {
                 self.close();
                 return;
             }
             _ => {}
         }
-        self.queue.retain(|p| p.purpose.is_fatal());
         let uri = self.uri();
-        self.enqueue(Purpose::Teardown, "TEARDOWN", uri, None, Bytes::new());
-    }
-}
-
-fn volume_request(db: f32, uri: String, purpose: Purpose) -> Pending {
-    Pending {
-        purpose,
-        method: "SET_PARAMETER",
-        uri,
-        headers: Vec::new(),
-        content_type: Some("text/parameters"),
-        body: Bytes::from(format!("volume: {db:.6}\r\n")),
-    }
-}
-
-fn describe(pending: &Pending) -> String {
-    match (pending.purpose, pending.content_type) {
-        (Purpose::InitialVolume, _) | (Purpose::Parameter, Some("text/parameters")) => {
-            "SET_PARAMETER volume".to_string()
-        }
-        (Purpose::Parameter, Some(other)) => format!("SET_PARAMETER {other}"),
-        _ => pending.method.to_string(),
+        self.requests.teardown(uri);
     }
 }
 
@@ -408,6 +281,7 @@ mod tests {
     use super::*;
     use crate::ap2::Timing;
     use crate::bplist;
+    use crate::rtsp::Version;
     use plist::Value;
     use std::net::Ipv4Addr;
 
@@ -503,8 +377,7 @@ mod tests {
             dict.get("timingProtocol").and_then(Value::as_string),
             Some("PTP")
         );
-        session.in_flight = None;
-        session.queue.clear();
+        session.requests = RequestQueue::default();
         session.state = Ap2State::Streaming;
         session.flush(5, 1000);
         let flush = session.poll_request().expect("flush");

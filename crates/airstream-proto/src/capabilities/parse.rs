@@ -2,8 +2,8 @@
 //! can fail a scan.
 
 use super::{
-    Capabilities, Codec, EncryptionType, Features, MetadataKind, PublicKey, ServiceKind,
-    StatusFlags, Transports, TxtRecord, TxtWarning, Versions,
+    AdvertisedCodec, AdvertisedEncryption, Capabilities, Features, MetadataKind, PublicKey,
+    ServiceKind, StatusFlags, Transports, TxtRecord, TxtWarning, Versions,
 };
 use std::collections::HashSet;
 use std::fmt::Display;
@@ -304,10 +304,14 @@ fn parse_record(service: ServiceKind, record: &TxtRecord, warnings: &mut Warning
             continue;
         }
         match lower.as_str() {
-            "cn" => caps.codecs = entry.codes(Codec::from_code, |c| matches!(c, Codec::Unknown(_))),
+            "cn" => {
+                caps.codecs = entry.codes(AdvertisedCodec::from_code, |c| {
+                    matches!(c, AdvertisedCodec::Unknown(_))
+                });
+            }
             "et" => {
-                caps.encryption_types = entry.codes(EncryptionType::from_code, |e| {
-                    matches!(e, EncryptionType::Unknown(_))
+                caps.encryption_types = entry.codes(AdvertisedEncryption::from_code, |e| {
+                    matches!(e, AdvertisedEncryption::Unknown(_))
                 });
             }
             "md" => {

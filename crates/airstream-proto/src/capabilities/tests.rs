@@ -37,10 +37,13 @@ const SHAIRPORT: &[(&str, &str)] = &[
 fn parses_every_shairport_sync_key() {
     let caps = raop(SHAIRPORT);
     assert!(caps.raop && !caps.airplay);
-    assert_eq!(caps.codecs, Some(vec![Codec::Pcm, Codec::Alac]));
+    assert_eq!(
+        caps.codecs,
+        Some(vec![AdvertisedCodec::Pcm, AdvertisedCodec::Alac])
+    );
     assert_eq!(
         caps.encryption_types,
-        Some(vec![EncryptionType::None, EncryptionType::Rsa])
+        Some(vec![AdvertisedEncryption::None, AdvertisedEncryption::Rsa])
     );
     assert_eq!(
         caps.metadata,
@@ -154,10 +157,12 @@ fn missing_keys_give_defaults_and_no_warnings() {
         }
     );
     assert_eq!(caps.audio_format(), AudioFormat::default());
-    assert!(caps.supports_codec(Codec::Alac) && caps.supports_codec(Codec::Pcm));
-    assert!(!caps.supports_codec(Codec::Aac));
-    assert!(caps.supports_encryption(EncryptionType::None));
-    assert!(!caps.supports_encryption(EncryptionType::Rsa));
+    assert!(
+        caps.supports_codec(AdvertisedCodec::Alac) && caps.supports_codec(AdvertisedCodec::Pcm)
+    );
+    assert!(!caps.supports_codec(AdvertisedCodec::Aac));
+    assert!(caps.supports_encryption(AdvertisedEncryption::None));
+    assert!(!caps.supports_encryption(AdvertisedEncryption::Rsa));
     assert!(!caps.accepts_metadata(MetadataKind::Text));
     assert!(!caps.password_required());
     assert_eq!(caps.pairing(), PairingRequirement::NotNeeded);
@@ -321,8 +326,8 @@ fn non_utf8_values_are_warned_and_text_is_kept_lossily() {
 #[test]
 fn first_of_duplicate_keys_wins_case_insensitively() {
     let caps = raop(&[("cn", "0"), ("CN", "1"), ("Et", "1"), ("et", "0")]);
-    assert_eq!(caps.codecs, Some(vec![Codec::Pcm]));
-    assert_eq!(caps.encryption_types, Some(vec![EncryptionType::Rsa]));
+    assert_eq!(caps.codecs, Some(vec![AdvertisedCodec::Pcm]));
+    assert_eq!(caps.encryption_types, Some(vec![AdvertisedEncryption::Rsa]));
     assert_eq!(caps.warnings.len(), 2);
     assert!(
         caps.warnings
@@ -384,7 +389,7 @@ fn huge_records_are_bounded() {
 fn overlong_lists_and_strings_are_cut() {
     let long_list = vec!["0"; 40].join(",");
     let caps = raop(&[("cn", &long_list)]);
-    assert_eq!(caps.codecs, Some(vec![Codec::Pcm]));
+    assert_eq!(caps.codecs, Some(vec![AdvertisedCodec::Pcm]));
     assert_eq!(caps.warnings.len(), 1);
     let long_model = "é".repeat(200);
     let caps = raop(&[("am", &long_model)]);

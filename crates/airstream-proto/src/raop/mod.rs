@@ -2,6 +2,9 @@
 //! itself is the stream engine ([`crate::stream`]).
 
 pub mod crypto;
+mod encryption;
+pub(crate) mod requests;
 pub mod session;
 
+pub use encryption::Encryption;
 pub use session::{RaopSession, SessionConfig, SessionError, SessionEvent, Transport};

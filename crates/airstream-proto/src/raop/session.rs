@@ -7,9 +7,11 @@
 //! here: a 401 is answered by resending the request with `Authorization`, and every later
 //! request carries it too.
 
+use super::requests::{Pending, Purpose, RequestQueue, volume_request};
 use crate::digest::{Challenge, DigestCredentials};
-use crate::rtsp::{Request, Response, Version, header_param};
-use crate::sdp::{Announce, Codec, SdpEncryption};
+use crate::format::Codec;
+use crate::rtsp::{Request, Response, header_param};
+use crate::sdp::{Announce, SdpEncryption};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -159,54 +161,11 @@ pub enum State {
     Closed,
 }
 
-/// Why a request was sent: decides what its response means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Purpose {
-    Options,
-    AuthSetup,
-    Announce,
-    Setup,
-    Record,
-    InitialVolume,
-    Parameter,
-    KeepAlive,
-    Flush,
-    Teardown,
-}
-
-impl Purpose {
-    /// Failures of these requests end the session; others are warnings.
-    fn is_fatal(self) -> bool {
-        matches!(
-            self,
-            Purpose::Options
-                | Purpose::AuthSetup
-                | Purpose::Announce
-                | Purpose::Setup
-                | Purpose::Record
-        )
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Pending {
-    purpose: Purpose,
-    method: &'static str,
-    uri: String,
-    headers: Vec<(&'static str, String)>,
-    content_type: Option<&'static str>,
-    body: Bytes,
-    /// Already resent with credentials after a 401.
-    authorised_retry: bool,
-}
-
 /// The RAOP client's RTSP state machine; see the [module documentation](self).
 pub struct RaopSession {
     config: SessionConfig,
     state: State,
-    cseq: u32,
-    queue: VecDeque<Pending>,
-    in_flight: Option<(u32, Pending)>,
+    requests: RequestQueue,
     challenge: Option<Challenge>,
     session: Option<String>,
     transport: Option<Transport>,
@@ -220,12 +179,9 @@ impl std::fmt::Debug for RaopSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RaopSession")
             .field("state", &self.state)
-            .field("cseq", &self.cseq)
-            .field("queued", &self.queue.len())
-            .field(
-                "in_flight",
-                &self.in_flight.as_ref().map(|(cseq, p)| (cseq, p.method)),
-            )
+            .field("cseq", &self.requests.cseq())
+            .field("queued", &self.requests.len())
+            .field("in_flight", &self.requests.in_flight().map(|p| p.method))
             .finish_non_exhaustive()
     }
 }
@@ -236,26 +192,19 @@ impl RaopSession {
         let mut session = Self {
             config,
             state: State::Connecting,
-            cseq: 0,
-            queue: VecDeque::new(),
-            in_flight: None,
+            requests: RequestQueue::default(),
             challenge: None,
             session: None,
             transport: None,
             events: VecDeque::new(),
             auth_setup_tried: false,
         };
-        session.enqueue(
-            Purpose::Options,
-            "OPTIONS",
-            "*".into(),
-            vec![],
-            None,
-            Bytes::new(),
-        );
+        session
+            .requests
+            .push_back(Pending::new(Purpose::Options, "OPTIONS", "*".into()));
         if session.config.auth_setup {
             session.auth_setup_tried = true;
-            session.queue.push_back(auth_setup_request());
+            session.requests.push_back(auth_setup_request());
         }
         let sdp = Announce {
             session_id: session.config.session_id,
@@ -268,25 +217,16 @@ impl RaopSession {
         }
         .to_sdp();
         let uri = session.uri();
-        session.enqueue(
-            Purpose::Announce,
-            "ANNOUNCE",
-            uri.clone(),
-            vec![],
-            Some("application/sdp"),
-            Bytes::from(sdp),
+        session.requests.push_back(
+            Pending::new(Purpose::Announce, "ANNOUNCE", uri.clone())
+                .with_body("application/sdp", Bytes::from(sdp)),
         );
         let transport = format!(
             "RTP/AVP/UDP;unicast;interleaved=0-1;mode=record;control_port={};timing_port={}",
             session.config.control_port, session.config.timing_port
         );
-        session.enqueue(
-            Purpose::Setup,
-            "SETUP",
-            uri,
-            vec![("Transport", transport)],
-            None,
-            Bytes::new(),
+        session.requests.push_back(
+            Pending::new(Purpose::Setup, "SETUP", uri).with_header("Transport", transport),
         );
         session
     }
@@ -311,35 +251,16 @@ impl RaopSession {
 
     /// True while a request waits for its response.
     pub fn is_waiting(&self) -> bool {
-        self.in_flight.is_some()
-    }
-
-    fn enqueue(
-        &mut self,
-        purpose: Purpose,
-        method: &'static str,
-        uri: String,
-        headers: Vec<(&'static str, String)>,
-        content_type: Option<&'static str>,
-        body: Bytes,
-    ) {
-        self.queue.push_back(Pending {
-            purpose,
-            method,
-            uri,
-            headers,
-            content_type,
-            body,
-            authorised_retry: false,
-        });
+        self.requests.in_flight().is_some()
     }
 
     /// The next request to write, if none is in flight.
     pub fn poll_request(&mut self) -> Option<Request> {
-        if self.in_flight.is_some() || self.state == State::Closed {
+        if self.state == State::Closed {
             return None;
         }
-        let pending = self.queue.pop_front()?;
+        let cseq = self.requests.start_next()?;
+        let pending = self.requests.in_flight()?;
         self.state = match pending.purpose {
             Purpose::Announce => State::Announcing,
             Purpose::Setup => State::SettingUp,
@@ -347,40 +268,22 @@ impl RaopSession {
             Purpose::Teardown => State::TearingDown,
             _ => self.state,
         };
-        self.cseq += 1;
-        let request = self.build(&pending, self.cseq);
-        self.in_flight = Some((self.cseq, pending));
-        Some(request)
-    }
-
-    fn build(&self, pending: &Pending, cseq: u32) -> Request {
-        let mut req = Request::new(pending.method, &pending.uri, Version::Rtsp10)
-            .with_header("CSeq", cseq.to_string())
-            .with_header("User-Agent", USER_AGENT)
-            .with_header("DACP-ID", format!("{:016X}", self.config.dacp_id))
-            .with_header("Active-Remote", self.config.active_remote.to_string())
-            .with_header("Client-Instance", format!("{:016X}", self.config.dacp_id));
+        let mut request = pending.to_request(cseq, self.config.dacp_id, self.config.active_remote);
         if let Some(session) = &self.session {
-            req = req.with_header("Session", session.clone());
-        }
-        for (name, value) in &pending.headers {
-            req = req.with_header(name, value.clone());
+            request = request.with_header("Session", session.clone());
         }
         if let (Some(challenge), Some(creds)) = (&self.challenge, &self.config.password) {
-            req = req.with_header(
+            request = request.with_header(
                 "Authorization",
                 challenge.authorization(creds, pending.method, &pending.uri),
             );
         }
-        if let Some(content_type) = pending.content_type {
-            req = req.with_body(content_type, pending.body.clone());
-        }
-        req
+        Some(pending.with_body_of(request))
     }
 
     /// Feeds the response to the request in flight.
     pub fn handle_response(&mut self, response: &Response) -> Result<(), SessionError> {
-        let Some((_cseq, pending)) = self.in_flight.take() else {
+        let Some(pending) = self.requests.take_in_flight() else {
             return Err(SessionError::Unexpected);
         };
         // Some receivers echo CSeq wrongly; the single in-flight request is what this answers.
@@ -399,8 +302,8 @@ impl RaopSession {
                 return Err(SessionError::Forbidden);
             }
             self.auth_setup_tried = true;
-            self.queue.push_front(pending);
-            self.queue.push_front(auth_setup_request());
+            self.requests.push_front(pending);
+            self.requests.push_front(auth_setup_request());
             return Ok(());
         }
         if !response.is_success() {
@@ -420,7 +323,7 @@ impl RaopSession {
             }
             if !tolerated {
                 self.events.push_back(SessionEvent::Warning {
-                    request: describe(&pending),
+                    request: pending.describe(),
                     status: response.status,
                     reason: response.reason.clone(),
                 });
@@ -440,20 +343,23 @@ impl RaopSession {
                         .and_then(|v| v.trim().parse().ok());
                 }
                 match self.config.initial_volume_db {
-                    Some(db) => self.queue.push_front(volume_request(
-                        db,
-                        self.uri(),
-                        Purpose::InitialVolume,
-                    )),
+                    Some(db) => {
+                        let uri = self.uri();
+                        self.requests
+                            .push_front(volume_request(db, uri, Purpose::InitialVolume));
+                    }
                     None => self.start_streaming(),
                 }
             }
             Purpose::InitialVolume => self.start_streaming(),
             Purpose::Flush => self.events.push_back(SessionEvent::Flushed),
             Purpose::Teardown => self.close(),
+            // AirPlay 2's SETUPs never enter a RAOP session.
             Purpose::Options
             | Purpose::AuthSetup
             | Purpose::Announce
+            | Purpose::SessionSetup
+            | Purpose::StreamSetup
             | Purpose::Parameter
             | Purpose::KeepAlive => {}
         }
@@ -488,7 +394,7 @@ impl RaopSession {
             })?;
         self.challenge = Some(challenge);
         pending.authorised_retry = true;
-        self.queue.push_front(pending);
+        self.requests.push_front(pending);
         Ok(())
     }
 
@@ -542,13 +448,10 @@ impl RaopSession {
             self.config.first_seq, self.config.first_rtptime
         );
         let uri = self.uri();
-        self.enqueue(
-            Purpose::Record,
-            "RECORD",
-            uri,
-            vec![("Range", "npt=0-".into()), ("RTP-Info", rtp_info)],
-            None,
-            Bytes::new(),
+        self.requests.push_back(
+            Pending::new(Purpose::Record, "RECORD", uri)
+                .with_header("Range", "npt=0-".into())
+                .with_header("RTP-Info", rtp_info),
         );
     }
 
@@ -559,7 +462,7 @@ impl RaopSession {
 
     fn close(&mut self) {
         self.state = State::Closed;
-        self.queue.clear();
+        self.requests.clear();
         self.events.push_back(SessionEvent::Closed);
     }
 
@@ -570,51 +473,26 @@ impl RaopSession {
 
     /// Volume in AirPlay dB (see [`crate::volume`]).
     pub fn set_volume(&mut self, db: f32) {
-        let req = volume_request(db, self.uri(), Purpose::Parameter);
-        self.queue.push_back(req);
+        let uri = self.uri();
+        self.requests.set_volume(uri, db);
     }
 
     /// A SET_PARAMETER with any body (DMAP, artwork, progress), optionally tied to an RTP time.
     pub fn set_parameter(&mut self, content_type: &'static str, body: Bytes, rtptime: Option<u32>) {
-        let headers = rtptime
-            .map(|t| vec![("RTP-Info", format!("rtptime={t}"))])
-            .unwrap_or_default();
         let uri = self.uri();
-        self.enqueue(
-            Purpose::Parameter,
-            "SET_PARAMETER",
-            uri,
-            headers,
-            Some(content_type),
-            body,
-        );
+        self.requests
+            .set_parameter(uri, content_type, body, rtptime);
     }
 
     /// `OPTIONS *`: keeps receivers that drop idle sessions (~30 s) from doing so.
     pub fn keep_alive(&mut self) {
-        if !self.queue.iter().any(|p| p.purpose == Purpose::KeepAlive) {
-            self.enqueue(
-                Purpose::KeepAlive,
-                "OPTIONS",
-                "*".into(),
-                vec![],
-                None,
-                Bytes::new(),
-            );
-        }
+        self.requests.keep_alive();
     }
 
     /// Drops everything the receiver buffered from `seq`/`rtptime` on (pause, seek).
     pub fn flush(&mut self, next_seq: u16, next_rtptime: u32) {
         let uri = self.uri();
-        self.enqueue(
-            Purpose::Flush,
-            "FLUSH",
-            uri,
-            vec![("RTP-Info", format!("seq={next_seq};rtptime={next_rtptime}"))],
-            None,
-            Bytes::new(),
-        );
+        self.requests.flush(uri, next_seq, next_rtptime);
     }
 
     /// Ends the session after what is queued; a no-op before SETUP (nothing to tear down).
@@ -626,68 +504,22 @@ impl RaopSession {
         if self.state == State::TearingDown || self.state == State::Closed {
             return;
         }
-        // Metadata still queued is pointless once we are leaving.
-        self.queue.retain(|p| p.purpose.is_fatal());
         let uri = self.uri();
-        self.enqueue(
-            Purpose::Teardown,
-            "TEARDOWN",
-            uri,
-            vec![],
-            None,
-            Bytes::new(),
-        );
+        self.requests.teardown(uri);
     }
 }
 
 fn auth_setup_request() -> Pending {
-    Pending {
-        purpose: Purpose::AuthSetup,
-        method: "POST",
-        uri: "/auth-setup".into(),
-        headers: vec![],
-        content_type: Some("application/octet-stream"),
-        body: Bytes::from_static(&AUTH_SETUP_BODY),
-        authorised_retry: false,
-    }
-}
-
-fn volume_request(db: f32, uri: String, purpose: Purpose) -> Pending {
-    Pending {
-        purpose,
-        method: "SET_PARAMETER",
-        uri,
-        headers: vec![],
-        content_type: Some("text/parameters"),
-        body: Bytes::from(format!("volume: {db:.6}\r\n")),
-        authorised_retry: false,
-    }
-}
-
-fn describe(pending: &Pending) -> String {
-    match pending.purpose {
-        Purpose::InitialVolume => "SET_PARAMETER volume".to_string(),
-        Purpose::Parameter => match pending.content_type {
-            Some("text/parameters") => {
-                let body = String::from_utf8_lossy(&pending.body);
-                let key = body
-                    .split(':')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string();
-                format!("SET_PARAMETER {key}")
-            }
-            Some(other) => format!("SET_PARAMETER {other}"),
-            None => "SET_PARAMETER".to_string(),
-        },
-        _ => pending.method.to_string(),
-    }
+    Pending::new(Purpose::AuthSetup, "POST", "/auth-setup".into()).with_body(
+        "application/octet-stream",
+        Bytes::from_static(&AUTH_SETUP_BODY),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rtsp::Version;
 
     fn config() -> SessionConfig {
         SessionConfig {

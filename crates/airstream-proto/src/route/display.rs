@@ -1,27 +1,8 @@
 //! Routes in words, for people (`airstream info`, `-v` logs): "compressed ALAC, no
 //! encryption, password", not `AudioRoute { codec: AlacCompressed, … }`.
 
-use super::{AudioCodec, AudioRoute, PlayUrlRoute, RaopEncryption};
+use super::{AudioRoute, PlayUrlRoute};
 use std::fmt;
-
-impl fmt::Display for AudioCodec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AudioCodec::AlacCompressed => "compressed ALAC",
-            AudioCodec::AlacUncompressed => "uncompressed ALAC",
-            AudioCodec::Pcm => "PCM",
-        })
-    }
-}
-
-impl fmt::Display for RaopEncryption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RaopEncryption::None => "no encryption",
-            RaopEncryption::Rsa => "AES encryption (RSA-wrapped key)",
-        })
-    }
-}
 
 /// `RAOP, compressed ALAC, no encryption, password, metadata: text and artwork`.
 impl fmt::Display for AudioRoute {
@@ -87,8 +68,8 @@ mod tests {
     #[test]
     fn routes_read_as_words() {
         let route = AudioRoute {
-            codec: AudioCodec::AlacCompressed,
-            encryption: RaopEncryption::None,
+            codec: crate::format::Codec::Alac,
+            encryption: crate::raop::Encryption::None,
             auth: RaopAuth {
                 password: true,
                 legacy_pairing: false,

@@ -2,7 +2,7 @@
 //! each entry names where the knowledge comes from (GitHub threads: pyatv unless a repository is
 //! named; notes: shared/protocol/*.md, shared/anchors.md).
 
-use crate::capabilities::{Capabilities, EncryptionType};
+use crate::capabilities::{AdvertisedEncryption, Capabilities};
 use serde::Serialize;
 
 /// A device model's known deviation from its TXT records, and what we do about it.
@@ -61,7 +61,7 @@ fn is_airport(caps: &Capabilities) -> bool {
 
 /// `et` does not rule RSA out: it lists 1, or there is no `et` at all.
 fn rsa_allowed_by_et(caps: &Capabilities) -> bool {
-    caps.encryption_types.is_none() || caps.supports_encryption(EncryptionType::Rsa)
+    caps.encryption_types.is_none() || caps.supports_encryption(AdvertisedEncryption::Rsa)
 }
 
 type Rule = (Quirk, fn(&Capabilities) -> bool);
@@ -70,7 +70,7 @@ const TABLE: &[Rule] = &[
     // raop.md §4.4 (OwnTone raop.c: no `am` ⇒ AirPort Express gen 1 ⇒ RSA+AES) and §3 (its
     // uppercase digest). Only when et lists 1, so a bare `--address` device stays unencrypted.
     (Quirk::AirPortExpressGen1Rsa, |caps| {
-        caps.raop && caps.model.is_none() && caps.supports_encryption(EncryptionType::Rsa)
+        caps.raop && caps.model.is_none() && caps.supports_encryption(AdvertisedEncryption::Rsa)
     }),
     // raop.md §4.4 (OwnTone raop.c: `AirPort4,*` ⇒ RSA+AES).
     (Quirk::AirPort4Rsa, |caps| {
@@ -84,7 +84,7 @@ const TABLE: &[Rule] = &[
     // raop.md §2.5: pyatv sends /auth-setup only to `am=AirPort*` with et∋4 (pyatv#1134: a
     // Yamaha with et=0,4 goes silent after an unfinished auth-setup); needed by fw 7.8.
     (Quirk::AirPortAuthSetup, |caps| {
-        is_airport(caps) && caps.supports_encryption(EncryptionType::MfiSap)
+        is_airport(caps) && caps.supports_encryption(AdvertisedEncryption::MfiSap)
     }),
     // raop.md §1 (`md` row): AirPort Express errors on text metadata (pyatv PR #1098).
     (Quirk::AirPortTextOnlyIfListed, is_airport),

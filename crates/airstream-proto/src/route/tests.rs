@@ -63,13 +63,13 @@ fn audio_route_table() {
             "shairport-sync",
             raop(SHAIRPORT),
             none.clone(),
-            "AlacCompressed/None/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[]",
+            "Alac/None/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[]",
         ),
         (
             "nothing advertised (--address)",
             Capabilities::assumed(ServiceKind::Raop),
             none.clone(),
-            "AlacCompressed/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
+            "Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
         ),
         (
             "cn lists PCM only",
@@ -86,44 +86,44 @@ fn audio_route_table() {
         (
             "forced uncompressed ALAC",
             raop(SHAIRPORT),
-            force(|o| o.codec = Some(AudioCodec::AlacUncompressed)),
-            "AlacUncompressed/None/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[]",
+            force(|o| o.codec = Some(Codec::AlacRaw)),
+            "AlacRaw/None/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[]",
         ),
         (
             "forced PCM on an AAC-only device",
             raop(&[("cn", "2")]),
-            force(|o| o.codec = Some(AudioCodec::Pcm)),
+            force(|o| o.codec = Some(Codec::Pcm)),
             "Pcm/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
         ),
         (
             "et=1 only",
             raop(&[("et", "1"), ("am", "X")]),
             none.clone(),
-            "AlacCompressed/Rsa/setup=false/pw=false/pair=false/md=[]/quirks=[]",
+            "Alac/AirPortRsa/setup=false/pw=false/pair=false/md=[]/quirks=[]",
         ),
         (
             "AirPort Express gen 1: no am, et=0,1",
             raop(&[("et", "0,1"), ("cn", "0,1")]),
             none.clone(),
-            "AlacCompressed/Rsa/setup=false/pw=false/pair=false/md=[]/quirks=[AirPortExpressGen1Rsa]",
+            "Alac/AirPortRsa/setup=false/pw=false/pair=false/md=[]/quirks=[AirPortExpressGen1Rsa]",
         ),
         (
             "AirPort4",
             raop(&[("am", "AirPort4,107"), ("et", "0,1"), ("md", "0,1,2")]),
             none.clone(),
-            "AlacCompressed/Rsa/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[AirPort4Rsa, AirPortTextOnlyIfListed]",
+            "Alac/AirPortRsa/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[AirPort4Rsa, AirPortTextOnlyIfListed]",
         ),
         (
             "AirPort Express 7.8 (et=0,4)",
             raop(airport_78),
             none.clone(),
-            "AlacCompressed/None/setup=true/pw=false/pair=false/md=[]/quirks=[AirPortRejectsRsa, AirPortAuthSetup, AirPortTextOnlyIfListed]",
+            "Alac/None/setup=true/pw=false/pair=false/md=[]/quirks=[AirPortRejectsRsa, AirPortAuthSetup, AirPortTextOnlyIfListed]",
         ),
         (
             "AirPort Express 7.8, auth-setup switched off",
             raop(airport_78),
             force(|o| o.auth_setup = Some(false)),
-            "AlacCompressed/None/setup=false/pw=false/pair=false/md=[]/quirks=[AirPortRejectsRsa, AirPortAuthSetup, AirPortTextOnlyIfListed]",
+            "Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[AirPortRejectsRsa, AirPortAuthSetup, AirPortTextOnlyIfListed]",
         ),
         (
             "AirPort listing RSA only (406 on 7.8)",
@@ -134,20 +134,20 @@ fn audio_route_table() {
         (
             "AirPort listing RSA only, user forces RSA",
             raop(&[("am", "AirPort10,115"), ("et", "1")]),
-            force(|o| o.encryption = Some(RaopEncryption::Rsa)),
-            "AlacCompressed/Rsa/setup=false/pw=false/pair=false/md=[]/quirks=[AirPortRejectsRsa, AirPortTextOnlyIfListed]",
+            force(|o| o.encryption = Some(Encryption::AirPortRsa)),
+            "Alac/AirPortRsa/setup=false/pw=false/pair=false/md=[]/quirks=[AirPortRejectsRsa, AirPortTextOnlyIfListed]",
         ),
         (
             "Yamaha et=0,4: no auth-setup (pyatv#1134)",
             raop(&[("am", "RX-V773"), ("et", "0,4")]),
             none.clone(),
-            "AlacCompressed/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
+            "Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
         ),
         (
             "MFi-SAP only: auth-setup is the only way in",
             raop(&[("am", "Sonos Beam"), ("et", "4")]),
             none.clone(),
-            "AlacCompressed/None/setup=true/pw=false/pair=false/md=[]/quirks=[]",
+            "Alac/None/setup=true/pw=false/pair=false/md=[]/quirks=[]",
         ),
         (
             "FairPlay only",
@@ -164,8 +164,8 @@ fn audio_route_table() {
         (
             "FairPlay only, user forces no encryption",
             raop(&[("am", "X"), ("et", "3")]),
-            force(|o| o.encryption = Some(RaopEncryption::None)),
-            "AlacCompressed/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
+            force(|o| o.encryption = Some(Encryption::None)),
+            "Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
         ),
         (
             "HomePod gen 1",
@@ -177,7 +177,7 @@ fn audio_route_table() {
             "HomePod gen 1, user forces AirPlay 1",
             raop(homepod_gen1),
             force(|o| o.protocol = Some(ProtocolChoice::AirPlay1)),
-            "AlacCompressed/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
+            "Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
         ),
         (
             "HomePod mini",
@@ -189,7 +189,7 @@ fn audio_route_table() {
                 ("ft", "0x4A7FCA00,0xBC354BD0"),
             ]),
             none.clone(),
-            "AlacCompressed/None/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[]",
+            "Alac/None/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[]",
         ),
         (
             "user asks for AirPlay 2 audio",
@@ -207,25 +207,25 @@ fn audio_route_table() {
             "password by pw",
             raop(&[("pw", "true"), ("am", "X")]),
             none.clone(),
-            "AlacCompressed/None/setup=false/pw=true/pair=false/md=[]/quirks=[]",
+            "Alac/None/setup=false/pw=true/pair=false/md=[]/quirks=[]",
         ),
         (
             "password by flag 0x80",
             raop(&[("sf", "0x84"), ("am", "X")]),
             none.clone(),
-            "AlacCompressed/None/setup=false/pw=true/pair=false/md=[]/quirks=[]",
+            "Alac/None/setup=false/pw=true/pair=false/md=[]/quirks=[]",
         ),
         (
             "legacy pairing flag 0x200",
             raop(&[("sf", "0x204"), ("am", "AppleTV3,2")]),
             none.clone(),
-            "AlacCompressed/None/setup=false/pw=false/pair=true/md=[]/quirks=[]",
+            "Alac/None/setup=false/pw=false/pair=true/md=[]/quirks=[]",
         ),
         (
             "PIN flag 0x8",
             raop(&[("sf", "0x8"), ("am", "X")]),
             none.clone(),
-            "AlacCompressed/None/setup=false/pw=false/pair=true/md=[]/quirks=[]",
+            "Alac/None/setup=false/pw=false/pair=true/md=[]/quirks=[]",
         ),
         (
             "home members only",
@@ -243,7 +243,7 @@ fn audio_route_table() {
             "access control without pairing",
             raop(&[("acl", "1"), ("am", "X")]),
             none.clone(),
-            "AlacCompressed/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
+            "Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
         ),
         (
             "AirPlay service only, AirPlay 2 device",
@@ -261,25 +261,25 @@ fn audio_route_table() {
             "md=1 only",
             raop(&[("md", "1"), ("am", "X")]),
             none.clone(),
-            "AlacCompressed/None/setup=false/pw=false/pair=false/md=[Artwork]/quirks=[]",
+            "Alac/None/setup=false/pw=false/pair=false/md=[Artwork]/quirks=[]",
         ),
         (
             "metadata forced on a device without md",
             raop(&[("am", "X")]),
             force(|o| o.metadata = Some(vec![MetadataKind::Progress, MetadataKind::Text])),
-            "AlacCompressed/None/setup=false/pw=false/pair=false/md=[Text, Progress]/quirks=[]",
+            "Alac/None/setup=false/pw=false/pair=false/md=[Text, Progress]/quirks=[]",
         ),
         (
             "text forced on an AirPort that does not list it",
             raop(&[("am", "AirPort10,115"), ("et", "0"), ("md", "1,2")]),
             force(|o| o.metadata = Some(vec![MetadataKind::Text, MetadataKind::Artwork])),
-            "AlacCompressed/None/setup=false/pw=false/pair=false/md=[Artwork]/quirks=[AirPortRejectsRsa, AirPortTextOnlyIfListed]",
+            "Alac/None/setup=false/pw=false/pair=false/md=[Artwork]/quirks=[AirPortRejectsRsa, AirPortTextOnlyIfListed]",
         ),
         (
             "metadata switched off",
             raop(SHAIRPORT),
             force(|o| o.metadata = Some(Vec::new())),
-            "AlacCompressed/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
+            "Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
         ),
     ];
     for (name, caps, overrides, expected) in rows {
@@ -456,11 +456,11 @@ fn play_url_route_table() {
 #[test]
 fn forced_codec_can_be_checked_against_cn() {
     let caps = raop(&[("cn", "0")]);
-    assert!(codec_advertised(&caps, AudioCodec::Pcm));
-    assert!(!codec_advertised(&caps, AudioCodec::AlacUncompressed));
+    assert!(codec_advertised(&caps, Codec::Pcm));
+    assert!(!codec_advertised(&caps, Codec::AlacRaw));
     assert!(codec_advertised(
         &Capabilities::assumed(ServiceKind::Raop),
-        AudioCodec::AlacCompressed
+        Codec::Alac
     ));
 }
 
@@ -468,7 +468,7 @@ fn forced_codec_can_be_checked_against_cn() {
 fn routes_serialize_for_json_output() {
     let route = select_audio_route(&raop(SHAIRPORT), &RouteOverrides::default()).expect("route");
     let json = serde_json::to_value(&route).expect("json");
-    assert_eq!(json["codec"], "alac-compressed");
+    assert_eq!(json["codec"], "alac");
     assert_eq!(json["encryption"], "none");
     assert_eq!(
         json["metadata"],

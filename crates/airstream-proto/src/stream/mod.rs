@@ -443,6 +443,7 @@ impl Stream {
             }),
             RtspInput::Closed => Err(MemberFailure::Closed),
             RtspInput::Broken(why) => Err(MemberFailure::Transport(why)),
+            RtspInput::Malformed(error) => Err(MemberFailure::Unexpected(error.to_string())),
         };
         if let Err(failure) = result {
             self.fail_member(member, failure, now);

@@ -58,8 +58,11 @@ pub enum RtspInput {
     Response(crate::rtsp::Response),
     /// The receiver closed the connection.
     Closed,
-    /// Reading or writing failed, or the bytes were not RTSP; the text says how.
+    /// Reading or writing failed; the text says how.
     Broken(String),
+    /// The receiver sent bytes that are not a response we take (not RTSP, or a body larger
+    /// than allowed).
+    Malformed(crate::rtsp::ParseError),
 }
 
 /// Why a member left the stream before its end.
@@ -76,7 +79,8 @@ pub enum MemberFailure {
     },
     /// The receiver closed the RTSP connection.
     Closed,
-    /// A response with a CSeq other than the request's, or bytes nobody asked for.
+    /// A response with a CSeq other than the request's, bytes nobody asked for, or bytes
+    /// that are not a response we take.
     Unexpected(String),
     /// The connection or a socket failed (the caller's words).
     Transport(String),

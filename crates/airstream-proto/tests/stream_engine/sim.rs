@@ -6,11 +6,11 @@ use airstream_proto::ap2::{
     Anchor, Ap2Session, Ap2SessionConfig, AudioCipher, ClockIdentity, SessionSetup, StreamSetup,
     Timing,
 };
+use airstream_proto::format::Codec;
 use airstream_proto::ntp::NtpClock;
 use airstream_proto::raop::{RaopSession, SessionConfig};
 use airstream_proto::rtp::{AudioPacket, RetransmitRequest, SyncPacket, TimingPacket};
 use airstream_proto::rtsp::{Request, Response, Version};
-use airstream_proto::sdp::Codec;
 use airstream_proto::stream::{
     Ap2StreamConfig, Event, MasterClock, MemberConfig, MemberId, MemberTransport, Port,
     RECEIVER_FIXED_LATENCY, RtspInput, SourceItem, Stream, StreamConfig, Transmit,

@@ -169,7 +169,7 @@ impl Session {
                 }
                 500 => {
                     return Err(Error::Protocol {
-                        peer: self.device.label(),
+                        device: self.device.label(),
                         request: format!("POST {PLAY_PATH} ({attempts} attempts)"),
                         status: response.status,
                         reason: response.reason,
@@ -184,18 +184,18 @@ impl Session {
     fn refusal(&self, request: &str, response: &Response) -> Error {
         let status = response.status;
         match (status, self.verified) {
-            (401 | 403, true) => Error::CredentialsRejected(format!(
-                "{} rejected the credentials ({request} answered {status}); pair again: `{}`",
-                self.device.label(),
-                self.device.pair_command()
-            )),
+            (401 | 403, true) => Error::CredentialsRejected {
+                device: self.device.label(),
+                reason: format!("{request} answered {status}"),
+                command: self.device.pair_command(),
+            },
             // 503 is what devices answer when they want authentication and got none.
             (401 | 403 | 503, false) => Error::PairingRequired {
                 device: self.device.label(),
                 command: self.device.pair_command(),
             },
             _ => Error::Protocol {
-                peer: self.device.label(),
+                device: self.device.label(),
                 request: request.to_string(),
                 status,
                 reason: response.reason.clone(),
@@ -258,7 +258,7 @@ impl Session {
                 return Err(self.refusal(&format!("GET {}", request.uri), &response));
             }
             let info = PlaybackInfo::parse(&response.body).map_err(|detail| Error::BadMessage {
-                peer: self.device.label(),
+                device: self.device.label(),
                 detail,
             })?;
             match tracker.on_reply(info) {

@@ -126,7 +126,7 @@ impl HapConnection {
                 Err(e) => {
                     self.broken = true;
                     return Err(Error::BadMessage {
-                        peer: self.peer.to_string(),
+                        device: self.peer.to_string(),
                         detail: e.to_string(),
                     });
                 }
@@ -158,7 +158,7 @@ impl HapConnection {
         self.broken = true;
         let _ = self.stream.shutdown().await;
         Error::BadMessage {
-            peer: self.peer.to_string(),
+            device: self.peer.to_string(),
             detail: format!("{error}; connection closed"),
         }
     }

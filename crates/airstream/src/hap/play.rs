@@ -57,7 +57,7 @@ pub(crate) async fn open(
         .and_then(|port| u16::try_from(port).ok())
         .filter(|port| *port != 0)
         .ok_or_else(|| Error::BadMessage {
-            peer: device.label(),
+            device: device.label(),
             detail: "the SETUP reply has no event port".into(),
         })?;
     let events = TcpStream::connect((device.address.ip(), event_port))
@@ -173,7 +173,7 @@ fn expect_success(device: &AirPlayDevice, request: &str, status: u16, reason: &s
         return Ok(());
     }
     Err(Error::Protocol {
-        peer: device.label(),
+        device: device.label(),
         request: request.to_string(),
         status,
         reason: reason.to_string(),

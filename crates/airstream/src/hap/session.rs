@@ -37,12 +37,7 @@ where
     let credentials = credentials?;
 
     let verified = verified_session(device, &credentials).await;
-    let conn = verified.map_err(|e| match e {
-        Error::CredentialsRejected(detail) => Error::CredentialsRejected(format!(
-            "pairing finished, but the new credentials failed pair-verify: {detail}"
-        )),
-        other => other,
-    })?;
+    let conn = verified.map_err(Error::right_after_pairing)?;
     conn.shutdown().await;
     tracing::info!(device = %device.label(), ?credentials, "HAP paired and verified");
     Ok(credentials)
@@ -181,7 +176,7 @@ fn expect_success(reply: &Response, label: &str, step: &str) -> Result<()> {
         return Ok(());
     }
     Err(Error::Protocol {
-        peer: label.to_string(),
+        device: label.to_string(),
         request: format!("POST ({step})"),
         status: reply.status,
         reason: reply.reason.clone(),
@@ -189,11 +184,11 @@ fn expect_success(reply: &Response, label: &str, step: &str) -> Result<()> {
 }
 
 fn rejected(device: &AirPlayDevice, why: &str) -> Error {
-    Error::CredentialsRejected(format!(
-        "{} no longer accepts the stored AirPlay 2 credentials ({why}); pair again: `{}`",
-        device.label(),
-        device.pair_command()
-    ))
+    Error::CredentialsRejected {
+        device: device.label(),
+        reason: format!("AirPlay 2: {why}"),
+        command: device.pair_command(),
+    }
 }
 
 /// In pair-verify, a device that no longer proves the identity it had when we paired (another

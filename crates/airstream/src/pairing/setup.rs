@@ -70,12 +70,7 @@ where
     let mut conn = Connection::connect(device.address).await?;
     let verified = pair_verify(&mut conn, &credentials, &peer).await;
     conn.shutdown().await;
-    verified.map_err(|e| match e {
-        Error::CredentialsRejected(detail) => Error::CredentialsRejected(format!(
-            "pairing finished, but the new credentials failed pair-verify: {detail}"
-        )),
-        other => other,
-    })?;
+    verified.map_err(Error::right_after_pairing)?;
     tracing::info!(device = %device.label(), %credentials, "paired and verified");
     Ok(credentials)
 }
@@ -170,7 +165,7 @@ fn check_pin_start(reply: &Response, label: &str) -> Result<()> {
             reply.status, reply.reason
         ))),
         status => Err(Error::Protocol {
-            peer: label.to_string(),
+            device: label.to_string(),
             request: format!(
                 "POST {PAIR_PIN_START_PATH} (the device refused to show a PIN; is an AirPlay \
                  password set, or access restricted?)"
@@ -186,7 +181,7 @@ fn expect_success(reply: &Response, step: u8, label: &str) -> Result<()> {
         return Ok(());
     }
     Err(Error::Protocol {
-        peer: label.to_string(),
+        device: label.to_string(),
         request: format!("POST {PAIR_SETUP_PATH} (pair-setup step {step})"),
         status: reply.status,
         reason: reply.reason.clone(),

@@ -13,7 +13,7 @@ use airstream_proto::rtsp::{Request, Response, Version};
 #[derive(Debug, Clone)]
 pub(crate) struct VerifyPeer {
     pub(crate) label: String,
-    /// The exact command that pairs with it, for "pair again" hints.
+    /// The exact command that pairs with it, carried by the error for the CLI's advice.
     pub(crate) pair_command: String,
     /// Its Ed25519 key (from pair-setup, or its TXT `pk`): with it, the device's signature
     /// is checked too, so an impostor cannot take the connection. pyatv never checks it.
@@ -51,13 +51,16 @@ fn verify_request(body: Vec<u8>) -> Request {
 fn check(reply: &Response, step: u8, peer: &VerifyPeer, credentials: &Credentials) -> Result<()> {
     match reply.status {
         200..=299 => Ok(()),
-        400..=499 => Err(Error::CredentialsRejected(format!(
-            "{} rejected credentials {credentials} (pair-verify step {step} answered {} {}); \
-             pair again: `{}`",
-            peer.label, reply.status, reply.reason, peer.pair_command
-        ))),
+        400..=499 => Err(Error::CredentialsRejected {
+            device: peer.label.clone(),
+            reason: format!(
+                "{credentials}, pair-verify step {step} answered {} {}",
+                reply.status, reply.reason
+            ),
+            command: peer.pair_command.clone(),
+        }),
         status => Err(Error::Protocol {
-            peer: peer.label.clone(),
+            device: peer.label.clone(),
             request: format!("POST {PAIR_VERIFY_PATH} (pair-verify step {step})"),
             status,
             reason: reply.reason.clone(),

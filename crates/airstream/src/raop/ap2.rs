@@ -202,7 +202,7 @@ pub(super) async fn connect(
                 SessionEvent::Recording => {
                     let Some(reply) = session.stream_reply().cloned() else {
                         return Err(Error::BadMessage {
-                            peer,
+                            device: peer,
                             detail: "RECORD before the stream SETUP".into(),
                         });
                     };
@@ -239,7 +239,7 @@ pub(super) async fn connect(
         }
         let Some(request) = session.poll_request() else {
             return Err(Error::BadMessage {
-                peer,
+                device: peer,
                 detail: "AirPlay 2 session stalled before RECORD".into(),
             });
         };

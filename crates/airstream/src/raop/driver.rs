@@ -399,7 +399,10 @@ impl Driver {
                 Error::Timeout(format!("{peer} did not answer {request} within {waited:?}"))
             }
             MemberFailure::Closed => Error::ConnectionLost(format!("{peer} closed the connection")),
-            MemberFailure::Unexpected(detail) => Error::BadMessage { peer, detail },
+            MemberFailure::Unexpected(detail) => Error::BadMessage {
+                device: peer,
+                detail,
+            },
             MemberFailure::Transport(what) => Error::ConnectionLost(what),
         }
     }

@@ -5,7 +5,7 @@
 
 use super::clock;
 use crate::connection::ChannelCipher;
-use airstream_proto::rtsp::parse_response;
+use airstream_proto::rtsp::parse_response_within;
 use airstream_proto::stream::{MemberId, Port, RtspInput};
 use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
@@ -145,20 +145,25 @@ fn datagram(member: MemberId, port: Port, from: SocketAddr, bytes: &[u8]) -> Inp
     }
 }
 
+/// Largest reply body taken while streaming. The requests of a running stream (volume,
+/// metadata, keep-alive, FLUSH, TEARDOWN) are answered with a few bytes at most; a receiver
+/// announcing more would only make us buffer it, per receiver.
+const STREAMING_REPLY_BODY_LIMIT: usize = 64 * 1024;
+
 /// Forwards every complete response in `buf`; `false` when the task should end (the bytes
-/// are not RTSP, or the driver is gone). `parse_response` bounds what `buf` may hold.
+/// are not RTSP, or the driver is gone). `parse_response_within` bounds what `buf` may hold.
 async fn forward_responses(
     buf: &mut BytesMut,
     member: MemberId,
     inputs: &mpsc::Sender<Input>,
 ) -> bool {
     loop {
-        let input = match parse_response(buf) {
+        let input = match parse_response_within(buf, STREAMING_REPLY_BODY_LIMIT) {
             Ok(Some(response)) => RtspInput::Response(response),
             Ok(None) => return true,
-            Err(e) => RtspInput::Broken(e.to_string()),
+            Err(e) => RtspInput::Malformed(e),
         };
-        let broken = matches!(input, RtspInput::Broken(_));
+        let broken = matches!(input, RtspInput::Malformed(_));
         if inputs.send(Input::Rtsp { member, input }).await.is_err() || broken {
             return false;
         }

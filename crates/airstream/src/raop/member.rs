@@ -8,11 +8,12 @@ use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::pairing::verify::{VerifyPeer, pair_verify};
 use airstream_proto::digest::DigestCredentials;
+use airstream_proto::format::Codec;
 use airstream_proto::ntp::NtpClock;
 use airstream_proto::raop::crypto::{AudioKey, airport_public_key};
 use airstream_proto::raop::{RaopSession, SessionConfig, SessionError, SessionEvent, Transport};
 use airstream_proto::rtsp::{Request, Response};
-use airstream_proto::sdp::{Codec, SdpEncryption};
+use airstream_proto::sdp::SdpEncryption;
 use airstream_proto::stream::{MemberSession, MemberTransport};
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
@@ -152,7 +153,7 @@ async fn handshake(
                     // Port 0 is nowhere: refuse it now rather than fail later as a send error.
                     if transport.server_port == 0 || transport.control_port == 0 {
                         return Err(Error::BadMessage {
-                            peer,
+                            device: peer,
                             detail: "its SETUP reply gives port 0 for audio or control".into(),
                         });
                     }
@@ -164,7 +165,7 @@ async fn handshake(
                             .transport()
                             .cloned()
                             .ok_or_else(|| Error::BadMessage {
-                                peer: peer.clone(),
+                                device: peer.clone(),
                                 detail: "RECORD before SETUP".into(),
                             })?;
                     return Ok((transport, warnings));
@@ -179,7 +180,7 @@ async fn handshake(
         }
         let Some(request) = session.poll_request() else {
             return Err(Error::BadMessage {
-                peer,
+                device: peer,
                 detail: "session stalled before RECORD".into(),
             });
         };
@@ -204,7 +205,7 @@ pub(super) async fn handshake_request(
             Ok(response)
         }
         Err(Error::ConnectionLost(_)) if !*answered_any => Err(Error::DeviceBusy {
-            receiver: peer.to_string(),
+            device: peer.to_string(),
         }),
         Err(e) => Err(e),
     }
@@ -221,13 +222,13 @@ pub(super) fn warning(peer: &str, request: &str, status: u16, reason: &str) -> S
 pub(super) fn session_error(peer: &str, e: SessionError) -> Error {
     match e {
         SessionError::PasswordRequired => Error::PasswordRequired {
-            receiver: peer.to_string(),
+            device: peer.to_string(),
         },
         SessionError::BadPassword => Error::BadPassword {
-            receiver: peer.to_string(),
+            device: peer.to_string(),
         },
         SessionError::Busy => Error::DeviceBusy {
-            receiver: peer.to_string(),
+            device: peer.to_string(),
         },
         SessionError::Forbidden => Error::PairingRequired {
             device: peer.to_string(),
@@ -238,13 +239,13 @@ pub(super) fn session_error(peer: &str, e: SessionError) -> Error {
             status,
             reason,
         } => Error::Protocol {
-            peer: peer.to_string(),
+            device: peer.to_string(),
             request: method,
             status,
             reason,
         },
         other => Error::BadMessage {
-            peer: peer.to_string(),
+            device: peer.to_string(),
             detail: other.to_string(),
         },
     }

@@ -30,10 +30,11 @@ pub use driver::StreamTask;
 use crate::error::{ErrorKind, Result};
 use airstream_audio::{Metadata, PcmFormat, PcmSource, Source};
 use airstream_proto::capabilities::MetadataKind;
+pub use airstream_proto::format::Codec;
 use airstream_proto::hap::HapCredentials;
 use airstream_proto::pairing::Credentials;
-use airstream_proto::route::{AudioRoute, RaopEncryption};
-pub use airstream_proto::sdp::Codec;
+pub use airstream_proto::raop::Encryption;
+use airstream_proto::route::AudioRoute;
 pub use airstream_proto::stream::MemberStats;
 use std::fmt;
 use std::net::SocketAddr;
@@ -78,7 +79,7 @@ impl StreamOptions {
     /// default. [`Receiver::for_route`] takes the rest of the route.
     pub fn for_route(route: &AudioRoute) -> Self {
         Self {
-            codec: route.codec.into(),
+            codec: route.codec,
             ..Self::default()
         }
     }
@@ -106,28 +107,6 @@ pub enum Ap2Pairing {
     /// Pair-verify with the credentials `airstream pair` stored, then everything encrypted:
     /// for devices that require pairing. Their `Debug` shows no secret.
     Verified(HapCredentials),
-}
-
-/// How audio payloads are protected.
-#[derive(Clone, Default)]
-pub enum Encryption {
-    /// In clear (receivers whose TXT `et` contains 0).
-    #[default]
-    None,
-    /// AES-128-CBC with the key RSA-wrapped for Apple's AirPort key (`et=1`).
-    AirPortRsa,
-    /// The same with another RSA public key (test receivers, custom builds).
-    Rsa(Arc<airstream_proto::raop::crypto::RsaPublicKey>),
-}
-
-impl fmt::Debug for Encryption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Encryption::None => "None",
-            Encryption::AirPortRsa => "AirPortRsa",
-            Encryption::Rsa(_) => "Rsa(custom key)",
-        })
-    }
 }
 
 impl Default for StreamOptions {
@@ -189,10 +168,7 @@ impl Receiver {
     pub fn for_route(address: SocketAddr, route: &AudioRoute) -> Self {
         let kinds = &route.metadata;
         Self {
-            encryption: match route.encryption {
-                RaopEncryption::None => Encryption::None,
-                RaopEncryption::Rsa => Encryption::AirPortRsa,
-            },
+            encryption: route.encryption.clone(),
             auth_setup: route.auth_setup,
             metadata_kinds: MetadataKinds {
                 text: kinds.contains(&MetadataKind::Text),

@@ -9,9 +9,9 @@
 use airstream_audio::alac::AlacEncoder;
 use airstream_audio::{AudioError, Metadata, PcmSource};
 use airstream_proto::alac::write_escape_frame;
+use airstream_proto::format::Codec;
 use airstream_proto::format::{CHANNELS, FRAMES_PER_PACKET, SAMPLES_PER_PACKET};
 use airstream_proto::raop::crypto::AudioKey;
-use airstream_proto::sdp::Codec;
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;

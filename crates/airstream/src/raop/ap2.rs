@@ -1,11 +1,11 @@
 //! The AirPlay 2 half of the shell: the PTP master the receivers' clocks follow (UDP 319
 //! and 320, one for the whole stream, on the same clock mapping as the engine's anchors),
-//! and a receiver's AirPlay 2 handshake (session SETUP with PTP timing → stream SETUP type
+//! and a receiver's AirPlay 2 handshake (session SETUP with PTP or NTP timing → stream SETUP type
 //! 96 → RECORD), on a plain RTSP connection as shairport-sync takes it, or on the channel
 //! that transient pairing or pair-verify with stored credentials encrypted.
 
 use super::member::{Connected, Shared, handshake_request, session_error, warning};
-use super::{Ap2Pairing, Receiver, clock, volume_db};
+use super::{Ap2Pairing, Ap2Timing, Receiver, clock, volume_db};
 use crate::airplay::AirPlayDevice;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -176,9 +176,15 @@ pub(super) async fn connect(
             group_contains_group_leader: false,
             model: "airstream".into(),
             name: "airstream".into(),
-            timing: Timing::Ptp {
-                addresses: vec![local_ip],
-                id: local_ip.to_string(),
+            timing: match receiver.ap2_timing {
+                Ap2Timing::Ptp => Timing::Ptp {
+                    addresses: vec![local_ip],
+                    id: local_ip.to_string(),
+                },
+                // The receiver asks this port as in AirPlay 1; the engine answers.
+                Ap2Timing::Ntp => Timing::Ntp {
+                    timing_port: timing.local_addr().map_or(0, |a| a.port()),
+                },
             },
         },
         stream: StreamSetup {
@@ -206,6 +212,11 @@ pub(super) async fn connect(
                             detail: "RECORD before the stream SETUP".into(),
                         });
                     };
+                    // NTP: where its timing requests come from (checked against).
+                    let receiver_timing_port = session
+                        .session_reply()
+                        .and_then(|r| r.timing_port)
+                        .unwrap_or(0);
                     audio
                         .connect(SocketAddr::new(address.ip(), reply.data_port))
                         .await
@@ -214,11 +225,14 @@ pub(super) async fn connect(
                         receiver: address,
                         conn,
                         session: session.into(),
-                        kind: MemberTransport::AirPlay2,
+                        kind: match receiver.ap2_timing {
+                            Ap2Timing::Ptp => MemberTransport::AirPlay2,
+                            Ap2Timing::Ntp => MemberTransport::AirPlay2Ntp,
+                        },
                         transport: Transport {
                             server_port: reply.data_port,
                             control_port: reply.control_port,
-                            timing_port: 0,
+                            timing_port: receiver_timing_port,
                             session: String::new(),
                             audio_latency: None,
                         },

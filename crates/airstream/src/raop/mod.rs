@@ -12,8 +12,9 @@
 //! plays frame *n* at the same instant. A receiver that fails drops out; the others go on.
 //!
 //! A receiver may take the stream over AirPlay 2 instead ([`Protocol::AirPlay2`]): realtime
-//! ALAC sealed with the stream key, anchors against our PTP master on UDP 319/320. AirPlay 1
-//! and AirPlay 2 members of one group share the timeline.
+//! ALAC sealed with the stream key, anchors against our PTP master on UDP 319/320, or, for
+//! receivers timed with NTP ([`Ap2Timing::Ntp`]), sync packets and timing replies as in
+//! AirPlay 1. AirPlay 1 and AirPlay 2 members of one group share the timeline.
 
 mod ap2;
 mod batch;
@@ -109,6 +110,16 @@ pub enum Ap2Pairing {
     Verified(HapCredentials),
 }
 
+/// Which clock an AirPlay 2 receiver follows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Ap2Timing {
+    /// Our PTP master on UDP 319/320 (shairport-sync; root or CAP_NET_BIND_SERVICE).
+    #[default]
+    Ptp,
+    /// NTP as in AirPlay 1: the receiver asks our timing port (HomePods, Apple TVs).
+    Ntp,
+}
+
 impl Default for StreamOptions {
     fn default() -> Self {
         Self {
@@ -145,6 +156,8 @@ pub struct Receiver {
     pub protocol: Protocol,
     /// AirPlay 2 only: transient pairing, or pair-verify with stored HAP credentials.
     pub ap2_pairing: Ap2Pairing,
+    /// AirPlay 2 only: PTP or NTP timing.
+    pub ap2_timing: Ap2Timing,
 }
 
 impl Receiver {
@@ -161,6 +174,7 @@ impl Receiver {
             encryption: Encryption::None,
             protocol: Protocol::Raop,
             ap2_pairing: Ap2Pairing::Open,
+            ap2_timing: Ap2Timing::Ptp,
         }
     }
 
@@ -199,6 +213,7 @@ impl fmt::Debug for Receiver {
             .field("encryption", &self.encryption)
             .field("protocol", &self.protocol)
             .field("ap2_pairing", &self.ap2_pairing)
+            .field("ap2_timing", &self.ap2_timing)
             .finish()
     }
 }

@@ -695,3 +695,35 @@ fn an_ntp_timed_airplay2_member_is_answered_and_synced_on_the_ntp_clock() {
         .count();
     assert_eq!(syncs_sent, r.syncs.len());
 }
+
+/// A PTP-timed AirPlay 2 receiver sends us nothing on its own (no timing requests), so only
+/// the liveness probe can notice that it hangs: quiet for [`PROBE_AFTER`], probed, and the
+/// probe unanswered for [`REQUEST_TIMEOUT`]. Either AirPlay 2 kind is dropped within that
+/// (plus one network delay each way) of going silent, and the others play on.
+#[test]
+fn a_silent_airplay2_member_of_either_timing_is_dropped_within_about_three_seconds() {
+    use airstream_proto::stream::{PROBE_AFTER, REQUEST_TIMEOUT};
+    for behaviour in [Behaviour::airplay2(), Behaviour::airplay2_ntp()] {
+        let silent = Behaviour {
+            silent_after: Some(Duration::from_secs(5)),
+            ..behaviour
+        };
+        let mut sim = Sim::new(2000, &[Behaviour::default(), silent], LATENCY_2S);
+        sim.run(Duration::from_secs(60));
+        let dropped = sim
+            .event_time(|e| matches!(e, Event::Dropped { member, .. } if member.index() == 1))
+            .expect("the silent member was dropped");
+        let noticed = dropped - (sim.start + Duration::from_secs(5));
+        let bound = PROBE_AFTER + REQUEST_TIMEOUT + 2 * silent.delay;
+        assert!(
+            noticed <= bound,
+            "{behaviour:?}: noticed after {noticed:?} > {bound:?}"
+        );
+        assert!(matches!(
+            sim.stream.failure(MemberId::from_index(1)),
+            Some(MemberFailure::Timeout { .. })
+        ));
+        assert_eq!(sim.finished(), Some(false));
+        assert!(sim.receivers[0].played_indices() == in_order(2000));
+    }
+}

@@ -119,7 +119,7 @@ fuzz_target!(|data: &[u8]| {
                 payload: Bytes::copy_from_slice(payload),
                 frames: 352,
             }),
-            5 => stream.push(if payload.is_empty() { SourceItem::End } else { SourceItem::Marker(u64::from(*lo)) }),
+            5 => stream.push(if payload.is_empty() { SourceItem::End } else { SourceItem::Marker { token: u64::from(*lo), frame: u32::from(*hi) } }),
             6 => match lo % 4 {
                 0 => stream.pause(now),
                 1 => stream.resume(now),

@@ -120,9 +120,40 @@ impl Converter {
     }
 
     /// Appends the converted frames of `buf` to `out`.
+    #[cfg(test)]
     pub(crate) fn push(
         &mut self,
         buf: &GenericAudioBufferRef<'_>,
+        out: &mut Vec<i16>,
+    ) -> Result<(), String> {
+        self.push_from(buf, 0, out)
+    }
+
+    /// Whether input frames can be left out before conversion ([`push_from`](Self::push_from)
+    /// with a `skip`): only where the samples go through float (a seek restarting the
+    /// resampler on a period boundary needs it).
+    pub(crate) fn is_float(&self) -> bool {
+        matches!(self.path, Path::Float(_))
+    }
+
+    /// Moves the dither on by `samples` draws, as if that many samples had been quantised:
+    /// after a seek the noise is the one a read from the start would have added.
+    pub(crate) fn skip_dither(&mut self, samples: u64) {
+        if let Path::Float(chain) = &mut self.path
+            && let Some(tpdf) = &mut chain.dither
+        {
+            for _ in 0..samples {
+                tpdf.next();
+            }
+        }
+    }
+
+    /// [`push`](Self::push) leaving out the first `skip` frames of `buf` (float path only;
+    /// the exact path converts them all).
+    pub(crate) fn push_from(
+        &mut self,
+        buf: &GenericAudioBufferRef<'_>,
+        skip: usize,
         out: &mut Vec<i16>,
     ) -> Result<(), String> {
         let frames = buf.frames();
@@ -152,6 +183,13 @@ impl Converter {
             Path::Float(chain) => {
                 let chain = &mut **chain;
                 buf.copy_to_vecs_planar::<f32>(&mut chain.planes);
+                let skip = skip.min(frames);
+                if skip > 0 {
+                    for plane in &mut chain.planes {
+                        plane.drain(..skip.min(plane.len()));
+                    }
+                }
+                let frames = frames - skip;
                 let mixed = match &chain.mix {
                     None => &chain.planes,
                     Some(matrix) => {

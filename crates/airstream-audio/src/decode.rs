@@ -22,6 +22,8 @@ use symphonia::core::packet::Packet;
 use symphonia::core::units::TimeBase;
 use tracing::{debug, warn};
 
+mod seek;
+
 /// Damaged packets in a row after which we give up: a file this broken is not worth playing.
 const MAX_ERRORS_IN_A_ROW: u32 = 100;
 /// Individual warnings for damaged packets; the rest are counted and summarised at the end.
@@ -79,6 +81,14 @@ pub(crate) struct Decoded {
     /// the samples, so the decoder and converter are skipped (the commonest lossless case,
     /// and the decoder's buffer round trip was most of the sender's CPU time for WAV).
     passthrough: bool,
+    /// The bytes come from a file or buffer that symphonia can seek in.
+    seekable: bool,
+    /// After a seek: decoded input frames to leave out before the converter.
+    skip_in: u64,
+    /// After a seek: output frames to drop before the first one asked for.
+    skip_out: u64,
+    /// After a seek: dither draws the next converter moves on by.
+    dither_skip: u64,
 }
 
 /// What we know about the length of the stream and how far decoding got.
@@ -179,6 +189,7 @@ pub(crate) fn open_container(
 ) -> Result<Decoded, AudioError> {
     let name = input.name;
     let byte_len = input.media.byte_len();
+    let seekable = input.media.is_seekable();
     let mss = MediaSourceStream::new(input.media, MediaSourceStreamOptions::default());
     let mut reader = guard(&name, || {
         symphonia::default::get_probe().probe(
@@ -225,7 +236,7 @@ pub(crate) fn open_container(
     }
     let timing = Timing::new(&track, params.sample_rate, byte_len);
     metadata.duration = timing.declared;
-    Ok(Decoded::new(
+    let mut decoded = Decoded::new(
         name,
         Packets::Container(reader),
         decoder,
@@ -236,7 +247,9 @@ pub(crate) fn open_container(
         timing,
         input.station,
         input.titles,
-    ))
+    );
+    decoded.seekable = seekable;
+    Ok(decoded)
 }
 
 /// Prepares decoding raw PCM of a known layout.
@@ -413,6 +426,10 @@ impl Decoded {
             errors_in_a_row: 0,
             damaged_packets: 0,
             passthrough,
+            seekable: false,
+            skip_in: 0,
+            skip_out: 0,
+            dither_skip: 0,
         }
     }
 
@@ -493,20 +510,31 @@ impl Decoded {
                                 .map_err(|e| AudioError::invalid(&self.input, e))?;
                         }
                     }
-                    let converter = match &mut self.converter {
-                        Some(c) => c,
-                        None => self.converter.insert(
-                            Converter::new(
-                                self.target,
-                                rate,
-                                spec.channels(),
-                                SampleKind::of(&buf, self.bits_per_sample),
-                            )
-                            .map_err(|e| AudioError::invalid(&self.input, e))?,
-                        ),
+                    if self.converter.is_none() {
+                        let mut fresh = Converter::new(
+                            self.target,
+                            rate,
+                            spec.channels(),
+                            SampleKind::of(&buf, self.bits_per_sample),
+                        )
+                        .map_err(|e| AudioError::invalid(&self.input, e))?;
+                        fresh.skip_dither(std::mem::take(&mut self.dither_skip));
+                        self.converter = Some(fresh);
+                    }
+                    let Some(converter) = self.converter.as_mut() else {
+                        return Err(AudioError::invalid(&self.input, "no converter"));
+                    };
+                    // After a seek that restarts the resampler: its input starts on a
+                    // period boundary, which may be inside this packet.
+                    let skip = if converter.is_float() {
+                        let skip = self.skip_in.min(buf.frames() as u64);
+                        self.skip_in -= skip;
+                        skip as usize
+                    } else {
+                        0
                     };
                     converter
-                        .push(&buf, &mut self.pending)
+                        .push_from(&buf, skip, &mut self.pending)
                         .map_err(|e| AudioError::invalid(&self.input, e))?;
                 }
                 Err(SymError::DecodeError(msg)) => self.damaged(msg)?,
@@ -529,6 +557,22 @@ impl Decoded {
             }
         }
         Ok(())
+    }
+
+    /// After a seek: drops decoded output before the frame asked for.
+    fn drop_skipped_output(&mut self) {
+        if self.skip_out == 0 {
+            return;
+        }
+        let channels = usize::from(self.target.channels.max(1));
+        let frames = ((self.pending.len() - self.pos) / channels)
+            .min(usize::try_from(self.skip_out).unwrap_or(usize::MAX));
+        self.pos += frames * channels;
+        self.skip_out -= frames as u64;
+        if self.pos == self.pending.len() {
+            self.pending.clear();
+            self.pos = 0;
+        }
     }
 
     fn io_error(&self, e: io::Error) -> AudioError {
@@ -666,7 +710,10 @@ impl PcmSource for Decoded {
                 return Ok(n / channels);
             }
             match &mut self.state {
-                State::Running => self.decode_more()?,
+                State::Running => {
+                    self.decode_more()?;
+                    self.drop_skipped_output();
+                }
                 State::Ended(deferred) => {
                     return match deferred.take() {
                         Some(error) => Err(error),
@@ -692,6 +739,10 @@ impl PcmSource for Decoded {
 
     fn duration(&self) -> Option<Duration> {
         self.timing.duration()
+    }
+
+    fn seek(&mut self, frame: u64) -> Result<u64, AudioError> {
+        self.seek_frame(frame).map(|()| frame)
     }
 }
 

@@ -42,6 +42,15 @@ pub enum AudioError {
         /// Where the audio stopped and what was expected.
         detail: String,
     },
+    /// A seek that cannot be done: the input is read as a stream (a pipe, stdin, a URL), or
+    /// the position is beyond its end. The source is unchanged.
+    #[error("{input}: cannot seek: {reason}")]
+    NotSeekable {
+        /// The input as named to the user (path, URL or `stdin`).
+        input: String,
+        /// Why not.
+        reason: String,
+    },
     /// An `http://`/`https://` input failed: bad status, unreachable host, timeout.
     #[error("{input}: {detail}")]
     Http {
@@ -75,6 +84,7 @@ impl AudioError {
             | AudioError::UnsupportedFormat { input, .. }
             | AudioError::Empty { input }
             | AudioError::Truncated { input, .. }
+            | AudioError::NotSeekable { input, .. }
             | AudioError::Http { input, .. } => input,
         }
     }

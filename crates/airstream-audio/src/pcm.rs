@@ -41,6 +41,19 @@ pub trait PcmSource: Send {
     fn duration(&self) -> Option<Duration> {
         None
     }
+
+    /// Continues from frame `frame` of the output (0 is the first): the next `read` starts
+    /// exactly there. Returns where that is in the item playing, in frames: `frame` itself,
+    /// except in a [`Queue`](crate::Queue). Inputs read as streams (pipes, stdin, URLs)
+    /// cannot seek and fail with [`AudioError::NotSeekable`], as does a position beyond the
+    /// end; the source is then unchanged.
+    fn seek(&mut self, frame: u64) -> Result<u64, AudioError> {
+        let _ = frame;
+        Err(AudioError::NotSeekable {
+            input: "the source".into(),
+            reason: "this kind of source cannot seek".into(),
+        })
+    }
 }
 
 /// In-memory PCM, for generated audio and tests.
@@ -86,6 +99,20 @@ impl PcmSource for VecSource {
 
     fn metadata(&self) -> Metadata {
         self.metadata.clone()
+    }
+
+    fn seek(&mut self, frame: u64) -> Result<u64, AudioError> {
+        let channels = self.format.channels.max(1) as usize;
+        let sample = usize::try_from(frame)
+            .ok()
+            .and_then(|f| f.checked_mul(channels))
+            .filter(|&s| s <= self.samples.len())
+            .ok_or_else(|| AudioError::NotSeekable {
+                input: "<samples>".into(),
+                reason: format!("frame {frame} is beyond its end"),
+            })?;
+        self.position = sample;
+        Ok(frame)
     }
 
     fn duration(&self) -> Option<Duration> {

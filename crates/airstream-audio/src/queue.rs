@@ -146,7 +146,31 @@ enum Chunk {
     Update(Metadata),
     /// An item that could not be opened, or failed partway (what it gave before stays).
     Failed(AudioError),
+    /// The answer to a seek request (see [`Queue::seek`](PcmSource::seek)).
+    Seeked(Result<(), AudioError>),
 }
+
+/// A seek for the decoding thread: `frame` frames into item `index`.
+#[derive(Clone, Copy)]
+struct SeekRequest {
+    index: usize,
+    frame: u64,
+}
+
+/// Where the reader leaves a seek request; whoever takes it out answers it (the decoding
+/// thread with `Chunk::Seeked`, or the reader itself if the thread is waiting for items).
+type SeekSlot = Arc<Mutex<Option<SeekRequest>>>;
+
+fn take_request(slot: &SeekSlot) -> Option<SeekRequest> {
+    slot.lock().ok().and_then(|mut s| s.take())
+}
+
+/// The last item the decoding thread read to its end, kept open so that a seek back into it
+/// can still be done (by the reader) while its end plays.
+type FinishedSlot = Arc<Mutex<Option<(usize, Box<dyn PcmSource>)>>>;
+
+/// Why the decoding thread cannot seek an item: it has read it to its end.
+const READ_TO_ITS_END: &str = "the item was read to its end already";
 
 /// Several inputs as one gapless [`PcmSource`] (see the module documentation).
 pub struct Queue {
@@ -161,6 +185,17 @@ pub struct Queue {
     /// Set by the decoding thread while it waits for the next item (the queue ran dry).
     waiting_for_items: Arc<AtomicBool>,
     idle_silence: bool,
+    /// The item whose audio is being read (its `Start` was taken).
+    reading: usize,
+    seeks: SeekSlot,
+    /// Chunks taken off the channel during a seek that failed: read before the channel.
+    stash: std::collections::VecDeque<Chunk>,
+    finished: FinishedSlot,
+    /// An item read to its end that a seek went back into: read before anything else.
+    replaying: Option<Box<dyn PcmSource>>,
+    /// While `replaying`: what the thread had sent of that item is dropped, up to the next
+    /// item's start.
+    dropping_old: bool,
 }
 
 /// Frames of silence one read gives while the queue is dry (see [`Queue::idle_silence`]).
@@ -183,9 +218,13 @@ impl Queue {
         let (tx, chunks) = sync_channel(capacity);
         let waiting_for_items = Arc::new(AtomicBool::new(false));
         let waiting = Arc::clone(&waiting_for_items);
+        let seeks = SeekSlot::default();
+        let requests = Arc::clone(&seeks);
+        let finished = FinishedSlot::default();
+        let done = Arc::clone(&finished);
         std::thread::Builder::new()
             .name("airstream-queue".into())
-            .spawn(move || decode_items(format, items, &tx, &waiting))
+            .spawn(move || decode_items(format, items, &tx, &waiting, &requests, &done))
             .map_err(|e| AudioError::io("the queue's decoding thread", e))?;
         let mut queue = Self {
             format,
@@ -198,6 +237,12 @@ impl Queue {
             timeline: QueueTimeline::default(),
             waiting_for_items,
             idle_silence: false,
+            reading: 0,
+            seeks,
+            stash: std::collections::VecDeque::new(),
+            finished,
+            replaying: None,
+            dropping_old: false,
         };
         match queue.chunks.recv() {
             Ok(Chunk::Start {
@@ -205,6 +250,7 @@ impl Queue {
                 name,
                 metadata,
             }) => {
+                queue.reading = index;
                 queue.first_tags = metadata.clone();
                 queue.timeline.push_track(TrackStart {
                     index,
@@ -254,6 +300,25 @@ impl PcmSource for Queue {
                 self.frames_out += frames as u64;
                 return Ok(frames);
             }
+            if let Some(pcm) = &mut self.replaying {
+                match pcm.read(buf) {
+                    Ok(0) => self.end_replay(),
+                    Ok(frames) => {
+                        self.frames_out += frames as u64;
+                        return Ok(frames);
+                    }
+                    Err(e) => {
+                        // As the thread does: what it gave stays, the queue goes on.
+                        self.replaying = None;
+                        self.take(Chunk::Failed(e));
+                    }
+                }
+                continue;
+            }
+            if let Some(chunk) = self.stash.pop_front() {
+                self.take(chunk);
+                continue;
+            }
             if self.idle_silence {
                 // Waits a little at a time: the thread may be about to wait for items.
                 match self.chunks.recv_timeout(IDLE_CHECK) {
@@ -290,11 +355,124 @@ impl PcmSource for Queue {
     fn duration(&self) -> Option<Duration> {
         self.first_tags.duration
     }
+
+    /// Seeks within the item playing (`frame` counts over the whole queue, as the
+    /// [`QueueTimeline`] does); returns the frames into the item. The decoding thread seeks
+    /// it while it decodes it; once it has read it to its end (its last seconds, the
+    /// prefetch) the reader seeks and reads it itself, and what the thread had decoded of it
+    /// is dropped. A position in another item, or in an item read from a pipe, fails with
+    /// [`AudioError::NotSeekable`] and changes nothing; so does one in an item after which
+    /// the thread has already finished another (shorter than the prefetch).
+    fn seek(&mut self, frame: u64) -> Result<u64, AudioError> {
+        let refused = |reason: &str| AudioError::NotSeekable {
+            input: "the queue".into(),
+            reason: reason.into(),
+        };
+        let track = self
+            .timeline
+            .track_at(frame)
+            .filter(|t| t.index == self.reading)
+            .ok_or_else(|| refused("it seeks only within the item playing"))?;
+        let within = frame - track.start_frame;
+        if let Some(pcm) = &mut self.replaying {
+            // A second seek into the item read to its end: the reader holds it.
+            pcm.seek(within)?;
+            self.current.clear();
+            self.position = 0;
+            self.frames_out = frame;
+            return Ok(within);
+        }
+        if let Ok(mut slot) = self.seeks.lock() {
+            *slot = Some(SeekRequest {
+                index: track.index,
+                frame: within,
+            });
+        }
+        let mut taken = std::collections::VecDeque::new();
+        let answer = loop {
+            match self.chunks.recv_timeout(IDLE_CHECK) {
+                Ok(Chunk::Seeked(answer)) => break answer,
+                Ok(chunk) => taken.push_back(chunk),
+                Err(RecvTimeoutError::Disconnected) => {
+                    take_request(&self.seeks);
+                    break Err(refused("the queue has ended"));
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    // The thread waits for the next item: it will not look; take it back.
+                    if self.waiting_for_items.load(Ordering::SeqCst)
+                        && take_request(&self.seeks).is_some()
+                    {
+                        break Err(refused(READ_TO_ITS_END));
+                    }
+                }
+            }
+        };
+        match answer {
+            Ok(()) => {
+                // Everything before the answer came from before the seek.
+                self.stash.clear();
+                self.current.clear();
+                self.position = 0;
+                self.frames_out = frame;
+                Ok(within)
+            }
+            Err(AudioError::NotSeekable { reason, .. }) if reason == READ_TO_ITS_END => {
+                self.stash.extend(taken);
+                self.seek_finished(track.index, within, frame)
+            }
+            Err(e) => {
+                self.stash.extend(taken);
+                Err(e)
+            }
+        }
+    }
 }
 
 impl Queue {
+    /// A seek into the item the decoding thread read to its end (it keeps the last one):
+    /// the reader reads it from the new position itself, and drops what the thread had sent
+    /// of it, up to the next item.
+    fn seek_finished(&mut self, index: usize, within: u64, frame: u64) -> Result<u64, AudioError> {
+        let refused = || AudioError::NotSeekable {
+            input: "the queue".into(),
+            reason: READ_TO_ITS_END.into(),
+        };
+        let Ok(mut slot) = self.finished.lock() else {
+            return Err(refused());
+        };
+        let Some((_, pcm)) = slot.as_mut().filter(|(i, _)| *i == index) else {
+            return Err(refused());
+        };
+        pcm.seek(within)?;
+        self.replaying = slot.take().map(|(_, pcm)| pcm);
+        self.dropping_old = true;
+        self.current.clear();
+        self.position = 0;
+        self.frames_out = frame;
+        Ok(within)
+    }
+
+    /// The item a seek went back into was read to its end (again): it is kept for another
+    /// seek back, unless the thread has finished a later item since.
+    fn end_replay(&mut self) {
+        let Some(pcm) = self.replaying.take() else {
+            return;
+        };
+        if let Ok(mut slot) = self.finished.lock()
+            && slot.as_ref().is_none_or(|(i, _)| *i < self.reading)
+        {
+            *slot = Some((self.reading, pcm));
+        }
+    }
+
     /// Takes in one chunk from the decoding thread.
     fn take(&mut self, chunk: Chunk) {
+        if self.dropping_old {
+            match chunk {
+                Chunk::Audio(_) | Chunk::Update(_) | Chunk::Seeked(_) => return,
+                Chunk::Start { .. } | Chunk::Failed(_) => self.dropping_old = false,
+            }
+        }
         match chunk {
             Chunk::Audio(samples) => {
                 self.current = samples;
@@ -305,6 +483,7 @@ impl Queue {
                 name,
                 metadata,
             } => {
+                self.reading = index;
                 self.timeline.push_track(TrackStart {
                     index,
                     name,
@@ -319,6 +498,8 @@ impl Queue {
                 tracing::warn!("{why}");
                 self.timeline.push_failure(why);
             }
+            // Answers are taken by `seek`; one that came too late means nothing.
+            Chunk::Seeked(_) => {}
         }
     }
 }
@@ -330,9 +511,15 @@ fn decode_items(
     mut items: impl Iterator<Item = QueueItem>,
     tx: &SyncSender<Chunk>,
     waiting: &AtomicBool,
+    seeks: &SeekSlot,
+    finished: &FinishedSlot,
 ) {
     let channels = usize::from(format.channels.max(1));
     for index in 0.. {
+        // No item is held now: a seek cannot be done.
+        if take_request(seeks).is_some() && !answer_moved_on(tx) {
+            return;
+        }
         waiting.store(true, Ordering::SeqCst);
         let next = items.next();
         waiting.store(false, Ordering::SeqCst);
@@ -374,6 +561,16 @@ fn decode_items(
             return;
         }
         loop {
+            if let Some(request) = take_request(seeks) {
+                let answer = if request.index == index {
+                    pcm.seek(request.frame).map(drop)
+                } else {
+                    Err(moved_on())
+                };
+                if tx.send(Chunk::Seeked(answer)).is_err() {
+                    return;
+                }
+            }
             let mut buf = vec![0i16; CHUNK_FRAMES * channels];
             let frames = match pcm.read(&mut buf) {
                 Ok(frames) => frames,
@@ -390,6 +587,10 @@ fn decode_items(
                 return;
             }
             if frames == 0 {
+                // Kept for a seek back into it while its end plays.
+                if let Ok(mut slot) = finished.lock() {
+                    *slot = Some((index, pcm));
+                }
                 break;
             }
             buf.truncate(frames * channels);
@@ -398,6 +599,19 @@ fn decode_items(
             }
         }
     }
+}
+
+/// Why a seek for an item the decoding thread no longer holds fails.
+fn moved_on() -> AudioError {
+    AudioError::NotSeekable {
+        input: "the queue".into(),
+        reason: READ_TO_ITS_END.into(),
+    }
+}
+
+/// Answers a seek request the thread cannot do; `false` once the reader is gone.
+fn answer_moved_on(tx: &SyncSender<Chunk>) -> bool {
+    tx.send(Chunk::Seeked(Err(moved_on()))).is_ok()
 }
 
 /// `own` with every field `over` sets replaced.
@@ -502,6 +716,81 @@ mod tests {
             timeline.track_at(5002).map(|t| t.name),
             Some("/music/b.mp3".into())
         );
+    }
+
+    /// Reads `frames` frames (fewer at the end).
+    fn read_frames(queue: &mut Queue, frames: usize) -> Vec<i16> {
+        let mut out = Vec::new();
+        let mut buf = vec![0i16; 1000];
+        while out.len() < frames * 2 {
+            let want = (frames * 2 - out.len()).min(buf.len());
+            match queue
+                .read(&mut buf[..want])
+                .unwrap_or_else(|e| panic!("{e}"))
+            {
+                0 => break,
+                n => out.extend_from_slice(&buf[..n * 2]),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_seek_in_the_item_playing_lands_on_its_frame_and_the_next_item_follows() {
+        // Items longer than the prefetch: the thread still holds the one playing.
+        let (a, b) = (tone(200_000, 0), tone(200_000, 5000));
+        let items = vec![item("a", a.clone(), None), item("b", b.clone(), None)];
+        let mut queue = Queue::new(
+            PcmFormat::RAOP,
+            items.into_iter(),
+            Duration::from_millis(100),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let timeline = queue.timeline();
+        assert!(read_frames(&mut queue, 10_000) == a[..20_000]);
+        assert_eq!(queue.seek(150_000).unwrap(), 150_000);
+        assert!(read_frames(&mut queue, 10_000) == a[300_000..320_000]);
+        // Back, then into b: the timeline counts positions in the queue.
+        assert_eq!(queue.seek(20_000).unwrap(), 20_000);
+        assert!(read_frames(&mut queue, 180_000 + 5000) == [&a[40_000..], &b[..10_000]].concat());
+        assert_eq!(timeline.track_at(200_000).map(|t| t.index), Some(1));
+        assert_eq!(queue.seek(200_000 + 123).unwrap(), 123);
+        let (rest, _) = drain(&mut queue, 777);
+        assert!(rest == b[246..]);
+    }
+
+    #[test]
+    fn a_seek_back_into_an_item_read_to_its_end_is_done_and_the_next_item_follows_once() {
+        // a is shorter than the prefetch: the thread reads it to its end and opens b, which
+        // is far longer than what the seeks take off the channel (the thread keeps only the
+        // last item it finished).
+        let (a, b) = (tone(5000, 0), tone(400_000, 5000));
+        let (opened, b_opened) = std::sync::mpsc::channel();
+        let b_source = b.clone();
+        let items = vec![
+            item("a", a.clone(), None),
+            QueueItem::from_fn("b", move |_| {
+                let _ = opened.send(());
+                Ok(Box::new(VecSource::new(PcmFormat::RAOP, b_source)) as Box<dyn PcmSource>)
+            }),
+        ];
+        let mut queue = Queue::new(PcmFormat::RAOP, items.into_iter(), Duration::from_secs(1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let timeline = queue.timeline();
+        let head = read_frames(&mut queue, 4000);
+        b_opened.recv().unwrap();
+        // b is not playing yet: refused, and nothing changes.
+        let err = queue.seek(6000).unwrap_err();
+        assert!(matches!(err, AudioError::NotSeekable { .. }), "{err}");
+        assert!(head == a[..8000]);
+        // Back into a, twice: from frame 1000, then 3000.
+        assert_eq!(queue.seek(1000).unwrap(), 1000);
+        assert!(read_frames(&mut queue, 500) == a[2000..3000]);
+        assert_eq!(queue.seek(3000).unwrap(), 3000);
+        let (rest, _) = drain(&mut queue, 333);
+        assert!(rest == [&a[6000..], &b[..]].concat(), "b once, whole");
+        // b starts where a ended, counted in positions of the queue.
+        assert_eq!(timeline.track_at(5000).map(|t| t.index), Some(1));
     }
 
     #[test]

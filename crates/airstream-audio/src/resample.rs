@@ -30,19 +30,41 @@ pub(crate) struct StreamResampler {
 /// Receives converted audio: planes, and the frame range of them that is valid.
 pub(crate) type Emit<'a> = dyn FnMut(&[Vec<f32>], std::ops::Range<usize>) + 'a;
 
+/// The FFT resampler's input block for this pair of rates, or `None` where the sinc
+/// resampler is used.
+fn fft_chunk(rin: usize, rout: usize) -> Option<usize> {
+    let gcd = gcd(rin, rout);
+    let min_block = rin / gcd;
+    if min_block > MAX_FFT_BLOCK {
+        return None;
+    }
+    let mut blocks = FFT_BLOCK.div_ceil(min_block);
+    // rubato reports the delay as half the output block, rounded down: with an odd output
+    // block everything would come out half a sample late.
+    if blocks * (rout / gcd) % 2 == 1 {
+        blocks += 1;
+    }
+    Some(blocks * min_block)
+}
+
+/// Input and output frames of one period of the conversion: a resampler started afresh at
+/// a multiple of the input period puts out the same frames as one that ran from the start,
+/// shifted by the same multiple of the output period (after one period of warm-up; exactly
+/// so for the FFT resampler, whose state is the last block only).
+pub(crate) fn restart_period(rate_in: u32, rate_out: u32) -> (u64, u64) {
+    let (rin, rout) = (rate_in as usize, rate_out as usize);
+    let gcd = gcd(rin, rout);
+    let period_in = fft_chunk(rin, rout).unwrap_or(rin / gcd);
+    (
+        period_in as u64,
+        (period_in / (rin / gcd) * (rout / gcd)) as u64,
+    )
+}
+
 impl StreamResampler {
     pub(crate) fn new(rate_in: u32, rate_out: u32, channels: usize) -> Result<Self, String> {
         let (rin, rout) = (rate_in as usize, rate_out as usize);
-        let gcd = gcd(rin, rout);
-        let min_block = rin / gcd;
-        let inner: Box<dyn Resampler<f32>> = if min_block <= MAX_FFT_BLOCK {
-            let mut blocks = FFT_BLOCK.div_ceil(min_block);
-            // rubato reports the delay as half the output block, rounded down: with an odd
-            // output block everything would come out half a sample late.
-            if blocks * (rout / gcd) % 2 == 1 {
-                blocks += 1;
-            }
-            let chunk = blocks * min_block;
+        let inner: Box<dyn Resampler<f32>> = if let Some(chunk) = fft_chunk(rin, rout) {
             Box::new(
                 Fft::<f32>::new_custom(
                     rin,

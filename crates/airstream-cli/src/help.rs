@@ -114,6 +114,17 @@ Examples:
   airstream scan --json --discovery-timeout 5
   airstream info --device Kitchen";
 
+/// Examples shown under `airstream receive --help`.
+pub(crate) const RECEIVE_EXAMPLES: &str = "\
+Examples:
+  airstream receive --output received.wav                     # on this machine, as \"airstream\"
+  airstream receive --bind 0.0.0.0 --name Den --output den.wav  # for the whole network
+  airstream receive --no-advertise --port 6000 --output x.wav --once
+
+It is advertised on mDNS (_raop._tcp) on the interface of --bind unless --no-advertise,
+and plays one sender at a time: another one meanwhile is told it is busy (exit code 13
+for `airstream stream`). Each session's summary is one line on stdout.";
+
 /// Examples shown under `airstream volume --help`.
 pub(crate) const VOLUME_EXAMPLES: &str = "\
 Examples (another shell than the one running `airstream stream`):
@@ -121,6 +132,7 @@ Examples (another shell than the one running `airstream stream`):
   airstream volume --device Kitchen                # prints its volume
   airstream pause --device Kitchen                 # any receiver of the group finds the stream
   airstream resume --device 10.0.0.2
+  airstream seek --device Kitchen 1:23             # or seconds: 83 (files only, not pipes)
   airstream status --device Kitchen --json
   airstream stop --device Kitchen
 

@@ -4,7 +4,7 @@
 //! directory (mode 0700, see [`runtime_dir`]), each serving the whole stream. It takes one
 //! command per line and answers one line:
 //! - `volume LEVEL` (every receiver), `volume LEVEL INDEX` (one receiver of a group),
-//!   `pause`, `resume`, `stop` → `ok` or `error: …`;
+//!   `pause`, `resume`, `stop`, `seek SECONDS` → `ok` or `error: …`;
 //! - `status` → one JSON object ([`Status`]).
 //!
 //! The control commands find a stream by asking every socket in the directory for its
@@ -206,18 +206,19 @@ impl Control {
     pub(crate) fn status(&self) -> Status {
         let progress = self.handle.progress().borrow().clone();
         let rate = f64::from(progress.sample_rate.max(1));
-        let (index, start, metadata) = (self.track_at)(progress.frames_sent);
+        // Moved by seeks (a queue cannot seek: there it is the frames sent).
+        let (index, start, metadata) = (self.track_at)(progress.position_frames);
         let state = state_name(progress.state).to_string();
         let volumes = self.volumes.lock().map(|v| v.clone()).unwrap_or_default();
         Status {
             pid: std::process::id(),
             state: state.clone(),
-            position: progress.frames_sent.saturating_sub(start) as f64 / rate,
+            position: progress.position_frames.saturating_sub(start) as f64 / rate,
             duration: metadata
                 .duration
                 .or(progress.duration.filter(|_| index == 0))
                 .map(|d| d.as_secs_f64()),
-            stream_position: progress.frames_sent as f64 / rate,
+            stream_position: progress.position_frames as f64 / rate,
             track: Track {
                 index,
                 title: metadata.title,
@@ -297,10 +298,28 @@ async fn answer(stream: UnixStream, control: &Control) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     while let Some(line) = lines.next_line().await? {
-        let reply = reply_to(&line, control);
+        let reply = match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["seek", seconds] => seek_reply(seconds, control).await,
+            _ => reply_to(&line, control),
+        };
         write.write_all(format!("{reply}\n").as_bytes()).await?;
     }
     Ok(())
+}
+
+/// The answer to `seek SECONDS`: once the source is at the new position, or why it cannot.
+async fn seek_reply(seconds: &str, control: &Control) -> String {
+    let Some(position) = seconds
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+    else {
+        return format!("error: not a position in seconds: {seconds:?}");
+    };
+    match control.handle.seek(position).await {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("error: {}", e.to_string_with_causes()),
+    }
 }
 
 /// The answer to one command line.

@@ -83,6 +83,7 @@ enum Command {
     #[command(after_help = help::SCAN_EXAMPLES)]
     Info(info::Args),
     /// Run the embedded RAOP receiver and write what arrives to a WAV file.
+    #[command(after_help = help::RECEIVE_EXAMPLES)]
     Receive(receive::Args),
     /// Change (or, without a level, print) the volume of a receiver of a running stream.
     #[command(after_help = help::VOLUME_EXAMPLES)]
@@ -93,6 +94,9 @@ enum Command {
     /// Resume a paused stream where it stopped.
     #[command(after_help = help::VOLUME_EXAMPLES)]
     Resume(target::TargetArgs),
+    /// Continue a running stream from a position of its file (not a pipe or stdin).
+    #[command(after_help = help::VOLUME_EXAMPLES)]
+    Seek(volume::SeekArgs),
     /// Stop a running stream (TEARDOWN to every receiver).
     #[command(after_help = help::VOLUME_EXAMPLES)]
     Stop(target::TargetArgs),
@@ -177,6 +181,7 @@ fn main() -> ExitCode {
             Command::Volume(args) => volume::run(args).await,
             Command::Pause(target) => volume::send(&target, "pause").await,
             Command::Resume(target) => volume::send(&target, "resume").await,
+            Command::Seek(args) => volume::seek(args).await,
             Command::Stop(target) => volume::send(&target, "stop").await,
             Command::Status(args) => volume::status(args).await,
             Command::Completions { shell } => completions(shell),

@@ -101,6 +101,7 @@ mod tests {
         Progress {
             state,
             frames_sent: seconds * 44_100,
+            position_frames: seconds * 44_100,
             sample_rate: 44_100,
             duration: total.map(Duration::from_secs),
             underruns: 0,

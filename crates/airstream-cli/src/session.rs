@@ -62,11 +62,12 @@ enum Command {
         artwork: Option<std::path::PathBuf>,
     },
     Stop,
-    /// Not supported yet: answered with an `error` event of kind `not_supported`.
+    /// Continues the item playing from `position` seconds into it.
     Seek {
         #[serde(default)]
         position: Option<f64>,
     },
+    /// Not supported yet: answered with an `error` event of kind `not_supported`.
     Skip,
     Add {
         #[serde(default)]
@@ -82,7 +83,6 @@ impl Command {
     /// The library hook a command needs and does not have yet.
     fn unsupported(&self) -> Option<&'static str> {
         match self {
-            Command::Seek { .. } => Some("seek"),
             Command::Skip => Some("skip"),
             Command::Add { .. } => Some("add"),
             Command::Remove { .. } => Some("remove"),
@@ -321,9 +321,24 @@ async fn session(args: &mut Args) -> anyhow::Result<()> {
             receiver
         })
         .collect();
-    let (handle, task) = raop::start_group(receivers, Box::new(queue), options)
-        .await
-        .map_err(|e| stream::pair_by_id(e, &targets[0]))?;
+    // A signal during the setup cancels it (TEARDOWN to every receiver with a session).
+    let cancelled = {
+        let mut signal = signal.clone();
+        async move {
+            if signal.wait_for(|s| *s).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let started = raop::start_group_until(receivers, Box::new(queue), options, cancelled).await;
+    let (handle, task) = match started {
+        Ok(started) => started,
+        Err(airstream::Error::Cancelled) => {
+            emit(&json!({"event": "finished", "report": null}));
+            return Ok(signals.check()?);
+        }
+        Err(e) => return Err(stream::pair_by_id(e, &targets[0]).into()),
+    };
     let control = Control::new(
         handle.clone(),
         members.clone(),
@@ -543,14 +558,55 @@ impl Playing {
                 }
                 Err(message) => emit(&error_event("input", &message, None, Some("metadata"))),
             },
-            Command::Seek { .. } | Command::Skip | Command::Add { .. } | Command::Remove { .. } => {
-            }
+            Command::Seek { position } => self.seek(position),
+            Command::Skip | Command::Add { .. } | Command::Remove { .. } => {}
         }
+    }
+
+    /// `seek`: the item playing continues from `position` seconds into it; `seeked` once
+    /// it does, or an `error` (a pipe or stdin cannot seek, nor an item already read to its
+    /// end).
+    fn seek(&self, position: Option<f64>) {
+        let Some(seconds) = position.filter(|p| p.is_finite() && *p >= 0.0) else {
+            let message = "seek needs a \"position\" in seconds, 0 or more";
+            emit(&error_event("input", message, None, Some("seek")));
+            return;
+        };
+        let Some(track) = self.timeline.track_at(status_frames(&self.control)) else {
+            emit(&error_event(
+                "state",
+                "nothing plays yet",
+                None,
+                Some("seek"),
+            ));
+            return;
+        };
+        let rate = f64::from(PcmFormat::RAOP.sample_rate);
+        let frames = (seconds * rate).round() as u64;
+        let target = Duration::from_secs_f64((track.start_frame + frames) as f64 / rate);
+        let handle = self.control.handle.clone();
+        // Answered once the source is there (a moment); commands go on meanwhile.
+        tokio::spawn(async move {
+            match handle.seek(target).await {
+                Ok(()) => emit(&json!({
+                    "event": "seeked",
+                    "position": seconds,
+                    "track": track.index,
+                })),
+                Err(e) => emit(&error_event(
+                    &kind_name(e.kind()),
+                    &e.to_string_with_causes(),
+                    None,
+                    Some("seek"),
+                )),
+            }
+        });
     }
 }
 
+/// Where the stream is in its queue, in frames (moved by seeks).
 fn status_frames(control: &Control) -> u64 {
-    control.handle.progress().borrow().frames_sent
+    control.handle.progress().borrow().position_frames
 }
 
 #[cfg(test)]
@@ -577,8 +633,14 @@ mod tests {
         assert!(parse(r#"{"cmd":"dance"}"#).is_err());
         assert!(parse(r#"{"cmd":"volume","level":400}"#).is_err());
         assert_eq!(
-            parse(r#"{"cmd":"seek","position":5}"#).map(|c| c.unsupported()),
-            Ok(Some("seek"))
+            parse(r#"{"cmd":"seek","position":5}"#),
+            Ok(Command::Seek {
+                position: Some(5.0)
+            })
+        );
+        assert_eq!(
+            parse(r#"{"cmd":"skip"}"#).map(|c| c.unsupported()),
+            Ok(Some("skip"))
         );
     }
 

@@ -1,5 +1,6 @@
 //! SIGINT, SIGTERM and SIGHUP (Ctrl-C, systemd and supervisors, a closed terminal) end a
-//! stream the clean way: the handle stops it, which sends TEARDOWN to every receiver, and
+//! stream the clean way, also while it is being set up: the setup is cancelled or the handle
+//! stops the stream, either way with TEARDOWN to every receiver that has a session, and
 //! the command then exits with the shell's code for that signal (128 + its number), so a
 //! script can tell an interrupted stream from one that played to the end.
 
@@ -102,10 +103,43 @@ pub(crate) fn watch(on_signal: impl FnOnce() + Send + 'static) -> anyhow::Result
     Ok(Watch { caught, task })
 }
 
-/// [`watch`] that stops `handle` (TEARDOWN to every receiver).
-pub(crate) fn stop_on_signals(handle: &StreamHandle) -> anyhow::Result<Watch> {
-    let handle = handle.clone();
-    watch(move || handle.stop())
+/// What a signal asks of a stream that may still be setting up.
+pub(crate) struct Stopper {
+    fired: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Stopper {
+    /// Completes when a signal came: pass it to
+    /// [`start_group_until`](airstream::raop::start_group_until) to cancel the setup.
+    pub(crate) fn cancelled(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut fired = self.fired.clone();
+        async move {
+            if fired.wait_for(|f| *f).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// From now on (and at once, if a signal came already) a signal stops `handle`.
+    pub(crate) fn stop_stream(&self, handle: &StreamHandle) {
+        let handle = handle.clone();
+        let stopped = self.cancelled();
+        tokio::spawn(async move {
+            stopped.await;
+            handle.stop();
+        });
+    }
+}
+
+/// [`watch`] for a stream from before its setup: a signal during the setup cancels it
+/// (TEARDOWN to every receiver that has a session), one after stops the stream (TEARDOWN to
+/// every receiver) once [`Stopper::stop_stream`] was called.
+pub(crate) fn stop_setup_or_stream() -> anyhow::Result<(Watch, Stopper)> {
+    let (fire, fired) = tokio::sync::watch::channel(false);
+    let watch = watch(move || {
+        let _ = fire.send(true);
+    })?;
+    Ok((watch, Stopper { fired }))
 }
 
 #[cfg(test)]

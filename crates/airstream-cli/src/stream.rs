@@ -268,9 +268,21 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
         })
         .collect::<Result<Vec<_>, airstream::Error>>()?;
 
-    let (handle, driver) = raop::start_group(receivers, source, options)
-        .await
-        .map_err(|e| pair_by_id(e, &targets[0]))?;
+    // SIGINT, SIGTERM, SIGHUP: TEARDOWN, then exit 128 + the signal (see `signals`); during
+    // the setup too (a receiver slow to answer must not leave a session behind).
+    let (signals, stopper) = crate::signals::stop_setup_or_stream()?;
+    let started = raop::start_group_until(receivers, source, options, stopper.cancelled()).await;
+    let (handle, driver) = match started {
+        Ok(started) => started,
+        Err(airstream::Error::Cancelled) => {
+            return Err(signals.check().err().map_or_else(
+                || anyhow::Error::from(airstream::Error::Cancelled),
+                anyhow::Error::from,
+            ));
+        }
+        Err(e) => return Err(pair_by_id(e, &targets[0]).into()),
+    };
+    stopper.stop_stream(&handle);
     let driver = tokio::spawn(driver);
     // `volume`, `pause`, `status`… find the stream by any of its receivers.
     let _control = ipc::serve(ipc::Control::new(
@@ -282,8 +294,6 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
     // Nothing to draw on a pipe: skip the bar's task altogether.
     let on_terminal = std::io::stderr().is_terminal();
     let bar = on_terminal.then(|| progress::spawn(&handle, what.clone()));
-    // SIGINT, SIGTERM, SIGHUP: TEARDOWN, then exit 128 + the signal (see `signals`).
-    let signals = crate::signals::stop_on_signals(&handle)?;
     let result = driver
         .await
         .map_err(|e| airstream::Error::internal("the stream task failed", e))?;

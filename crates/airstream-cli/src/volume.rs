@@ -1,4 +1,4 @@
-//! `airstream volume`, `pause`, `resume`, `stop`, `status`: control a running stream
+//! `airstream volume`, `pause`, `resume`, `seek`, `stop`, `status`: control a running stream
 //! (`airstream stream` or `airstream session` in another process) through its control
 //! socket, found by any of its receivers (see [`crate::ipc`]).
 
@@ -29,6 +29,46 @@ pub(crate) struct StatusArgs {
     /// One JSON object on stdout (state, position, track, each receiver's state and volume).
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SeekArgs {
+    /// A receiver the stream plays on, named as for `airstream stream`.
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Where to continue: seconds (`83`, `83.5`), `M:SS` or `H:MM:SS` (`1:23`, `1:02:03.5`).
+    #[arg(value_parser = parse_position)]
+    position: f64,
+}
+
+/// A position as seconds, `M:SS` or `H:MM:SS` (the last part may have decimals).
+fn parse_position(text: &str) -> Result<f64, String> {
+    let bad = || format!("not a position: {text:?} (seconds, M:SS or H:MM:SS)");
+    let parts: Vec<&str> = text.split(':').collect();
+    if parts.len() > 3 {
+        return Err(bad());
+    }
+    let (last, whole) = parts.split_last().ok_or_else(bad)?;
+    let seconds: f64 = last.parse().map_err(|_| bad())?;
+    if !seconds.is_finite() || seconds < 0.0 || (!whole.is_empty() && seconds >= 60.0) {
+        return Err(bad());
+    }
+    whole
+        .iter()
+        .try_fold(0u64, |sum, part| {
+            let n: u64 = part.parse().map_err(|_| bad())?;
+            if sum > 0 && n >= 60 || part.is_empty() {
+                return Err(bad());
+            }
+            Ok(sum * 60 + n)
+        })
+        .map(|minutes| minutes as f64 * 60.0 + seconds)
+}
+
+/// `airstream seek`: the stream continues from the position, or says why it cannot (a
+/// pipe or stdin cannot seek).
+pub(crate) async fn seek(args: SeekArgs) -> anyhow::Result<()> {
+    send(&args.target, &format!("seek {}", args.position)).await
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -157,6 +197,20 @@ async fn find(target: &TargetArgs) -> anyhow::Result<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_are_seconds_or_minutes_and_seconds() {
+        assert_eq!(parse_position("83"), Ok(83.0));
+        assert_eq!(parse_position("83.5"), Ok(83.5));
+        assert_eq!(parse_position("1:23"), Ok(83.0));
+        assert_eq!(parse_position("1:02:03.5"), Ok(3723.5));
+        assert_eq!(parse_position("0:05"), Ok(5.0));
+        for bad in [
+            "", "-1", "1:60", "1:75:00", "a:10", "1::2", "1:2:3:4", "inf", "NaN",
+        ] {
+            assert!(parse_position(bad).is_err(), "{bad:?}");
+        }
+    }
     use crate::ipc::{Member, ReceiverStatus, Track};
 
     #[test]

@@ -1,13 +1,19 @@
 //! `airstream receive` against hostile and unlucky senders: the process must keep serving,
 //! say what went wrong in one line, and keep its memory bounded (peak RSS of the child).
+//! And its receiver against strangers that connect and say nothing: they must not lock a
+//! real sender (the library's) out.
 
 // Test helpers may unwrap: a panic is a test failure with a message.
 #![allow(clippy::unwrap_used)]
 
+use airstream::raop::{self, StreamOptions};
+use airstream_audio::{PcmFormat, VecSource};
+use airstream_receiver::{MAX_CONNECTIONS, Receiver, ReceiverConfig};
 use airstream_testkit::signal::{music, wav_bytes};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::time::Duration;
 
 /// A running `airstream receive` and its output.
 struct Receive {
@@ -20,7 +26,7 @@ struct Receive {
 impl Receive {
     fn start(output: &std::path::Path) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_airstream"))
-            .args(["receive", "--port", "0", "--output"])
+            .args(["receive", "--no-advertise", "--port", "0", "--output"])
             .arg(output)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -99,8 +105,13 @@ fn stream_to(addr: SocketAddr, dir: &tempfile::TempDir) -> std::process::Output 
 #[test]
 fn a_session_whose_wav_cannot_be_written_does_not_end_the_receiver() {
     let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("missing").join("out.wav");
+    // The directory is there at start (a missing one is refused then) and gone by the
+    // end of the session; permission bits would not stop root, as tests run.
+    let vanishing = dir.path().join("vanishing");
+    std::fs::create_dir(&vanishing).unwrap();
+    let output = vanishing.join("out.wav");
     let mut receive = Receive::start(&output);
+    std::fs::remove_dir(&vanishing).unwrap();
     for _ in 0..2 {
         let sent = stream_to(receive.addr, &dir);
         assert!(
@@ -200,4 +211,91 @@ fn timestamp_jumps_and_foreign_packets_leave_memory_bounded() {
     let sent = stream_to(receive.addr, &dir);
     assert!(sent.status.success());
     assert!(receive.next_stdout_line().starts_with("received "));
+}
+
+/// A real sender (the library's) streams half a second to `receiver`; what arrived must be
+/// what was sent.
+async fn real_session_gets_through(receiver: &mut Receiver) {
+    let samples = music(22_050, 44_100);
+    let options = StreamOptions {
+        latency: Duration::from_millis(300),
+        ..StreamOptions::default()
+    };
+    let source = VecSource::new(PcmFormat::RAOP, samples.clone());
+    let report = raop::stream_to_end(receiver.local_addr(), Box::new(source), options)
+        .await
+        .unwrap();
+    let record = receiver.next_session().await.unwrap();
+    let lead = report.lead_in_frames as usize * 2;
+    assert_eq!(&record.samples[lead..lead + samples.len()], &samples[..]);
+}
+
+#[tokio::test]
+async fn idle_connections_cannot_lock_a_sender_out() {
+    // Strangers may stay silent for as long as they like here: only the way slots are
+    // shared can let the sender in.
+    let mut receiver = Receiver::start(ReceiverConfig {
+        first_request_limit: Duration::from_secs(3600),
+        ..ReceiverConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..2 * MAX_CONNECTIONS {
+        idle.push(
+            tokio::net::TcpStream::connect(receiver.local_addr())
+                .await
+                .unwrap(),
+        );
+    }
+    real_session_gets_through(&mut receiver).await;
+    // And again, with the strangers still there.
+    real_session_gets_through(&mut receiver).await;
+    drop(idle);
+}
+
+#[tokio::test]
+async fn a_connection_that_says_nothing_loses_its_slot() {
+    // Short, yet long enough for the test to send its first request in time under load.
+    let limit = Duration::from_secs(1);
+    let receiver = Receiver::start(ReceiverConfig {
+        first_request_limit: limit,
+        ..ReceiverConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut silent = tokio::net::TcpStream::connect(receiver.local_addr())
+        .await
+        .unwrap();
+    let mut talking = tokio::net::TcpStream::connect(receiver.local_addr())
+        .await
+        .unwrap();
+    let options = |cseq: u32| format!("OPTIONS * RTSP/1.0\r\nCSeq: {cseq}\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut talking, options(1).as_bytes())
+        .await
+        .unwrap();
+    // Closed by the first-request limit: the receiver's idle limit (60 s) would take far
+    // longer than this bound.
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::io::AsyncReadExt::read(&mut silent, &mut byte),
+    )
+    .await
+    .expect("closed within the first-request limit, not the idle limit");
+    assert_eq!(closed.unwrap(), 0, "closed without a word");
+    // A connection that completed a request is served beyond that limit.
+    let mut reply = vec![0u8; 4096];
+    let n = tokio::io::AsyncReadExt::read(&mut talking, &mut reply)
+        .await
+        .unwrap();
+    assert!(reply[..n].starts_with(b"RTSP/1.0 200"));
+    tokio::time::sleep(limit * 2).await;
+    tokio::io::AsyncWriteExt::write_all(&mut talking, options(2).as_bytes())
+        .await
+        .unwrap();
+    let n = tokio::io::AsyncReadExt::read(&mut talking, &mut reply)
+        .await
+        .unwrap();
+    assert!(reply[..n].starts_with(b"RTSP/1.0 200"), "still served");
 }

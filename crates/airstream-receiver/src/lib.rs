@@ -11,8 +11,12 @@
 //! window a sender keeps for resending, datagrams count only from the session's sender, and
 //! connections, request size, the request log and kept metadata have caps
 //! ([`MAX_CONNECTIONS`], [`MAX_REQUEST_BYTES`], [`MAX_LOGGED_REQUESTS`],
-//! [`MAX_KEPT_PARAMETERS`]).
+//! [`MAX_KEPT_PARAMETERS`]). It plays one sender at a time: another sender's ANNOUNCE gets
+//! 453 while a session is on. A connection must complete its first request within
+//! [`FIRST_REQUEST_LIMIT`], and when every connection slot is taken a new connection displaces
+//! the quietest one that holds no session, so idle connections cannot lock a sender out.
 
+pub mod advertise;
 mod assembler;
 mod decode;
 mod faults;
@@ -20,11 +24,15 @@ mod format;
 #[doc(hidden)]
 pub mod fuzzing;
 mod server;
+mod slots;
 mod udp;
 
 pub use assembler::{Assembler, OutOfWindow, WINDOW_PACKETS};
 pub use format::{FRAMES_PER_PACKET, FormatError};
-pub use server::{MAX_CONNECTIONS, MAX_KEPT_PARAMETERS, MAX_LOGGED_REQUESTS, MAX_REQUEST_BYTES};
+pub use server::{
+    FIRST_REQUEST_LIMIT, MAX_CONNECTIONS, MAX_KEPT_PARAMETERS, MAX_LOGGED_REQUESTS,
+    MAX_REQUEST_BYTES,
+};
 
 use airstream_proto::pairing::DeviceIdentity;
 use airstream_proto::raop::crypto::RsaPrivateKey;
@@ -126,6 +134,9 @@ pub struct ReceiverConfig {
     /// 0 picks a free port.
     pub port: u16,
     pub behaviour: Behaviour,
+    /// How long a new connection may take to complete its first request before it is
+    /// closed; [`FIRST_REQUEST_LIMIT`] unless a test wants it shorter.
+    pub first_request_limit: Duration,
 }
 
 impl Default for ReceiverConfig {
@@ -134,6 +145,7 @@ impl Default for ReceiverConfig {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             behaviour: Behaviour::default(),
+            first_request_limit: FIRST_REQUEST_LIMIT,
         }
     }
 }
@@ -257,7 +269,7 @@ impl Receiver {
         let (shutdown, shutdown_rx) = watch::channel(false);
         tokio::spawn(server::serve(
             listener,
-            config.behaviour,
+            server::Shared::new(config.behaviour, config.first_request_limit),
             sessions_tx,
             shutdown_rx,
         ));

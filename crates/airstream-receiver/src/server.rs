@@ -3,6 +3,7 @@
 
 use crate::decode::PayloadDecoder;
 use crate::format::StreamFormat;
+use crate::slots::{Slot, Slots};
 use crate::udp::{self, Fate, Sockets, UdpSession};
 use crate::{Behaviour, SessionRecord, Summary};
 use airstream_proto::digest;
@@ -16,14 +17,20 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
 const REALM: &str = "raop";
 const PUBLIC: &str = "ANNOUNCE, SETUP, RECORD, PAUSE, FLUSH, TEARDOWN, OPTIONS, GET_PARAMETER, SET_PARAMETER, POST, GET";
 /// A sender that goes quiet this long without TEARDOWN has gone away.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// How long a new connection has to complete its first request before it loses its slot.
+/// A sender's first request (OPTIONS, ANNOUNCE or a pairing POST) is small and follows the
+/// connect at once; 5 s covers a slow network many times over. Without it a stranger that
+/// connects and says nothing would hold a slot for the whole idle limit (60 s).
+pub const FIRST_REQUEST_LIMIT: Duration = Duration::from_secs(5);
 /// RTSP connections served at once. A receiver plays one sender; a few more cover a sender
-/// reconnecting and probes. Further connections are closed on accept.
+/// reconnecting and probes. When all are taken, a new connection displaces the one quiet
+/// longest that holds no session (see `slots`), so idle connections cannot lock a sender out.
 pub const MAX_CONNECTIONS: usize = 8;
 /// The largest request a connection may buffer: the RTSP header limit plus 4 MiB of body,
 /// room for cover artwork, the largest thing a sender sends. Anything larger is refused
@@ -37,32 +44,53 @@ pub const MAX_KEPT_PARAMETERS: usize = 4;
 /// Characters kept of a logged method/URI or a content type.
 const MAX_LABEL_CHARS: usize = 64;
 
+/// What every connection of one receiver shares.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) behaviour: Behaviour,
+    /// See [`FIRST_REQUEST_LIMIT`].
+    pub(crate) first_request_limit: Duration,
+    /// One permit: the session. A second sender's ANNOUNCE gets 453 while it is taken.
+    session: Arc<Semaphore>,
+}
+
+impl Shared {
+    pub(crate) fn new(behaviour: Behaviour, first_request_limit: Duration) -> Self {
+        Self {
+            behaviour,
+            first_request_limit,
+            session: Arc::new(Semaphore::new(1)),
+        }
+    }
+}
+
 pub(crate) async fn serve(
     listener: TcpListener,
-    behaviour: Behaviour,
+    shared: Shared,
     sessions: mpsc::UnboundedSender<SessionRecord>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Slots::new(MAX_CONNECTIONS);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    if behaviour.close_on_connect() {
+                    if shared.behaviour.close_on_connect() {
                         drop(stream);
                         continue;
                     }
-                    let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                    let Some((slot, displaced)) = slots.admit() else {
                         tracing::warn!("{peer}: {MAX_CONNECTIONS} connections already open, closing");
                         continue;
                     };
-                    let behaviour = behaviour.clone();
+                    let shared = shared.clone();
                     let sessions = sessions.clone();
                     let shutdown = shutdown.clone();
                     tokio::spawn(async move {
-                        let record = Connection::new(stream, peer, behaviour).run(shutdown).await;
-                        drop(permit);
-                        if let Some(record) = record {
+                        let connection = Connection::new(stream, peer, shared, slot);
+                        // The session (if any) is released before its record is handed
+                        // on: whoever waits for the record can start the next session.
+                        if let Some(record) = connection.run(shutdown, displaced).await {
                             let _ = sessions.send(record);
                         }
                     });
@@ -94,6 +122,12 @@ struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
     behaviour: Behaviour,
+    first_request_limit: Duration,
+    slot: Slot,
+    /// Where the session permit comes from, and this connection's, once its ANNOUNCE was
+    /// accepted (until TEARDOWN or the end of the connection).
+    session_gate: Arc<Semaphore>,
+    session: Option<OwnedSemaphorePermit>,
     nonce: String,
     announced: Option<Announced>,
     audio_key: Option<AudioKey>,
@@ -107,11 +141,15 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(stream: TcpStream, peer: SocketAddr, behaviour: Behaviour) -> Self {
+    fn new(stream: TcpStream, peer: SocketAddr, shared: Shared, slot: Slot) -> Self {
         Self {
             stream,
             peer,
-            behaviour,
+            behaviour: shared.behaviour,
+            first_request_limit: shared.first_request_limit,
+            slot,
+            session_gate: shared.session,
+            session: None,
             nonce: format!("{:016x}", rand::random::<u64>()),
             announced: None,
             audio_key: None,
@@ -125,8 +163,14 @@ impl Connection {
     }
 
     /// Serves the connection; returns the session record if audio was set up.
-    async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Option<SessionRecord> {
+    async fn run(
+        mut self,
+        mut shutdown: watch::Receiver<bool>,
+        mut displaced: oneshot::Receiver<()>,
+    ) -> Option<SessionRecord> {
         let mut buf = BytesMut::with_capacity(4096);
+        // Until the first complete request; then each read may take the idle limit.
+        let mut first_request_by = Some(tokio::time::Instant::now() + self.first_request_limit);
         // Kept alive so `changed()` only fires once the UDP side reports something.
         let (_alive, mut fate) = watch::channel(Fate::Alive);
         'serve: loop {
@@ -140,6 +184,8 @@ impl Connection {
                     }
                 };
                 let (response, done) = self.handle(&request).await;
+                first_request_by = None;
+                self.slot.active(self.session.is_some());
                 if let Some(udp) = &self.udp {
                     fate = udp.fate.clone();
                 }
@@ -162,11 +208,21 @@ impl Connection {
             }
             // Never read past the cap: the buffer cannot outgrow it.
             let mut capped = (&mut self.stream).take((MAX_REQUEST_BYTES - buf.len()) as u64);
+            let read_deadline =
+                first_request_by.unwrap_or_else(|| tokio::time::Instant::now() + IDLE_LIMIT);
             tokio::select! {
-                read = tokio::time::timeout(IDLE_LIMIT, capped.read_buf(&mut buf)) => match read {
+                read = tokio::time::timeout_at(read_deadline, capped.read_buf(&mut buf)) => match read {
                     Ok(Ok(n)) if n > 0 => {}
-                    _ => break,
+                    Ok(_) => break,
+                    Err(_) => {
+                        tracing::debug!("{}: quiet too long, closing", self.peer);
+                        break;
+                    }
                 },
+                _ = &mut displaced => {
+                    tracing::debug!("{}: slot taken by a newer connection, closing", self.peer);
+                    break;
+                }
                 changed = fate.changed() => {
                     if changed.is_err() || *fate.borrow() == Fate::Dead {
                         break;
@@ -179,6 +235,7 @@ impl Connection {
     }
 
     async fn finish(mut self) -> Option<SessionRecord> {
+        self.session = None;
         let udp = self.udp.take()?;
         let (tx, rx) = oneshot::channel();
         udp.commands.send(udp::Command::Finish(tx)).await.ok()?;
@@ -262,6 +319,8 @@ impl Connection {
             ),
             "FLUSH" => (self.flush(request).await, false),
             "TEARDOWN" => {
+                // Released before the reply: the sender may start its next session at once.
+                self.session = None;
                 self.summary.teardown = true;
                 (
                     Self::reply(request, 200, "OK").with_header("Connection", "close"),
@@ -289,6 +348,16 @@ impl Connection {
         if !authorised_device {
             return Self::reply(request, 403, "Forbidden");
         }
+        // One session at a time (another sender would be mixed into it): the second is
+        // told the receiver is busy, as AirPlay receivers do.
+        let claimed = if self.session.is_some() {
+            None
+        } else {
+            match Arc::clone(&self.session_gate).try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => return Self::reply(request, 453, "Not Enough Bandwidth"),
+            }
+        };
         let Ok(sdp) = std::str::from_utf8(&request.body) else {
             return Self::reply(request, 400, "Bad Request");
         };
@@ -316,6 +385,12 @@ impl Connection {
                 }
                 self.summary.encrypted = stream.encryption.is_some();
                 self.announced = Some(Announced { stream, format });
+                if let Some(permit) = claimed {
+                    self.session = Some(permit);
+                    // At once, not after the reply: a connection with the session is never
+                    // displaced, not even by one accepted meanwhile.
+                    self.slot.active(true);
+                }
                 Self::reply(request, 200, "OK")
             }
             Err(e) => {

@@ -14,3 +14,4 @@ pub mod process;
 pub mod relay;
 pub mod shairport;
 pub mod signal;
+pub mod stalling;

@@ -35,6 +35,8 @@ pub enum ErrorKind {
     /// An internal task of airstream panicked or failed: a bug, not the device's or the
     /// input's fault.
     Internal,
+    /// The caller cancelled it (a signal while the stream was being set up).
+    Cancelled,
 }
 
 /// Everything that can go wrong talking to a device or preparing what it plays; its
@@ -162,6 +164,11 @@ pub enum Error {
         /// The `error.domain` it reported (`NSURLErrorDomain`...).
         domain: Option<String>,
     },
+    /// The caller cancelled the setup before the stream ran (see
+    /// [`start_group_until`](crate::raop::start_group_until)); every receiver that had a
+    /// session was sent TEARDOWN.
+    #[error("the stream's setup was cancelled")]
+    Cancelled,
     /// An internal task panicked or failed (e.g. the decoder thread or the stream driver).
     #[error("{context}")]
     Internal {
@@ -216,6 +223,7 @@ impl Error {
             Error::Input(_) | Error::InvalidInput(_) => ErrorKind::Input,
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Internal { .. } => ErrorKind::Internal,
+            Error::Cancelled => ErrorKind::Cancelled,
         }
     }
 

@@ -261,6 +261,26 @@ impl Ap2Session {
         self.requests.flush(uri, next_seq, next_rtptime);
     }
 
+    /// Gives up on the request in flight (its answer will not be read: a setup cancelled
+    /// while the receiver is slow to answer) and everything queued, and returns a TEARDOWN
+    /// to send at once when there is a stream to end; `None` otherwise (as
+    /// [`teardown`](Self::teardown) decides).
+    pub fn abandon(&mut self) -> Option<Request> {
+        let stream_asked = self
+            .requests
+            .take_in_flight()
+            .is_some_and(|p| p.purpose == Purpose::StreamSetup);
+        self.requests.clear();
+        if stream_asked && self.stream_reply.is_none() {
+            // The stream SETUP may have been taken in without an answer yet: end it too.
+            let uri = self.uri();
+            self.requests.teardown(uri);
+            return self.poll_request();
+        }
+        self.teardown();
+        self.poll_request()
+    }
+
     /// Ends the session (a TEARDOWN without a body ends the session, not just the stream).
     pub fn teardown(&mut self) {
         match self.state {
@@ -355,6 +375,35 @@ mod tests {
             }
         }
         methods
+    }
+
+    #[test]
+    fn an_abandoned_setup_is_torn_down_once_the_stream_setup_was_sent() {
+        // The session SETUP unanswered: nothing to end.
+        let mut session = Ap2Session::new(config(None)).expect("config");
+        assert!(session.poll_request().is_some());
+        assert!(session.abandon().is_none());
+        // The stream SETUP, then RECORD, sent and never answered: TEARDOWN at once.
+        for answered in [1, 2] {
+            let mut session = Ap2Session::new(config(None)).expect("config");
+            for n in 0..answered {
+                let request = session.poll_request().expect("setup");
+                let body = if n == 0 {
+                    Bytes::from(bplist::encode_dict([("eventPort", Value::from(7010u64))]))
+                } else {
+                    stream_reply(6000)
+                };
+                let response = ok(&request).with_body(BPLIST, body);
+                session.handle_response(&response).expect("handshake");
+            }
+            let waiting = session.poll_request().expect("in flight");
+            assert!(session.poll_request().is_none(), "one request in flight");
+            let teardown = session.abandon().expect("a TEARDOWN");
+            assert_eq!(
+                (waiting.method.as_str(), teardown.method.as_str()),
+                (["SETUP", "RECORD"][answered - 1], "TEARDOWN")
+            );
+        }
     }
 
     #[test]

@@ -496,6 +496,16 @@ impl RaopSession {
         self.requests.flush(uri, next_seq, next_rtptime);
     }
 
+    /// Gives up on the request in flight (its answer will not be read: a setup cancelled
+    /// while the receiver is slow to answer) and everything queued, and returns a TEARDOWN
+    /// to send at once when there is a session to end (SETUP was sent); `None` before that.
+    pub fn abandon(&mut self) -> Option<Request> {
+        self.requests.take_in_flight();
+        self.requests.clear();
+        self.teardown();
+        self.poll_request()
+    }
+
     /// Ends the session after what is queued; a no-op before SETUP (nothing to tear down).
     pub fn teardown(&mut self) {
         if self.session.is_none() && self.transport.is_none() {
@@ -575,6 +585,40 @@ mod tests {
                 None => {}
             }
         }
+    }
+
+    #[test]
+    fn an_abandoned_setup_is_torn_down_once_setup_was_answered_whatever_is_in_flight() {
+        // Nothing to end before SETUP.
+        let mut s = RaopSession::new(config());
+        assert!(s.poll_request().is_some());
+        assert!(s.abandon().is_none());
+        // RECORD in flight and never answered (a receiver slow to answer).
+        let mut s = RaopSession::new(config());
+        loop {
+            let request = s.poll_request().unwrap();
+            if request.method == "SETUP" {
+                s.handle_response(&setup_reply()).unwrap();
+                break;
+            }
+            s.handle_response(&ok()).unwrap();
+        }
+        assert!(matches!(
+            s.poll_event(),
+            Some(SessionEvent::TransportReady(_))
+        ));
+        s.record();
+        assert_eq!(s.poll_request().unwrap().method, "RECORD");
+        assert!(s.poll_request().is_none(), "one request in flight");
+        let teardown = s.abandon().unwrap();
+        assert_eq!(teardown.method, "TEARDOWN");
+        assert!(
+            teardown
+                .headers
+                .get("Session")
+                .is_some_and(|v| v.starts_with("DEADBEEF")),
+            "{teardown:?}"
+        );
     }
 
     #[test]

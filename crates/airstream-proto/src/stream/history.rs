@@ -132,6 +132,23 @@ impl Playback {
         self.lead_in_left = self.lead_in_packets;
         frames
     }
+
+    /// Seek: what the receivers have not played yet will be flushed there and is not sent
+    /// again; neither is what a pause took back. Returns the real frames sent but never to
+    /// be heard.
+    pub(crate) fn drop_unplayed(&mut self, now: Instant) -> u64 {
+        self.forget_played(now);
+        let frames = self.unplayed.iter().map(|s| u64::from(s.frames)).sum();
+        self.unplayed.clear();
+        self.replay.clear();
+        self.lead_in_left = 0;
+        frames
+    }
+
+    /// A new lead-in before the next audio (receivers mute the first packets after a flush).
+    pub(crate) fn restart_lead_in(&mut self) {
+        self.lead_in_left = self.lead_in_packets;
+    }
 }
 
 #[cfg(test)]

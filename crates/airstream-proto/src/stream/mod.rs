@@ -13,14 +13,17 @@
 //! [`Stream::poll_rtsp`] and [`Stream::poll_event`] after each call.
 
 mod history;
+mod marker;
 mod member;
 mod output;
+mod seek;
 mod timeline;
 mod transport;
 
 pub use history::RETRANSMIT_HISTORY;
 pub use member::{MemberConfig, MemberStats, PROBE_AFTER, REQUEST_TIMEOUT};
 pub use output::{Event, MemberFailure, MemberId, Phase, Port, RtspInput, Transmit};
+pub use seek::FLUSH_WAIT;
 pub use timeline::RECEIVER_FIXED_LATENCY;
 pub use transport::{Ap2StreamConfig, MasterClock, MemberSession, MemberTransport};
 
@@ -32,6 +35,7 @@ use crate::rtp::{ControlDatagram, TimingPacket, audio_packet, retransmit_reply};
 use crate::rtsp::Request;
 use bytes::Bytes;
 use history::{History, Payload, Pending, Playback};
+use marker::Markers;
 use member::{Member, Standing};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -96,8 +100,14 @@ pub enum SourceItem {
         frames: u32,
     },
     /// A point of the stream the caller wants to know the RTP time of (e.g. tags changing
-    /// there): reported as [`Event::Marker`] when reached.
-    Marker(u64),
+    /// there): `frame` frames into the next audio packet. Reported as [`Event::Marker`] with
+    /// that frame's RTP time when the packet is sent.
+    Marker {
+        /// The caller's token, given back in the event.
+        token: u64,
+        /// The frame of the next audio packet the marker names (0 is its first).
+        frame: u32,
+    },
     /// The source ended: drain.
     End,
     /// The source failed here: the stream ends with [`Event::SourceFailed`].
@@ -167,6 +177,10 @@ pub struct Stream {
     source: VecDeque<SourceItem>,
     /// Audio packets in `source`.
     queued_audio: usize,
+    /// Markers taken from `source`, waiting for the audio packet they point into.
+    markers: Markers,
+    /// After a seek, until every member applied its FLUSH.
+    seeking: Option<seek::FlushWait>,
     state: State,
     members: Vec<Member>,
     transmits: VecDeque<Transmit>,
@@ -209,6 +223,8 @@ impl Stream {
             ap2_counter: 0,
             source: VecDeque::new(),
             queued_audio: 0,
+            markers: Markers::default(),
+            seeking: None,
             members: Vec::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -644,6 +660,9 @@ impl Stream {
 
     /// Whether a packet other than an underrun's silence is ready.
     fn has_next(&self) -> bool {
+        if self.seeking.is_some() {
+            return false; // silence until the FLUSH is applied: nothing to send early
+        }
         !self.playback.caught_up()
             || matches!(self.state, State::Draining { .. })
             || self.queued_audio > 0
@@ -703,22 +722,26 @@ impl Stream {
                 Some(Pending::Replay(payload)) => break Some(payload),
                 None => {}
             }
-            if matches!(self.state, State::Draining { .. }) {
+            if matches!(self.state, State::Draining { .. }) || self.holding_for_flush(now) {
                 break None;
             }
             match self.source.pop_front() {
                 Some(SourceItem::Audio { payload, frames }) => {
                     self.queued_audio -= 1;
+                    let (_, rtptime) = self.timeline.next_position();
+                    self.markers.reach(rtptime, &mut self.events);
                     break Some(Payload {
                         bytes: payload,
                         frames,
                     });
                 }
-                Some(SourceItem::Marker(token)) => {
+                Some(SourceItem::Marker { token, frame }) => self.markers.wait(token, frame),
+                Some(SourceItem::End) => {
+                    // Markers at the very end name the frame after the last one.
                     let (_, rtptime) = self.timeline.next_position();
-                    self.events.push_back(Event::Marker { token, rtptime });
+                    self.markers.reach(rtptime, &mut self.events);
+                    self.set_state(State::Draining { until: None });
                 }
-                Some(SourceItem::End) => self.set_state(State::Draining { until: None }),
                 Some(SourceItem::Failed) => {
                     self.events.push_back(Event::SourceFailed);
                     self.tear_down(now, false);
@@ -822,6 +845,7 @@ impl Stream {
         let Some(m) = self.members.get_mut(member.0) else {
             return;
         };
+        let mut flushed = false;
         while let Some(event) = m.config.session.poll_event() {
             match event {
                 SessionEvent::Warning {
@@ -835,10 +859,12 @@ impl Stream {
                     reason,
                 }),
                 SessionEvent::Closed => m.standing = Standing::Closed,
-                SessionEvent::TransportReady(_)
-                | SessionEvent::Recording
-                | SessionEvent::Flushed => {}
+                SessionEvent::Flushed => flushed = true,
+                SessionEvent::TransportReady(_) | SessionEvent::Recording => {}
             }
+        }
+        if flushed {
+            self.flush_answered(member);
         }
     }
 

@@ -131,11 +131,11 @@ pub enum Event {
     /// A member sent no timing request before the wait ran out; the stream starts anyway.
     NoClock(MemberId),
     /// The stream reached a [`SourceItem::Marker`](super::SourceItem::Marker): what the
-    /// caller tied to it starts at `rtptime`.
+    /// caller tied to it starts at `rtptime`, the RTP time of the frame it names.
     Marker {
         /// The caller's token.
         token: u64,
-        /// The RTP time of the packet at the marker.
+        /// The RTP time of the frame the marker names.
         rtptime: u32,
     },
     /// A non-fatal request (volume, metadata, keep-alive, flush) was refused.

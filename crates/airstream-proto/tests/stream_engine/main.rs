@@ -7,7 +7,8 @@ mod sim;
 use airstream_proto::rtp::{RetransmitRequest, SyncPacket, TimingPacket};
 use airstream_proto::rtsp::{Response, Version};
 use airstream_proto::stream::{
-    Event, MAX_LATENCY_FRAMES, MemberFailure, MemberId, Phase, Port, RETRANSMIT_HISTORY, RtspInput,
+    Event, FLUSH_WAIT, MAX_LATENCY_FRAMES, MemberFailure, MemberId, Phase, Port,
+    RETRANSMIT_HISTORY, RtspInput, SourceItem,
 };
 use sim::{Behaviour, MS, SILENCE, Sim, receiver_ip};
 use std::net::SocketAddr;
@@ -456,6 +457,185 @@ fn answers_with_another_cseq_or_unasked_are_protocol_errors() {
         );
         assert!(sim.stream.is_active(MemberId::from_index(0)));
     }
+}
+
+#[test]
+fn tags_of_the_next_item_carry_the_rtp_time_of_its_first_frame() {
+    // Item N+1 starts 296 frames into source packet 200 (a gapless boundary inside a packet).
+    let mut sim = Sim::new(400, &[Behaviour::default()], LATENCY_2S);
+    sim.source.insert(
+        200,
+        SourceItem::Marker {
+            token: 9,
+            frame: 296,
+        },
+    );
+    // Run until the engine reports the marker, then do what the shell does: the tags go
+    // out tied to the RTP time the event names.
+    let mut limit = Duration::ZERO;
+    let rtptime = loop {
+        limit += 10 * MS;
+        sim.run(limit);
+        let reached = sim.events.iter().find_map(|(_, e)| match e {
+            Event::Marker { token: 9, rtptime } => Some(*rtptime),
+            _ => None,
+        });
+        if let Some(rtptime) = reached {
+            break rtptime;
+        }
+        assert!(
+            limit < Duration::from_secs(10),
+            "the marker was never reached"
+        );
+    };
+    let body = bytes::Bytes::from_static(b"item two");
+    sim.stream
+        .set_parameter(None, "application/x-dmap-tagged", &body, Some(rtptime));
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.finished(), Some(false));
+    // The boundary frame's RTP time, from what went on the wire: the timestamp of the
+    // datagram carrying source packet 200, plus 296.
+    let boundary_packet = sim
+        .sent
+        .iter()
+        .filter(|t| t.port == Port::Audio)
+        .filter_map(|t| airstream_proto::rtp::AudioPacket::parse(&t.datagram).ok())
+        .find(|p| p.payload == &sim::payload(200)[..])
+        .expect("packet 200 was sent");
+    let boundary = boundary_packet.header.timestamp.wrapping_add(296);
+    let r = &sim.receivers[0];
+    let tags: Vec<_> = r
+        .requests_received
+        .iter()
+        .filter(|q| q.method == "SET_PARAMETER" && q.body == body)
+        .collect();
+    assert_eq!(tags.len(), 1);
+    let expected = format!("rtptime={boundary}");
+    assert_eq!(tags[0].headers.get("RTP-Info"), Some(expected.as_str()));
+    assert!(
+        r.played_indices() == in_order(400),
+        "the marker costs no audio"
+    );
+}
+
+/// The source after a seek: packets `from..1500`, then the end.
+fn source_from(from: u32) -> std::collections::VecDeque<SourceItem> {
+    (from..1500)
+        .map(|i| SourceItem::Audio {
+            payload: sim::payload(i),
+            frames: 352,
+        })
+        .chain([SourceItem::End])
+        .collect()
+}
+
+#[test]
+fn a_seek_flushes_and_continues_on_the_same_timeline_with_nothing_of_the_new_audio_lost() {
+    // Two receivers, one 40 ms away: the new audio waits for both FLUSH answers.
+    let far = Behaviour {
+        delay: 40 * MS,
+        ..Behaviour::default()
+    };
+    let mut sim = Sim::new(1500, &[Behaviour::default(), far], LATENCY_2S);
+    sim.script.push((Duration::from_secs(4), |s| {
+        let now = s.now;
+        assert!(s.stream.seek(now));
+        s.source = source_from(1000); // forward
+    }));
+    sim.script.push((Duration::from_secs(9), |s| {
+        let now = s.now;
+        assert!(s.stream.seek(now));
+        s.source = source_from(100); // and back
+    }));
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.finished(), Some(false));
+    let seeks = [
+        sim.start + Duration::from_secs(4),
+        sim.start + Duration::from_secs(9),
+    ];
+    for r in &sim.receivers {
+        assert_eq!(r.requests_of("FLUSH").len(), 2);
+        // What played: a prefix of the source in order, then from 1000 on up to some
+        // point, then from 100 on to the end: nothing of the new audio lost.
+        let played = r.played_indices();
+        let first_jump = played.iter().position(|&i| i == 1000).unwrap();
+        assert!(played[..first_jump] == in_order(first_jump as u32));
+        let second_jump = first_jump + played[first_jump..].iter().position(|&i| i == 100).unwrap();
+        let middle: Vec<u32> = (1000..1000 + (second_jump - first_jump) as u32).collect();
+        assert!(played[first_jump..second_jump] == middle[..]);
+        assert!(played[second_jump..] == (100..1500).collect::<Vec<u32>>()[..]);
+        // The receiver heard up to the seek: the audio it had buffered (2 s) is flushed. At
+        // 4 s, 2 s of latency and the 13-packet lead-in after the start leave about 1.8 s.
+        assert!((200..=240).contains(&first_jump), "{first_jump}");
+    }
+    // The first packet of new audio leaves only after both FLUSH answers came back (the far
+    // receiver's arrives 80 ms after the seek) and a new lead-in of 13 packets.
+    let audio: Vec<(std::time::Instant, &airstream_proto::stream::Transmit)> = sim
+        .sent_at
+        .iter()
+        .filter(|(_, t)| t.port == Port::Audio)
+        .map(|(at, t)| (*at, t))
+        .collect();
+    for (seek, first) in seeks.iter().zip([1000u32, 100]) {
+        let sent = audio
+            .iter()
+            .find(|(at, t)| at >= seek && t.datagram.ends_with(&sim::payload(first)))
+            .map(|(at, _)| *at)
+            .unwrap();
+        let waited = sent - *seek;
+        assert!(
+            waited >= 80 * MS + 12 * Duration::from_nanos(352 * 1_000_000_000 / 44_100),
+            "{waited:?}"
+        );
+        // The timeline runs on: packets up to a burst (0.5 s) ahead of their time were sent
+        // before the seek; the wait for the FLUSH answers is bounded.
+        let packet = Duration::from_nanos(352 * 1_000_000_000 / 44_100);
+        assert!(
+            waited < FLUSH_WAIT + 64 * packet + 14 * packet,
+            "{waited:?}"
+        );
+    }
+    // One timeline: no packet after the start carries the marker bit, and no sync is a
+    // first one again.
+    let markers = audio
+        .iter()
+        .filter(|(_, t)| t.datagram[1] & 0x80 != 0)
+        .count();
+    assert_eq!(markers, 2, "the first packet, to each receiver");
+    for r in &sim.receivers {
+        assert_eq!(r.syncs.iter().filter(|(_, s)| s.first).count(), 1);
+    }
+    let played = sim.receivers[0].played_indices().len() as u64;
+    assert_eq!(sim.stream.totals().frames_sent, played * 352);
+    assert_eq!(sim.stream.totals().underruns, 0);
+}
+
+#[test]
+fn a_seek_while_paused_drops_what_the_resume_would_have_replayed() {
+    let mut sim = Sim::new(1500, &[Behaviour::default()], LATENCY_2S);
+    sim.script.push((Duration::from_secs(4), |s| {
+        let now = s.now;
+        s.stream.pause(now);
+    }));
+    sim.script.push((Duration::from_secs(5), |s| {
+        let now = s.now;
+        assert!(s.stream.seek(now));
+        s.source = source_from(700);
+    }));
+    sim.script.push((Duration::from_secs(6), |s| {
+        let now = s.now;
+        s.stream.resume(now);
+    }));
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.finished(), Some(false));
+    let r = &sim.receivers[0];
+    // The pause's FLUSH is the only one: the receivers hold nothing while paused.
+    assert_eq!(r.requests_of("FLUSH").len(), 1);
+    let played = r.played_indices();
+    let jump = played.iter().position(|&i| i == 700).unwrap();
+    assert!(played[..jump] == in_order(jump as u32));
+    assert!(played[jump..] == (700..1500).collect::<Vec<u32>>()[..]);
+    assert_eq!(sim.stream.totals().frames_sent, played.len() as u64 * 352);
 }
 
 /// The RTP header (bytes 0..12) of every audio datagram sent to receiver `n`, in order.

@@ -105,6 +105,8 @@ pub(crate) struct Receiver {
     /// What was played, in order: payloads.
     pub(crate) played: Vec<Bytes>,
     pub(crate) requests: Vec<(Instant, String)>,
+    /// Every request as it arrived (headers and body too).
+    pub(crate) requests_received: Vec<Request>,
     pub(crate) syncs: Vec<(Instant, SyncPacket)>,
     pub(crate) anchors: Vec<(Instant, Anchor)>,
     /// Sealed datagrams that did not open under the stream key.
@@ -452,6 +454,7 @@ impl Sim {
                 buffer: BTreeMap::new(),
                 played: Vec::new(),
                 requests: Vec::new(),
+                requests_received: Vec::new(),
                 syncs: Vec::new(),
                 anchors: Vec::new(),
                 unopened: 0,
@@ -637,6 +640,7 @@ impl Sim {
                     return;
                 }
                 r.requests.push((now, request.method.clone()));
+                r.requests_received.push(request.clone());
                 if request.method == "FLUSH" {
                     // Everything not yet played is dropped.
                     r.play_until(now);

@@ -4,6 +4,7 @@
 //! 96 → RECORD), on a plain RTSP connection as shairport-sync takes it, or on the channel
 //! that transient pairing or pair-verify with stored credentials encrypted.
 
+use super::cancel::{Cancel, tear_down};
 use super::member::{Connected, Shared, handshake_request, session_error, warning};
 use super::{Ap2Pairing, Ap2Timing, Receiver, clock, volume_db};
 use crate::airplay::AirPlayDevice;
@@ -150,10 +151,13 @@ pub(super) async fn connect(
     receiver: &Receiver,
     shared: &Shared,
     ap2: &Ap2Shared,
+    cancel: &Cancel,
 ) -> Result<Connected> {
     let address = receiver.address;
     let peer = address.to_string();
-    let mut conn = open_channel(address, &receiver.ap2_pairing).await?;
+    let mut conn = cancel
+        .run(open_channel(address, &receiver.ap2_pairing))
+        .await?;
     let local_ip = conn.local().ip();
     let bind = |what: &'static str| async move {
         UdpSocket::bind(SocketAddr::new(local_ip, 0))
@@ -257,9 +261,20 @@ pub(super) async fn connect(
                 detail: "AirPlay 2 session stalled before RECORD".into(),
             });
         };
-        let response = handshake_request(&mut conn, &request, &mut answered_any, &peer).await?;
+        let answered = tokio::select! {
+            response = handshake_request(&mut conn, &request, &mut answered_any, &peer) => {
+                Some(response)
+            }
+            () = cancel.cancelled() => None,
+        };
+        let Some(response) = answered else {
+            // Whatever is in flight will not be waited for: TEARDOWN now, if there is a
+            // session to end.
+            tear_down(&mut conn, session.abandon()).await;
+            return Err(Error::Cancelled);
+        };
         session
-            .handle_response(&response)
+            .handle_response(&response?)
             .map_err(|e| session_error(&peer, e))?;
     }
 }

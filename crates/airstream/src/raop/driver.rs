@@ -103,6 +103,8 @@ pub(super) struct Driver {
     pub(super) next_marker: u64,
     /// The PTP master of AirPlay 2 members, running as long as the stream.
     pub(super) _ptp: Option<super::ap2::PtpTask>,
+    /// Seeks asked for and where the last one went.
+    pub(super) seek: super::seek::Seeking,
 }
 
 impl Driver {
@@ -135,7 +137,8 @@ impl Driver {
             if let Some(deadline) = deadline {
                 timer.as_mut().reset(deadline.into());
             }
-            let wants_audio = self.pipeline_open && self.engine.queued_audio() < ENGINE_PACKETS;
+            let wants_audio = self.pipeline_open
+                && (self.engine.queued_audio() < ENGINE_PACKETS || self.seek.pending());
             tokio::select! {
                 biased;
                 changed = self.stop.changed(), if stop_open => match changed {
@@ -268,12 +271,14 @@ impl Driver {
             }
             HandleCommand::Pause => self.engine.pause(now),
             HandleCommand::Resume => self.engine.resume(now),
+            HandleCommand::Seek(position, reply) => self.start_seek(position, reply),
         }
     }
 
     fn take_batch(&mut self, batch: Option<Vec<Item>>) {
-        let Some(batch) = batch else {
+        let Some(batch) = batch.map(|b| self.through_seek(b)) else {
             self.pipeline_open = false;
+            self.seek_source_gone();
             if !self.source_done {
                 self.source_failed(AudioError::Invalid {
                     input: "decoder".into(),
@@ -287,17 +292,19 @@ impl Driver {
                 Item::Audio { payload, frames } => {
                     self.engine.push(SourceItem::Audio { payload, frames });
                 }
-                Item::Metadata(update) => {
+                Item::Metadata { update, frame } => {
                     let token = self.next_marker;
                     self.next_marker += 1;
                     self.markers.push((token, update));
-                    self.engine.push(SourceItem::Marker(token));
+                    self.engine.push(SourceItem::Marker { token, frame });
                 }
                 Item::End => {
                     self.source_done = true;
                     self.engine.push(SourceItem::End);
                 }
                 Item::Failed(e) => self.source_failed(e),
+                // Answers to seeks are taken by `through_seek`.
+                Item::Seeked(_) => {}
             }
         }
     }
@@ -330,12 +337,18 @@ impl Driver {
                 self.timing_wait
             ),
             Event::Marker { token, rtptime } => {
+                if self.seek_marker_reached(token, rtptime) {
+                    return None;
+                }
                 if let Some(i) = self.markers.iter().position(|(t, _)| *t == token) {
                     let (_, mut update) = self.markers.remove(i);
                     tracing::debug!("the source's tags changed");
+                    // Tags with a length start a track (a queue's next item): its progress
+                    // starts at the same frame. A radio title changes the text only.
+                    let new_track = update.duration.is_some();
                     update.fill_missing_from(&self.metadata);
                     self.metadata = update;
-                    self.send_metadata(rtptime, false);
+                    self.send_metadata(rtptime, new_track);
                 }
             }
             Event::Warning {
@@ -436,11 +449,14 @@ impl Driver {
             .filter(|m| self.engine.is_active(*m))
             .map(|m| self.engine.member_stats(m).retransmitted)
             .sum();
+        let position_frames = self.seek.position(totals.frames_sent);
         self.progress.send_if_modified(|p| {
             let changed = p.frames_sent != totals.frames_sent
+                || p.position_frames != position_frames
                 || p.underruns != totals.underruns
                 || p.retransmitted != retransmitted;
             p.frames_sent = totals.frames_sent;
+            p.position_frames = position_frames;
             p.underruns = totals.underruns;
             p.retransmitted = retransmitted;
             changed

@@ -3,6 +3,7 @@
 //! joins the stream engine as a member.
 
 use super::ap2::Ap2Shared;
+use super::cancel::{Cancel, tear_down};
 use super::{Encryption, MetadataKinds, Protocol, Receiver, volume_db};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -64,8 +65,14 @@ fn sdp_key(receiver: &Receiver, key: Option<&AudioKey>) -> Result<Option<SdpEncr
         .map_err(|e| Error::Unsupported(format!("RSA encryption: {e}")))
 }
 
-/// Connects and runs the RTSP handshake up to RECORD (and the initial volume).
-pub(super) async fn connect(receiver: &Receiver, shared: &Shared) -> Result<Connected> {
+/// Connects and runs the RTSP handshake up to RECORD (and the initial volume), unless
+/// `cancel` fires first: then a session already set up gets a TEARDOWN and this fails with
+/// [`Error::Cancelled`].
+pub(super) async fn connect(
+    receiver: &Receiver,
+    shared: &Shared,
+    cancel: &Cancel,
+) -> Result<Connected> {
     if let Protocol::AirPlay2 = receiver.protocol {
         let Some(ap2) = &shared.ap2 else {
             return Err(Error::internal(
@@ -73,10 +80,10 @@ pub(super) async fn connect(receiver: &Receiver, shared: &Shared) -> Result<Conn
                 "no stream key",
             ));
         };
-        return super::ap2::connect(receiver, shared, ap2).await;
+        return super::ap2::connect(receiver, shared, ap2, cancel).await;
     }
     let address = receiver.address;
-    let mut conn = Connection::connect(address).await?;
+    let mut conn = cancel.run(Connection::connect(address)).await?;
     let local_ip = conn.local().ip();
     // Bound before SETUP: receivers start timing requests as soon as it is answered.
     let bind = |what: &'static str| async move {
@@ -97,7 +104,9 @@ pub(super) async fn connect(receiver: &Receiver, shared: &Shared) -> Result<Conn
             pair_command: format!("airstream pair --address {address}"),
             device_key: None,
         };
-        pair_verify(&mut conn, credentials, &peer).await?;
+        cancel
+            .run(pair_verify(&mut conn, credentials, &peer))
+            .await?;
     }
 
     let mut session = RaopSession::new(SessionConfig {
@@ -118,7 +127,16 @@ pub(super) async fn connect(receiver: &Receiver, shared: &Shared) -> Result<Conn
         min_latency: None,
         max_latency: None,
     });
-    let (transport, warnings) = handshake(&mut conn, &mut session, address).await?;
+    let handshook = tokio::select! {
+        result = handshake(&mut conn, &mut session, address) => Some(result),
+        () = cancel.cancelled() => None,
+    };
+    let Some(handshook) = handshook else {
+        // Whatever is in flight will not be waited for: TEARDOWN now, if SETUP was sent.
+        tear_down(&mut conn, session.abandon()).await;
+        return Err(Error::Cancelled);
+    };
+    let (transport, warnings) = handshook?;
     audio
         .connect(SocketAddr::new(address.ip(), transport.server_port))
         .await

@@ -18,12 +18,14 @@
 
 mod ap2;
 mod batch;
+mod cancel;
 mod clock;
 mod driver;
 mod io;
 mod member;
 mod metadata;
 mod pipeline;
+mod seek;
 mod setup;
 
 pub use driver::StreamTask;
@@ -266,6 +268,9 @@ pub struct Progress {
     pub state: StreamState,
     /// Real audio frames sent so far (padding and silence excluded).
     pub frames_sent: u64,
+    /// The frame of the source the next frame sent comes from: the frames sent, moved by
+    /// seeks.
+    pub position_frames: u64,
     /// Frames per second of `frames_sent`.
     pub sample_rate: u32,
     /// The source's length, when known.
@@ -277,9 +282,9 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// The position in the source, from the frames sent.
+    /// The position in the source, from the frames sent and the seeks.
     pub fn position(&self) -> Duration {
-        Duration::from_secs_f64(self.frames_sent as f64 / f64::from(self.sample_rate))
+        Duration::from_secs_f64(self.position_frames as f64 / f64::from(self.sample_rate))
     }
 }
 
@@ -358,6 +363,8 @@ pub(crate) enum HandleCommand {
     Metadata(Metadata),
     Pause,
     Resume,
+    /// Continue from this position of the source; the answer says whether it could.
+    Seek(Duration, tokio::sync::oneshot::Sender<Result<()>>),
 }
 
 impl StreamHandle {
@@ -407,6 +414,22 @@ impl StreamHandle {
         let _ = self.requests.send(HandleCommand::Resume);
     }
 
+    /// Continues from `position` of the source, on the exact frame: the receivers drop what
+    /// they buffered (FLUSH) and play from there after the latency's silence; the timeline
+    /// and every receiver's clock run on. Tags stay; the receivers' progress and
+    /// [`Progress::position`] follow. Only sources that can seek do (files, buffers): a
+    /// pipe, stdin or a URL fails with [`Error::Input`](crate::Error::Input)
+    /// ([`AudioError::NotSeekable`](airstream_audio::AudioError::NotSeekable)), as does a
+    /// position beyond the end, and the stream plays on unchanged.
+    pub async fn seek(&self, position: Duration) -> Result<()> {
+        let ended = || crate::Error::InvalidInput("cannot seek: the stream has ended".into());
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.requests
+            .send(HandleCommand::Seek(position, reply))
+            .map_err(|_| ended())?;
+        answer.await.map_err(|_| ended())?
+    }
+
     /// Waits for the end of the stream and tells how it went.
     pub async fn finished(&self) -> Outcome {
         let mut rx = self.outcome.clone();
@@ -441,8 +464,23 @@ pub async fn start_group(
     source: Box<dyn PcmSource>,
     options: StreamOptions,
 ) -> Result<(StreamHandle, StreamTask)> {
+    start_group_until(receivers, source, options, std::future::pending()).await
+}
+
+/// [`start_group`] that gives up when `cancel` completes before the stream runs (a signal
+/// during setup): the handshakes stop where they are, every receiver that already has a
+/// session gets a TEARDOWN (also one that has not answered the request in flight), and it
+/// fails with
+/// [`Error::Cancelled`](crate::Error::Cancelled). Once it has returned, stop the stream
+/// through the handle instead.
+pub async fn start_group_until(
+    receivers: Vec<Receiver>,
+    source: Box<dyn PcmSource>,
+    options: StreamOptions,
+    cancel: impl std::future::Future<Output = ()> + Send,
+) -> Result<(StreamHandle, StreamTask)> {
     let started = clock::now();
-    setup::establish(receivers, source, options, started).await
+    setup::establish(receivers, source, options, started, cancel).await
 }
 
 /// Streams `source` to the end (or until the receiver fails) and reports.

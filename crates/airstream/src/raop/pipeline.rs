@@ -29,10 +29,18 @@ pub(crate) enum Item {
         payload: Bytes,
         frames: u32,
     },
-    /// Tags changed from this point of the stream on.
-    Metadata(Metadata),
+    /// Tags changed from `frame` frames into the next audio packet on (where the source
+    /// handed them out: a queue's next item starts there).
+    Metadata {
+        update: Metadata,
+        frame: u32,
+    },
     End,
     Failed(AudioError),
+    /// A seek asked for through [`Pipeline::request_seek`] was done (what follows comes from
+    /// the new position, this many frames into the item playing) or failed (what follows
+    /// continues where the audio was).
+    Seeked(Result<u64, AudioError>),
 }
 
 /// Turns a packet of interleaved stereo samples into the payload announced in the SDP.
@@ -78,6 +86,8 @@ impl PayloadEncoder {
 /// The driver's end of the decode thread.
 pub(crate) struct Pipeline {
     rx: mpsc::Receiver<Vec<Item>>,
+    /// Seek requests, as frames of the source; the thread answers each with `Item::Seeked`.
+    seeks: std::sync::mpsc::Sender<u64>,
 }
 
 impl Pipeline {
@@ -88,10 +98,17 @@ impl Pipeline {
         capacity_packets: usize,
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(capacity_packets.div_ceil(BATCH).max(1));
+        let (seeks, seek_rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("airstream-decode".into())
-            .spawn(move || decode_loop(source, encoder, &tx))?;
-        Ok(Self { rx })
+            .spawn(move || decode_loop(source, encoder, &tx, &seek_rx))?;
+        Ok(Self { rx, seeks })
+    }
+
+    /// Asks the thread to continue from `frame` of the source; `false` if it is gone (the
+    /// source failed). The answer comes as `Item::Seeked` among the batches.
+    pub(crate) fn request_seek(&self, frame: u64) -> bool {
+        self.seeks.send(frame).is_ok()
     }
 
     /// The next batch; `None` once the thread is gone (after its `End` or `Failed`, or
@@ -140,10 +157,42 @@ impl Batcher<'_> {
     }
 }
 
+/// Seeks the source; on success what is batched but not handed over (from before the seek)
+/// is dropped. `false` once the stream was stopped.
+fn seek(source: &mut dyn PcmSource, frame: u64, out: &mut Batcher<'_>) -> bool {
+    let result = source.seek(frame);
+    if result.is_ok() {
+        out.batch.clear();
+        out.started = None;
+    }
+    out.push(Item::Seeked(result))
+}
+
+/// After the end: waits for a seek (the stream may still go back) until the driver is gone.
+/// `true` once a seek succeeded and decoding goes on.
+fn wait_for_seek(
+    source: &mut dyn PcmSource,
+    seeks: &std::sync::mpsc::Receiver<u64>,
+    out: &mut Batcher<'_>,
+) -> bool {
+    while let Ok(frame) = seeks.recv() {
+        let result = source.seek(frame);
+        let ok = result.is_ok();
+        if !out.push(Item::Seeked(result)) {
+            return false;
+        }
+        if ok {
+            return true;
+        }
+    }
+    false
+}
+
 fn decode_loop(
     mut source: Box<dyn PcmSource>,
     mut encoder: PayloadEncoder,
     tx: &mpsc::Sender<Vec<Item>>,
+    seeks: &std::sync::mpsc::Receiver<u64>,
 ) {
     let mut out = Batcher {
         tx,
@@ -152,8 +201,13 @@ fn decode_loop(
     };
     let mut packet = vec![0i16; SAMPLES_PER_PACKET];
     loop {
+        if let Ok(frame) = seeks.try_recv()
+            && !seek(source.as_mut(), frame, &mut out)
+        {
+            return;
+        }
         if let Some(update) = source.take_metadata_update()
-            && !out.push(Item::Metadata(update))
+            && !out.push(Item::Metadata { update, frame: 0 })
         {
             return;
         }
@@ -166,7 +220,17 @@ fn decode_loop(
         while filled < SAMPLES_PER_PACKET {
             match source.read(&mut packet[filled..]) {
                 Ok(0) => break,
-                Ok(frames) => filled += frames * CHANNELS as usize,
+                Ok(frames) => {
+                    // A change handed out by this read starts with its first frame (a
+                    // queue's read never spans two items).
+                    if let Some(update) = source.take_metadata_update() {
+                        let frame = (filled / CHANNELS as usize) as u32;
+                        if !out.push(Item::Metadata { update, frame }) {
+                            return;
+                        }
+                    }
+                    filled += frames * CHANNELS as usize;
+                }
                 Err(e) => {
                     out.push(Item::Failed(e));
                     return;
@@ -182,8 +246,10 @@ fn decode_loop(
                 return; // the stream was stopped
             }
         }
-        if filled < SAMPLES_PER_PACKET {
-            out.push(Item::End);
+        // At the end the thread stays for a seek back, until the stream is gone.
+        if filled < SAMPLES_PER_PACKET
+            && (!out.push(Item::End) || !wait_for_seek(source.as_mut(), seeks, &mut out))
+        {
             return;
         }
     }
@@ -215,11 +281,88 @@ mod tests {
                     other => panic!("{other:?}"),
                 }
             }
+            if ended {
+                break; // the thread now waits for a seek
+            }
         }
         assert!(ended);
         assert_eq!(frames_total, 352 * 40 + 100);
         assert_eq!(&got[..samples.len()], &samples[..]);
         assert!(got[samples.len()..].iter().all(|s| *s == 0));
+    }
+
+    #[tokio::test]
+    async fn a_queue_items_tags_name_its_first_frame_inside_the_packet() {
+        use airstream_audio::{Queue, QueueItem};
+        // The second item starts at frame 1000: the third packet (frames 704..1056), 296
+        // frames in.
+        let item = |frames: usize, title: &str| {
+            let source =
+                VecSource::new(PcmFormat::RAOP, vec![1; frames * 2]).with_metadata(Metadata {
+                    title: Some(title.into()),
+                    ..Metadata::default()
+                });
+            QueueItem::opened(title, Box::new(source))
+        };
+        let items = vec![item(1000, "one"), item(500, "two")];
+        let queue = Queue::new(PcmFormat::RAOP, items.into_iter(), Duration::from_secs(1)).unwrap();
+        let encoder = PayloadEncoder::new(Codec::Pcm, None);
+        let mut p = Pipeline::spawn(Box::new(queue), encoder, 64).unwrap();
+        let mut packets = 0;
+        let mut changes = Vec::new();
+        let mut ended = false;
+        while !ended && let Some(batch) = p.next_batch().await {
+            for item in batch {
+                match item {
+                    Item::Audio { .. } => packets += 1,
+                    Item::Metadata { update, frame } => {
+                        changes.push((packets, frame, update.title));
+                    }
+                    Item::End => ended = true,
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        assert_eq!(packets, 1500_usize.div_ceil(352));
+        assert_eq!(changes, [(2, 296, Some("two".to_string()))]);
+    }
+
+    /// The PCM of the packets up to the end, and what `Seeked` answers came on the way.
+    async fn collect(p: &mut Pipeline) -> (Vec<i16>, Vec<bool>) {
+        let mut pcm = Vec::new();
+        let mut seeked = Vec::new();
+        while let Some(batch) = p.next_batch().await {
+            for item in batch {
+                match item {
+                    Item::Audio { payload, frames } => pcm.extend(
+                        payload
+                            .chunks(2)
+                            .take(frames as usize * 2)
+                            .map(|b| i16::from_be_bytes([b[0], b[1]])),
+                    ),
+                    Item::Seeked(result) => seeked.push(result.is_ok()),
+                    Item::End => return (pcm, seeked),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        panic!("the thread ended without End")
+    }
+
+    #[tokio::test]
+    async fn a_seek_after_the_end_plays_again_from_the_frame_and_a_failed_one_changes_nothing() {
+        let samples: Vec<i16> = (0..5000 * 2).map(|i| i as i16).collect();
+        let source = VecSource::new(PcmFormat::RAOP, samples.clone());
+        let encoder = PayloadEncoder::new(Codec::Pcm, None);
+        let mut p = Pipeline::spawn(Box::new(source), encoder, 64).unwrap();
+        let (first, _) = collect(&mut p).await;
+        assert!(first == samples);
+        // Beyond the end: refused, nothing more comes until a good one.
+        assert!(p.request_seek(9_999));
+        assert!(p.request_seek(1234));
+        let (again, seeked) = collect(&mut p).await;
+        assert_eq!(seeked, [false, true]);
+        assert!(again == samples[1234 * 2..]);
     }
 
     #[test]

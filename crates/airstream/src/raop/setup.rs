@@ -3,6 +3,7 @@
 //! task for its sockets, and the driver task starts.
 
 use super::ap2::{self, Ap2Shared};
+use super::cancel::{Cancel, tear_down};
 use super::driver::{Driver, Link, StreamTask};
 use super::io::{self, MemberSockets};
 use super::member::{self, Connected, Shared};
@@ -41,6 +42,7 @@ pub(super) async fn establish(
     source: Box<dyn PcmSource>,
     options: StreamOptions,
     started: Instant,
+    cancel: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(StreamHandle, StreamTask)> {
     if receivers.is_empty() {
         return Err(Error::InvalidInput("no receiver to stream to".into()));
@@ -102,19 +104,38 @@ pub(super) async fn establish(
         latency_frames: latency_frames(options.latency),
         ap2: ap2_shared,
     });
+    let (cancel_switch, cancelled) = Cancel::new();
     let mut handshakes = tokio::task::JoinSet::new();
     for (index, receiver) in receivers.iter().cloned().enumerate() {
         let shared = Arc::clone(&shared);
-        handshakes.spawn(async move { (index, member::connect(&receiver, &shared).await) });
+        let cancelled = cancelled.clone();
+        handshakes
+            .spawn(async move { (index, member::connect(&receiver, &shared, &cancelled).await) });
     }
     let mut connected = Vec::new();
     let mut failures = Vec::new();
-    while let Some(joined) = handshakes.join_next().await {
+    tokio::pin!(cancel);
+    loop {
+        let joined = tokio::select! {
+            joined = handshakes.join_next() => joined,
+            () = &mut cancel, if !*cancel_switch.borrow() => {
+                // Each handshake stops and tears its session down; wait for them all.
+                let _ = cancel_switch.send(true);
+                continue;
+            }
+        };
         match joined {
-            Ok((index, Ok(c))) => connected.push((index, c)),
-            Ok((index, Err(e))) => failures.push((index, e)),
-            Err(e) => failures.push((0, Error::internal("a receiver's setup task failed", e))),
+            None => break,
+            Some(Ok((index, Ok(c)))) => connected.push((index, c)),
+            Some(Ok((index, Err(e)))) => failures.push((index, e)),
+            Some(Err(e)) => {
+                failures.push((0, Error::internal("a receiver's setup task failed", e)));
+            }
         }
+    }
+    if *cancel_switch.borrow() {
+        tear_down_all(connected).await;
+        return Err(Error::Cancelled);
     }
     if connected.is_empty() {
         // Report the first receiver's error, as a lone stream would.
@@ -229,6 +250,7 @@ pub(super) async fn establish(
     let (progress_tx, progress_rx) = watch::channel(Progress {
         state: StreamState::Starting,
         frames_sent: 0,
+        position_frames: 0,
         sample_rate: SAMPLE_RATE,
         duration,
         underruns: 0,
@@ -264,8 +286,22 @@ pub(super) async fn establish(
         markers: Vec::new(),
         next_marker: 0,
         _ptp: ptp,
+        seek: super::seek::Seeking::default(),
     };
     Ok((handle, StreamTask::spawn(driver)))
+}
+
+/// TEARDOWN to every receiver whose handshake was done when the setup was cancelled.
+async fn tear_down_all(connected: Vec<(usize, Connected)>) {
+    let mut teardowns = tokio::task::JoinSet::new();
+    for (_, mut c) in connected {
+        teardowns.spawn(async move {
+            c.session.teardown();
+            let request = c.session.poll_request();
+            tear_down(&mut c.conn, request).await;
+        });
+    }
+    while teardowns.join_next().await.is_some() {}
 }
 
 /// Total latency in frames.

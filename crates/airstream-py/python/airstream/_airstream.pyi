@@ -1,0 +1,186 @@
+"""Type stubs of the native module (the public API is re-exported by ``airstream``)."""
+
+from typing import Any, AsyncIterator, Awaitable, Literal, Optional, final
+
+__all__ = [
+    "AirstreamError",
+    "BadPassword",
+    "BadPin",
+    "Device",
+    "DeviceBusy",
+    "Events",
+    "InvalidInput",
+    "NetworkError",
+    "NotFound",
+    "Pairing",
+    "PairingRequired",
+    "Pending",
+    "PlaybackEvents",
+    "PlaybackHandle",
+    "PlaybackUpdate",
+    "Progress",
+    "ProtocolError",
+    "StreamHandle",
+    "Timeout",
+    "Unsupported",
+    "pair",
+    "play_url",
+    "scan",
+    "start_stream",
+    "stream_file",
+]
+
+class AirstreamError(Exception): ...
+class BadPassword(AirstreamError): ...
+class PairingRequired(AirstreamError): ...
+class BadPin(AirstreamError): ...
+class DeviceBusy(AirstreamError): ...
+class Unsupported(AirstreamError): ...
+class Timeout(AirstreamError): ...
+class NetworkError(AirstreamError): ...
+class ProtocolError(AirstreamError): ...
+class InvalidInput(AirstreamError): ...
+class NotFound(AirstreamError): ...
+
+@final
+class Device:
+    """An AirPlay device found by ``scan()``; pass it as the target of any call."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def id(self) -> Optional[str]: ...
+    @property
+    def model(self) -> Optional[str]: ...
+    @property
+    def address(self) -> Optional[str]: ...
+    @property
+    def addresses(self) -> list[str]: ...
+    @property
+    def raop_port(self) -> Optional[int]: ...
+    @property
+    def airplay_port(self) -> Optional[int]: ...
+    @property
+    def password_required(self) -> bool: ...
+    @property
+    def pairing(self) -> Literal["not-needed", "mandatory", "disabled", "unsupported"]: ...
+    @property
+    def capabilities(self) -> dict[str, Any]: ...
+
+@final
+class Progress:
+    """Where a stream is."""
+
+    state: Literal["starting", "streaming", "paused", "draining", "finished"]
+    frames_sent: int
+    sample_rate: int
+    position: float
+    duration: Optional[float]
+    underruns: int
+    retransmitted: int
+
+@final
+class Events:
+    def __aiter__(self) -> "Events": ...
+    def __anext__(self) -> Awaitable[Progress]: ...
+
+@final
+class StreamHandle:
+    """A running stream (from ``start_stream``)."""
+
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def stop(self) -> None: ...
+    def set_volume(self, volume: float) -> None: ...
+    def set_metadata(self, metadata: Any) -> None: ...
+    def enqueue(self, source: Any) -> None: ...
+    @property
+    def latency(self) -> float: ...
+    @property
+    def progress(self) -> Progress: ...
+    def events(self) -> AsyncIterator[Progress]: ...
+    def wait(self) -> Awaitable[dict[str, Any]]: ...
+
+@final
+class PlaybackUpdate:
+    """One status of a playback."""
+
+    state: Literal["loading", "playing", "finished", "stopped", "failed"]
+    position: Optional[float]
+    duration: Optional[float]
+
+@final
+class PlaybackEvents:
+    def __aiter__(self) -> "PlaybackEvents": ...
+    def __anext__(self) -> Awaitable[PlaybackUpdate]: ...
+
+@final
+class PlaybackHandle:
+    """A playback started by ``play_url``."""
+
+    @property
+    def media_url(self) -> str: ...
+    @property
+    def warnings(self) -> list[str]: ...
+    @property
+    def status(self) -> PlaybackUpdate: ...
+    def stop(self) -> None: ...
+    def events(self) -> AsyncIterator[PlaybackUpdate]: ...
+    def wait(self) -> Awaitable[Literal["finished", "stopped"]]: ...
+
+@final
+class Pairing:
+    """A pairing in progress (from ``pair``)."""
+
+    def begin(self) -> Awaitable[None]: ...
+    def pin(self, code: "int | str") -> None: ...
+    def finish(self) -> Awaitable[None]: ...
+    def close(self) -> Awaitable[None]: ...
+    @property
+    def has_paired(self) -> bool: ...
+    @property
+    def kind(self) -> Literal["legacy", "hap", "transient"]: ...
+    @property
+    def credentials(self) -> Optional[str]: ...
+
+@final
+class Pending:
+    """A call running on airstream's runtime (awaited by ``airstream._bridge``)."""
+
+    def take_fd(self) -> int: ...
+    def result(self) -> Any: ...
+    def cancel(self) -> None: ...
+
+def scan(timeout: float = 3.0) -> Awaitable[list[Device]]: ...
+def stream_file(
+    target: Any,
+    source: Any,
+    *,
+    password: Optional[str] = None,
+    credentials: Optional[str] = None,
+    volume: Optional[float] = None,
+    metadata: Any = None,
+    latency: Optional[float] = None,
+    discovery_timeout: float = 5.0,
+) -> Awaitable[dict[str, Any]]: ...
+def start_stream(
+    target: Any,
+    source: Any,
+    *,
+    password: Optional[str] = None,
+    credentials: Optional[str] = None,
+    volume: Optional[float] = None,
+    metadata: Any = None,
+    latency: Optional[float] = None,
+    discovery_timeout: float = 5.0,
+) -> Awaitable[StreamHandle]: ...
+def play_url(
+    target: Any,
+    url: str,
+    *,
+    credentials: Optional[str] = None,
+    start: float = 0.0,
+    discovery_timeout: float = 5.0,
+    poll_interval: float = 1.0,
+) -> Awaitable[PlaybackHandle]: ...
+def pair(target: Any, *, discovery_timeout: float = 5.0) -> Awaitable[Pairing]: ...

@@ -1,0 +1,166 @@
+//! Seeking a running stream: the decode thread seeks its source, the engine drops what is
+//! queued and FLUSHes every member while its timeline runs on (so the receivers' clock
+//! mapping stays valid), and from the first frame after the seek the receivers' progress
+//! shows the new position.
+
+use super::clock;
+use super::driver::Driver;
+use super::pipeline::Item;
+use crate::error::{Error, Result};
+use airstream_proto::dmap::progress_body;
+use airstream_proto::format::SAMPLE_RATE;
+use airstream_proto::stream::{MemberId, Phase, SourceItem};
+use bytes::Bytes;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// A seek the decode thread has not answered yet.
+struct PendingSeek {
+    frame: u64,
+    reply: oneshot::Sender<Result<()>>,
+    /// Items that came before the answer: dropped if it succeeds, played if it fails.
+    stash: Vec<Item>,
+}
+
+/// What the driver knows of seeks.
+#[derive(Default)]
+pub(super) struct Seeking {
+    pending: Option<PendingSeek>,
+    /// The marker on the first frame after the last seek, and how far into the item playing
+    /// that frame is (for its progress).
+    marker: Option<(u64, u64)>,
+    /// The source frame of the last seek and the frames sent then.
+    base: (u64, u64),
+}
+
+impl Seeking {
+    /// Whether a seek waits for the decode thread (its batches are wanted at once).
+    pub(super) fn pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The source frame the next frame sent comes from.
+    pub(super) fn position(&self, frames_sent: u64) -> u64 {
+        self.base.0 + frames_sent.saturating_sub(self.base.1)
+    }
+}
+
+/// The frame of the source at `position`.
+fn frame_at(position: Duration) -> u64 {
+    (position.as_secs_f64() * f64::from(SAMPLE_RATE)).round() as u64
+}
+
+impl Driver {
+    /// A seek asked for through the handle: the decode thread is asked, the answer comes
+    /// among its batches.
+    pub(super) fn start_seek(&mut self, position: Duration, reply: oneshot::Sender<Result<()>>) {
+        let refused = if self.seek.pending.is_some() {
+            Some("another seek is under way")
+        } else if matches!(self.engine.phase(), Phase::TearingDown | Phase::Done) {
+            Some("the stream is ending")
+        } else if !self.pipeline_open || !self.pipeline.request_seek(frame_at(position)) {
+            Some("the source has failed")
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            let _ = reply.send(Err(Error::InvalidInput(format!("cannot seek: {why}"))));
+            return;
+        }
+        self.seek.pending = Some(PendingSeek {
+            frame: frame_at(position),
+            reply,
+            stash: Vec::new(),
+        });
+    }
+
+    /// Passes a batch through an unanswered seek: what to take in now (nothing while the
+    /// answer has not come; after it, what follows, or everything if it failed).
+    pub(super) fn through_seek(&mut self, batch: Vec<Item>) -> Vec<Item> {
+        let Some(pending) = &mut self.seek.pending else {
+            return batch;
+        };
+        let mut items = batch.into_iter();
+        while let Some(item) = items.next() {
+            let Item::Seeked(result) = item else {
+                pending.stash.push(item);
+                continue;
+            };
+            let Some(PendingSeek {
+                frame,
+                reply,
+                mut stash,
+            }) = self.seek.pending.take()
+            else {
+                break;
+            };
+            return match result {
+                Ok(in_item) => {
+                    let done = self.seeked(frame, in_item);
+                    let _ = reply.send(done);
+                    items.collect()
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(Error::Input(e)));
+                    stash.extend(items);
+                    stash
+                }
+            };
+        }
+        Vec::new()
+    }
+
+    /// The decode thread is gone: a seek waiting for it fails.
+    pub(super) fn seek_source_gone(&mut self) {
+        if let Some(pending) = self.seek.pending.take() {
+            let _ = pending.reply.send(Err(Error::InvalidInput(
+                "cannot seek: the source has failed".into(),
+            )));
+        }
+    }
+
+    /// The source continues from `frame` (`in_item` frames into the item playing): the
+    /// engine drops the old audio and flushes.
+    fn seeked(&mut self, frame: u64, in_item: u64) -> Result<()> {
+        if !self.engine.seek(clock::now()) {
+            return Err(Error::InvalidInput(
+                "cannot seek: the stream is ending".into(),
+            ));
+        }
+        self.source_done = false;
+        self.source_error = None;
+        // Tag changes that waited for the dropped audio will not come.
+        self.markers.clear();
+        let token = self.next_marker;
+        self.next_marker += 1;
+        self.engine.push(SourceItem::Marker { token, frame: 0 });
+        self.seek.marker = Some((token, in_item));
+        self.seek.base = (frame, self.engine.totals().frames_sent);
+        tracing::debug!(frame, "seeked");
+        Ok(())
+    }
+
+    /// A marker was reached: if it is the first frame after a seek, the receivers' progress
+    /// goes to the new position from there. `false` if it is not the seek's.
+    pub(super) fn seek_marker_reached(&mut self, token: u64, rtptime: u32) -> bool {
+        let Some((_, frame)) = self.seek.marker.filter(|(t, _)| *t == token) else {
+            return false;
+        };
+        self.seek.marker = None;
+        let Some(duration) = self.metadata.duration else {
+            return true;
+        };
+        // Progress counts in 32-bit RTP time, which wraps: so do its fields.
+        let start = rtptime.wrapping_sub(frame as u32);
+        let end = start.wrapping_add(frame_at(duration) as u32);
+        let body = Bytes::from(progress_body(start, rtptime, end));
+        for (index, link) in self.links.iter().enumerate() {
+            let member = MemberId::from_index(index);
+            if link.metadata_kinds.progress && self.engine.is_active(member) {
+                self.engine
+                    .set_parameter(Some(member), "text/parameters", &body, None);
+            }
+        }
+        true
+    }
+}

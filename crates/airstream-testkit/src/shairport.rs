@@ -29,6 +29,8 @@ pub struct ShairportConfig {
     /// second instance in the same namespace (a multi-room group).
     pub port: u16,
     pub udp_port_base: u16,
+    /// Its `log_verbosity` (2; 3 logs HAP pair-verify, which 2 leaves out).
+    pub log_verbosity: u8,
 }
 
 impl Default for ShairportConfig {
@@ -41,6 +43,7 @@ impl Default for ShairportConfig {
             output_buffer_seconds: None,
             port: PORT,
             udp_port_base: 6001,
+            log_verbosity: 2,
         }
     }
 }
@@ -119,9 +122,10 @@ pub(crate) fn config_text(config: &ShairportConfig, pipe: &Path, flavour: Flavou
   {extra} {password} {output_buffer} }};
 sessioncontrol = {{ session_timeout = 20; allow_session_interruption = "yes"; }};
 {metadata}
-diagnostics = {{ log_output_to = "stderr"; statistics = "yes"; log_verbosity = 2; {drop} }};
+diagnostics = {{ log_output_to = "stderr"; statistics = "yes"; log_verbosity = {verbosity}; {drop} }};
 "#,
         name = config.name,
+        verbosity = config.log_verbosity,
         port = config.port,
         udp = config.udp_port_base,
     )

@@ -43,6 +43,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         model,
         address,
         protocols,
+        // The audio route line below names the protocol and its timing.
+        _stream,
         codecs,
         encryption,
         password,

@@ -4,7 +4,7 @@
 use airstream::discovery::{Device, ServiceKind};
 use airstream_proto::capabilities::{AirPlay2, PairingRequirement};
 use airstream_proto::route::{
-    AudioRoute, PlayUrlRoute, RouteOverrides, Unsupported, select_audio_route,
+    AudioProtocol, AudioRoute, PlayUrlRoute, RouteOverrides, Unsupported, select_audio_route,
     select_play_url_route,
 };
 use serde::Serialize;
@@ -54,12 +54,13 @@ impl<'a> DeviceReport<'a> {
     }
 }
 
-const COLUMNS: [&str; 9] = [
+const COLUMNS: [&str; 10] = [
     "NAME",
     "ID",
     "MODEL",
     "ADDRESS",
     "PROTOCOLS",
+    "STREAM",
     "CODECS",
     "ENCRYPTION",
     "PASSWORD",
@@ -95,6 +96,18 @@ fn protocols(device: &Device) -> String {
     format!("{}{airplay2}", services.join("+"))
 }
 
+/// What `stream` would use: `AirPlay 1`, `AirPlay 2 (PTP)` or `AirPlay 2 (NTP)`; `-` where
+/// no audio route exists.
+fn stream_protocol(device: &Device) -> String {
+    match select_audio_route(&device.capabilities, &RouteOverrides::default()) {
+        Ok(route) => match route.protocol {
+            AudioProtocol::AirPlay1 => route.protocol.to_string(),
+            AudioProtocol::AirPlay2 { timing, .. } => format!("{} ({timing})", route.protocol),
+        },
+        Err(_) => "-".to_string(),
+    }
+}
+
 fn pairing(device: &Device) -> &'static str {
     let caps = &device.capabilities;
     match caps.pairing() {
@@ -108,7 +121,7 @@ fn pairing(device: &Device) -> &'static str {
 }
 
 /// The table row of one device, in [`COLUMNS`] order.
-pub(crate) fn row(device: &Device) -> [String; 9] {
+pub(crate) fn row(device: &Device) -> [String; 10] {
     let caps = &device.capabilities;
     let address = device
         .socket_addr(ServiceKind::Raop)
@@ -121,6 +134,7 @@ pub(crate) fn row(device: &Device) -> [String; 9] {
         device.model.clone().unwrap_or_else(|| "-".to_string()),
         address,
         protocols(device),
+        stream_protocol(device),
         joined(caps.codecs.as_ref()),
         joined(caps.encryption_types.as_ref()),
         if caps.password_required() {
@@ -135,9 +149,9 @@ pub(crate) fn row(device: &Device) -> [String; 9] {
 
 /// A left-aligned table with a header; widths count characters, not bytes.
 pub(crate) fn table(devices: &[Device]) -> String {
-    let rows: Vec<[String; 9]> = devices.iter().map(row).collect();
+    let rows: Vec<[String; 10]> = devices.iter().map(row).collect();
     let header = COLUMNS.map(String::from);
-    let mut widths = [0usize; 9];
+    let mut widths = [0usize; 10];
     for cells in std::iter::once(&header).chain(&rows) {
         for (width, cell) in widths.iter_mut().zip(cells) {
             *width = (*width).max(cell.chars().count());
@@ -177,6 +191,7 @@ mod tests {
                 "-",
                 "127.0.0.1:5000",
                 "RAOP",
+                "AirPlay 1",
                 "-",
                 "-",
                 "no",
@@ -195,9 +210,9 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "NAME            ID  MODEL  ADDRESS         PROTOCOLS  CODECS  ENCRYPTION  PASSWORD  PAIRING",
-                "127.0.0.1:5000  -   -      127.0.0.1:5000  RAOP       -       -           no        no",
-                "[::1]:7000      -   -      [::1]:7000      AirPlay    -       -           no        no",
+                "NAME            ID  MODEL  ADDRESS         PROTOCOLS  STREAM     CODECS  ENCRYPTION  PASSWORD  PAIRING",
+                "127.0.0.1:5000  -   -      127.0.0.1:5000  RAOP       AirPlay 1  -       -           no        no",
+                "[::1]:7000      -   -      [::1]:7000      AirPlay    -          -       -           no        no",
             ]
         );
     }

@@ -2,12 +2,17 @@
 
 use crate::ipc;
 use crate::progress;
+use crate::stored::FlagCredentials;
 use crate::target::{Target, TargetArgs};
 use airstream::discovery::ServiceKind;
+use airstream::hap::HapCredentials;
 use airstream::raop::{self, Codec, StreamOptions, StreamReport};
 use airstream_audio::{Artwork, ArtworkKind, Metadata, PcmFormat, RawFormat, Source};
 use airstream_proto::capabilities::MetadataKind;
-use airstream_proto::route::{AudioRoute, RouteOverrides, codec_advertised, select_audio_route};
+use airstream_proto::route::{
+    AudioProtocol, AudioRoute, ProtocolChoice, RouteOverrides, TimingProtocol, codec_advertised,
+    select_audio_route,
+};
 use clap::ValueEnum;
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -50,27 +55,31 @@ pub(crate) enum ProtocolArg {
 pub(crate) enum TimingArg {
     /// PTP: we are the master the receiver follows (AirPlay 2).
     Ptp,
-    /// NTP-style timing requests answered by us (AirPlay 1).
+    /// NTP-style timing requests answered by us (AirPlay 1; AirPlay 2 where asked).
     Ntp,
 }
 
-/// The protocol the flags ask for: `--timing ptp` alone means AirPlay 2. AirPlay 2 over NTP
-/// timing (HomePods, Apple TVs) is not there yet, and PTP is AirPlay 2 only.
-fn protocol(
+/// What the flags force: a protocol and an AirPlay 2 timing, `None` where the receiver's TXT
+/// records decide. `--timing ptp` alone means AirPlay 2; `--timing ntp` alone fits both
+/// (AirPlay 1 is always NTP-timed; an AirPlay 2 route then uses NTP too).
+fn forced(
     protocol: Option<ProtocolArg>,
     timing: Option<TimingArg>,
-) -> Result<raop::Protocol, airstream::Error> {
-    match (protocol, timing) {
-        (Some(ProtocolArg::Airplay2), Some(TimingArg::Ntp)) => Err(airstream::Error::Unsupported(
-            "AirPlay 2 with NTP timing is not supported yet: use --timing ptp".into(),
-        )),
-        (Some(ProtocolArg::Raop), Some(TimingArg::Ptp)) => Err(airstream::Error::Unsupported(
-            "PTP timing is AirPlay 2 only: use --protocol airplay2".into(),
-        )),
-        (Some(ProtocolArg::Airplay2), _) | (None, Some(TimingArg::Ptp)) => {
-            Ok(raop::Protocol::AirPlay2)
+) -> Result<(Option<ProtocolChoice>, Option<TimingProtocol>), airstream::Error> {
+    let timing = timing.map(|t| match t {
+        TimingArg::Ptp => TimingProtocol::Ptp,
+        TimingArg::Ntp => TimingProtocol::Ntp,
+    });
+    match protocol {
+        Some(ProtocolArg::Raop) if timing == Some(TimingProtocol::Ptp) => {
+            Err(airstream::Error::Unsupported(
+                "PTP timing is AirPlay 2 only: use --protocol airplay2".into(),
+            ))
         }
-        _ => Ok(raop::Protocol::Raop),
+        Some(ProtocolArg::Raop) => Ok((Some(ProtocolChoice::AirPlay1), None)),
+        Some(ProtocolArg::Airplay2) => Ok((Some(ProtocolChoice::AirPlay2), timing)),
+        None if timing == Some(TimingProtocol::Ptp) => Ok((Some(ProtocolChoice::AirPlay2), timing)),
+        None => Ok((None, timing)),
     }
 }
 
@@ -86,11 +95,14 @@ pub(crate) struct Args {
     /// What the audio packets carry (default: compressed ALAC where the receiver takes ALAC).
     #[arg(long, value_enum)]
     codec: Option<CodecArg>,
-    /// AirPlay 1 (`raop`, the default) or AirPlay 2 (`airplay2`: PTP timing on UDP 319/320,
-    /// which needs root or CAP_NET_BIND_SERVICE).
+    /// Force AirPlay 1 (`raop`) or AirPlay 2 (`airplay2`). Default: AirPlay 1 where the
+    /// receiver takes it, AirPlay 2 where it requires it (`scan` and `info` say which).
+    /// AirPlay 2 with PTP timing needs UDP 319/320: root or CAP_NET_BIND_SERVICE.
     #[arg(long, value_enum)]
     protocol: Option<ProtocolArg>,
-    /// Timing: `ntp` (AirPlay 1) or `ptp` (AirPlay 2; implies --protocol airplay2).
+    /// Timing: `ptp` (AirPlay 2 only; implies --protocol airplay2) or `ntp` (AirPlay 1, and
+    /// AirPlay 2 as HomePods and Apple TVs also take it). Default for AirPlay 2: PTP where
+    /// the receiver's features offer it, else NTP.
     #[arg(long, value_enum)]
     timing: Option<TimingArg>,
     /// End-to-end latency in milliseconds, 250–10000 (default: the config file's, else
@@ -103,9 +115,10 @@ pub(crate) struct Args {
     /// Password of a protected receiver (default: the config file's password_command).
     #[arg(long, env = "AIRSTREAM_PASSWORD", hide_env_values = true)]
     password: Option<String>,
-    /// Legacy pairing credentials printed by `airstream pair`: pair-verify runs before the
-    /// stream starts. Default: those stored for the device, when it needs pairing (or when
-    /// it is given by --address, which tells nothing about its needs).
+    /// Credentials printed by `airstream pair`: pair-verify runs before the stream starts.
+    /// Legacy ID:KEY (AirPlay 1), or AirPlay 2 (HAP) LTPK:LTSK:DEVICE_ID:CLIENT_ID with
+    /// --protocol airplay2. Default: those stored for the device, when it needs pairing (or
+    /// when it is given by --address, which tells nothing about its needs).
     // A String, parsed in `run`: clap would echo a rejected value, and this one is a secret.
     #[arg(
         long,
@@ -154,17 +167,30 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
         .latency
         .or(config.latency)
         .unwrap_or(DEFAULT_LATENCY_MS);
-    let flag_credentials = args
+    let (flag_credentials, flag_hap) = match args
         .credentials
         .as_deref()
-        .map(crate::stored::parse_flag)
-        .transpose()?;
-    let protocol = protocol(args.protocol, args.timing)?;
-    let targets = args.target.resolve_all(Some(ServiceKind::Raop)).await?;
+        .map(crate::stored::parse_any_flag)
+        .transpose()?
+    {
+        None => (None, None),
+        Some(FlagCredentials::Legacy(c)) => (Some(c), None),
+        Some(FlagCredentials::Hap(c)) => (None, Some(c)),
+    };
+    let forced = forced(args.protocol, args.timing)?;
+    // Devices that advertise only `_airplay._tcp` are AirPlay 2 receivers: look for both
+    // services unless AirPlay 1 is forced.
+    let service = (forced.0 == Some(ProtocolChoice::AirPlay1)).then_some(ServiceKind::Raop);
+    let mut targets = args.target.resolve_all(service).await?;
     let routes = targets
         .iter()
-        .map(|t| route(t, &args))
+        .map(|t| route(t, &args, forced))
         .collect::<Result<Vec<_>, _>>()?;
+    for (target, route) in targets.iter_mut().zip(&routes) {
+        if route.protocol.is_airplay2() {
+            target.use_airplay_service();
+        }
+    }
     let codec = group_codec(&targets, &routes, args.codec)?;
 
     if args.inputs.iter().any(|i| i == "-") && std::io::stdin().is_terminal() {
@@ -202,10 +228,34 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
             let mut receiver = raop::Receiver::for_route(target.addr, route);
             receiver.volume = args.volume;
             receiver.password.clone_from(&args.password);
-            if protocol == raop::Protocol::AirPlay2 {
-                // The stream key protects AirPlay 2 payloads; no RSA-wrapped AES key.
-                receiver.protocol = protocol;
-                receiver.encryption = raop::Encryption::None;
+            match route.protocol {
+                AudioProtocol::AirPlay2 {
+                    timing,
+                    pairing_required,
+                    transient_pairing,
+                } => {
+                    // The stream key protects AirPlay 2 payloads; no RSA-wrapped AES key.
+                    receiver.protocol = raop::Protocol::AirPlay2;
+                    receiver.encryption = raop::Encryption::None;
+                    receiver.ap2_timing = match timing {
+                        TimingProtocol::Ptp => raop::Ap2Timing::Ptp,
+                        TimingProtocol::Ntp => raop::Ap2Timing::Ntp,
+                    };
+                    receiver.ap2_pairing = ap2_pairing(
+                        target,
+                        flag_hap.clone(),
+                        pairing_required,
+                        transient_pairing,
+                    )?;
+                }
+                AudioProtocol::AirPlay1 if flag_hap.is_some() => {
+                    return Err(airstream::Error::Unsupported(format!(
+                        "--credentials: these are AirPlay 2 (HAP) credentials and {} takes \
+                         AirPlay 1; add --protocol airplay2",
+                        target.label
+                    )));
+                }
+                AudioProtocol::AirPlay1 => {}
             }
             // pyatv verifies whenever credentials are stored; we skip it where discovery
             // says the device does not ask for it, so a stale entry cannot break a stream.
@@ -214,9 +264,9 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
                     .then(|| crate::stored::lookup(target))
                     .flatten()
             });
-            receiver
+            Ok(receiver)
         })
-        .collect();
+        .collect::<Result<Vec<_>, airstream::Error>>()?;
 
     // SIGINT, SIGTERM, SIGHUP: TEARDOWN, then exit 128 + the signal (see `signals`); during
     // the setup too (a receiver slow to answer must not leave a session behind).
@@ -264,17 +314,68 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
     Ok(signals.check()?)
 }
 
-/// What route selection decides for one receiver, with the command line's wishes.
-fn route(target: &Target, args: &Args) -> Result<AudioRoute, airstream::Error> {
-    route_with(target, args.codec, args.encrypt)
+/// How an AirPlay 2 receiver's channel is secured: pair-verify with HAP credentials (the
+/// flag's, else those stored for it); without them, transient pairing where its features
+/// offer it, else RTSP in the clear. A device whose flags say it requires pairing and that
+/// has no credentials is refused before any connection (exit 15, with the `pair` command).
+fn ap2_pairing(
+    target: &Target,
+    flag: Option<HapCredentials>,
+    pairing_required: bool,
+    transient_pairing: bool,
+) -> Result<raop::Ap2Pairing, airstream::Error> {
+    if let Some(credentials) = flag.or_else(|| crate::stored::lookup_hap(target)) {
+        return Ok(raop::Ap2Pairing::Verified(credentials));
+    }
+    if !target.discovered {
+        return Ok(raop::Ap2Pairing::Open);
+    }
+    if pairing_required {
+        return Err(airstream::Error::PairingRequired {
+            device: target.label.clone(),
+            command: format!("airstream pair --device {}", target.store_id),
+        });
+    }
+    Ok(if transient_pairing {
+        raop::Ap2Pairing::Transient
+    } else {
+        raop::Ap2Pairing::Open
+    })
 }
 
-/// [`route`] for commands other than `stream` (`session`): the codec and encryption asked.
+/// What route selection decides for one receiver, with the command line's wishes.
+fn route(
+    target: &Target,
+    args: &Args,
+    (protocol, timing): (Option<ProtocolChoice>, Option<TimingProtocol>),
+) -> Result<AudioRoute, airstream::Error> {
+    let overrides = RouteOverrides {
+        protocol,
+        timing,
+        ..overrides(target, args.codec, args.encrypt)
+    };
+    route_from(target, &overrides)
+}
+
+/// [`route`] for commands other than `stream` (`session`, AirPlay 1 only): the codec and
+/// encryption asked; a receiver that needs AirPlay 2 is refused by name.
 pub(crate) fn route_with(
     target: &Target,
     codec: Option<CodecArg>,
     encrypt: bool,
 ) -> Result<AudioRoute, airstream::Error> {
+    let route = route_from(target, &overrides(target, codec, encrypt))?;
+    if route.protocol.is_airplay2() {
+        return Err(airstream::Error::Unsupported(format!(
+            "{}: needs AirPlay 2, which this command does not send; use `airstream stream`",
+            target.label
+        )));
+    }
+    Ok(route)
+}
+
+/// The codec, encryption and metadata the command line asks for `target`.
+fn overrides(target: &Target, codec: Option<CodecArg>, encrypt: bool) -> RouteOverrides {
     let mut overrides = RouteOverrides {
         codec: codec.map(|c| c.0),
         encryption: encrypt.then_some(raop::Encryption::AirPortRsa),
@@ -288,7 +389,11 @@ pub(crate) fn route_with(
             MetadataKind::Progress,
         ]);
     }
-    let route = select_audio_route(target.capabilities(), &overrides)
+    overrides
+}
+
+fn route_from(target: &Target, overrides: &RouteOverrides) -> Result<AudioRoute, airstream::Error> {
+    let route = select_audio_route(target.capabilities(), overrides)
         .map_err(|u| airstream::Error::Unsupported(format!("{}: {u}", target.label)))?;
     tracing::info!("route to {}: {route}", target.label);
     Ok(route)
@@ -469,23 +574,30 @@ mod tests {
 
     #[test]
     fn protocol_and_timing_flags_choose_the_route_or_refuse() {
-        use raop::Protocol;
-        let chosen = |p, t| protocol(p, t).map_err(|e| e.kind());
-        assert_eq!(chosen(None, None), Ok(Protocol::Raop));
-        assert_eq!(chosen(None, Some(TimingArg::Ntp)), Ok(Protocol::Raop));
-        assert_eq!(chosen(None, Some(TimingArg::Ptp)), Ok(Protocol::AirPlay2));
+        use ProtocolChoice::{AirPlay1, AirPlay2};
+        use TimingProtocol::{Ntp, Ptp};
+        let chosen = |p, t| forced(p, t).map_err(|e| e.kind());
+        assert_eq!(chosen(None, None), Ok((None, None)));
+        assert_eq!(chosen(None, Some(TimingArg::Ntp)), Ok((None, Some(Ntp))));
+        assert_eq!(
+            chosen(None, Some(TimingArg::Ptp)),
+            Ok((Some(AirPlay2), Some(Ptp)))
+        );
         assert_eq!(
             chosen(Some(ProtocolArg::Airplay2), None),
-            Ok(Protocol::AirPlay2)
+            Ok((Some(AirPlay2), None))
         );
-        let unsupported = Err(airstream::ErrorKind::Unsupported);
         assert_eq!(
             chosen(Some(ProtocolArg::Airplay2), Some(TimingArg::Ntp)),
-            unsupported
+            Ok((Some(AirPlay2), Some(Ntp)))
+        );
+        assert_eq!(
+            chosen(Some(ProtocolArg::Raop), None),
+            Ok((Some(AirPlay1), None))
         );
         assert_eq!(
             chosen(Some(ProtocolArg::Raop), Some(TimingArg::Ptp)),
-            unsupported
+            Err(airstream::ErrorKind::Unsupported)
         );
     }
 

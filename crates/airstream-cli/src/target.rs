@@ -49,6 +49,20 @@ impl Target {
         &self.device.capabilities
     }
 
+    /// Connects to its `_airplay._tcp` port (AirPlay 2) where it advertises one; a device
+    /// given by address, or one without that service, keeps its address.
+    pub(crate) fn use_airplay_service(&mut self) {
+        if !self.discovered {
+            return;
+        }
+        let addrs = self.device.socket_addrs(ServiceKind::AirPlay);
+        if let Some(&addr) = addrs.first() {
+            self.label = format!("{} ({addr})", self.device.name);
+            self.addr = addr;
+            self.addrs = addrs;
+        }
+    }
+
     /// Store keys its credentials may be under, best first: [`Target::store_id`], then each
     /// resolved address (a device paired by `--address` and now found by name, or the other
     /// way round).

@@ -115,6 +115,7 @@ fn scan_json_has_every_parsed_field() {
     assert_eq!(
         atv["audio_route"]["ok"],
         json!({
+            "protocol": {"name": "airplay1"},
             "codec": "alac",
             "encryption": "none",
             "auth": {"password": false, "legacy_pairing": false},
@@ -164,7 +165,11 @@ fn scan_json_has_every_parsed_field() {
 
     let homepod = device(devices, "Bedroom", "D0:D2:B0:A1:B2:C3");
     assert_eq!(homepod["airplay2"], "required");
-    assert_eq!(homepod["audio_route"]["unsupported"]["needs"], "airplay2");
+    // It requires AirPlay 2 (PTP, feature bit 41): `stream` takes that route.
+    assert_eq!(
+        homepod["audio_route"]["ok"]["protocol"],
+        json!({"name": "airplay2", "timing": "ptp", "pairing_required": false, "transient_pairing": true})
+    );
     assert_eq!(homepod["play_url_route"]["unsupported"]["needs"], "video");
     assert_eq!(homepod["capabilities"]["status_flags"], "0x98404");
 
@@ -212,6 +217,7 @@ fn scan_table_has_one_row_per_device() {
                 "MODEL",
                 "ADDRESS",
                 "PROTOCOLS",
+                "STREAM",
                 "CODECS",
                 "ENCRYPTION",
                 "PASSWORD",
@@ -223,6 +229,7 @@ fn scan_table_has_one_row_per_device() {
                 "AudioAccessory1,1",
                 "10.77.0.12:7000",
                 "RAOP+AirPlay (needs AP2)",
+                "AirPlay 2 (PTP)",
                 "pcm,alac,aac,aac-eld",
                 "none,fairplay,fairplay-sap2.5",
                 "no",
@@ -234,6 +241,7 @@ fn scan_table_has_one_row_per_device() {
                 "AirPort10,115",
                 "10.77.0.11:5000",
                 "RAOP (AP2)",
+                "AirPlay 1",
                 "pcm,alac",
                 "none,mfi-sap",
                 "no",
@@ -245,6 +253,7 @@ fn scan_table_has_one_row_per_device() {
                 "AppleTV6,2",
                 "10.77.0.10:7000",
                 "RAOP+AirPlay (AP2)",
+                "AirPlay 1",
                 "pcm,alac,aac,aac-eld",
                 "none,fairplay,fairplay-sap2.5",
                 "no",
@@ -256,6 +265,7 @@ fn scan_table_has_one_row_per_device() {
                 "ShairportSync",
                 "10.77.0.13:5000",
                 "RAOP",
+                "AirPlay 1",
                 "pcm,alac",
                 "none,rsa",
                 "no",
@@ -267,6 +277,7 @@ fn scan_table_has_one_row_per_device() {
                 "AVR-X2700H",
                 "10.77.0.14:1024",
                 "RAOP",
+                "AirPlay 1",
                 "pcm,alac",
                 "none,rsa",
                 "yes",
@@ -278,6 +289,7 @@ fn scan_table_has_one_row_per_device() {
                 "ShairportSync",
                 "10.77.0.15:5000",
                 "RAOP",
+                "AirPlay 1",
                 "pcm,alac",
                 "none,rsa",
                 "no",
@@ -289,6 +301,7 @@ fn scan_table_has_one_row_per_device() {
                 "ShairportSync",
                 "10.77.0.16:5000",
                 "RAOP",
+                "AirPlay 1",
                 "pcm,alac",
                 "none,rsa",
                 "no",

@@ -565,6 +565,7 @@ impl Capabilities {
     pub fn airplay2(&self) -> AirPlay2 {
         let default = crate::route::RouteOverrides::default();
         match crate::route::select_audio_route(self, &default) {
+            Ok(route) if route.protocol.is_airplay2() => AirPlay2::Required,
             Err(unsupported) if unsupported.needs.is_airplay2() => AirPlay2::Required,
             _ if self.airplay2_supported() => AirPlay2::Supported,
             _ => AirPlay2::No,

@@ -1,6 +1,7 @@
 //! Route selection: from a device's [`Capabilities`] (plus what the user forced), decide how to
 //! talk to it — or say exactly what it would need that we do not do. One pure function per
-//! use: [`select_audio_route`] for RAOP audio, [`select_play_url_route`] for play_url.
+//! use: [`select_audio_route`] for audio (AirPlay 1 where the device takes it, AirPlay 2 where
+//! it requires it), [`select_play_url_route`] for play_url.
 //!
 //! Rules come from shared/protocol/raop.md (§1, §2.5, §4.4) and airplay.md (§1.1, §1.7); the
 //! per-model exceptions live in [`quirks`], each with its source.
@@ -32,11 +33,49 @@ pub enum ProtocolChoice {
     AirPlay2,
 }
 
+/// Which clock an AirPlay 2 receiver follows (airplay2.md §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimingProtocol {
+    /// We are the PTP master (UDP 319/320); feature bit 41.
+    Ptp,
+    /// The receiver asks our NTP timing port, as in AirPlay 1.
+    Ntp,
+}
+
+/// Which protocol carries the audio, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "name")]
+pub enum AudioProtocol {
+    /// RAOP: ANNOUNCE, SETUP, RECORD; NTP timing.
+    #[serde(rename = "airplay1")]
+    AirPlay1,
+    /// AirPlay 2 realtime audio (type 96).
+    #[serde(rename = "airplay2")]
+    AirPlay2 {
+        /// PTP (feature bit 41) or NTP.
+        timing: TimingProtocol,
+        /// Its flags require HAP pairing: stored credentials (`airstream pair`) are needed.
+        pairing_required: bool,
+        /// Transient pairing (bit 43 or 48) opens the session without stored credentials.
+        transient_pairing: bool,
+    },
+}
+
+impl AudioProtocol {
+    /// Whether this is AirPlay 2.
+    pub fn is_airplay2(self) -> bool {
+        matches!(self, Self::AirPlay2 { .. })
+    }
+}
+
 /// What the user forced; `None` everywhere means "decide from the TXT records".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteOverrides {
-    /// Force AirPlay 1 or 2 instead of choosing from the feature bits.
+    /// Force AirPlay 1 or 2 instead of choosing from the TXT records.
     pub protocol: Option<ProtocolChoice>,
+    /// Force PTP or NTP timing for AirPlay 2 (PTP alone also means AirPlay 2).
+    pub timing: Option<TimingProtocol>,
     /// Force a codec instead of the best the device lists in `cn`.
     pub codec: Option<Codec>,
     /// Force clear or RSA-encrypted audio instead of what `et` and quirks say.
@@ -57,9 +96,11 @@ pub struct RaopAuth {
     pub legacy_pairing: bool,
 }
 
-/// How to stream RAOP (AirPlay 1) audio to one device.
+/// How to stream audio to one device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AudioRoute {
+    /// AirPlay 1 (RAOP) or AirPlay 2, with its timing and pairing.
+    pub protocol: AudioProtocol,
     /// Payload the audio packets carry.
     pub codec: Codec,
     /// Whether the payload is AES-encrypted (et=1) or clear.
@@ -184,19 +225,75 @@ fn list<T: fmt::Display>(items: Option<&Vec<T>>) -> String {
     )
 }
 
-/// Picks protocol, codec, encryption, auth, auth-setup and metadata for RAOP audio.
+/// Picks protocol, codec, encryption, auth, auth-setup and metadata for audio: AirPlay 1
+/// where the device takes it (also when it does both), AirPlay 2 where it requires it (no
+/// `_raop._tcp` service, FairPlay-only RAOP, a first-generation HomePod), unless the user
+/// forced one.
 pub fn select_audio_route(
+    caps: &Capabilities,
+    overrides: &RouteOverrides,
+) -> Result<AudioRoute, Unsupported> {
+    let ptp_forced = overrides.timing == Some(TimingProtocol::Ptp);
+    match overrides.protocol {
+        Some(ProtocolChoice::AirPlay2) => airplay2_route(caps, overrides),
+        Some(ProtocolChoice::AirPlay1) if ptp_forced => Err(Unsupported::new(
+            Need::AirPlay2,
+            "PTP timing was requested, which is AirPlay 2 only",
+        )),
+        Some(ProtocolChoice::AirPlay1) => airplay1_route(caps, overrides),
+        None if ptp_forced => airplay2_route(caps, overrides),
+        None => match airplay1_route(caps, overrides) {
+            Err(why) if why.needs.is_airplay2() => airplay2_route(caps, overrides),
+            route => route,
+        },
+    }
+}
+
+/// AirPlay 2 realtime audio: ALAC (compressed unless forced), sealed with the stream key
+/// (no RSA), metadata as `md` lists it; PTP timing where the features offer it (bit 41) or
+/// nothing is known, else NTP.
+fn airplay2_route(
+    caps: &Capabilities,
+    overrides: &RouteOverrides,
+) -> Result<AudioRoute, Unsupported> {
+    check_access(caps)?;
+    let quirks = quirks(caps);
+    let timing = overrides.timing.unwrap_or(match caps.features {
+        Some(features)
+            if !features.has(Feature::Ptp) && !quirks.contains(&Quirk::HomePodGen1NeedsPtp) =>
+        {
+            TimingProtocol::Ntp
+        }
+        _ => TimingProtocol::Ptp,
+    });
+    let metadata = choose_metadata(caps, overrides, &quirks);
+    Ok(AudioRoute {
+        protocol: AudioProtocol::AirPlay2 {
+            timing,
+            pairing_required: caps.pairing() == PairingRequirement::Mandatory,
+            transient_pairing: caps.transient_pairing(),
+        },
+        codec: overrides.codec.unwrap_or(Codec::Alac),
+        encryption: Encryption::None,
+        auth: RaopAuth::default(),
+        auth_setup: false,
+        metadata,
+        format: AudioFormat::default(),
+        quirks: quirks
+            .into_iter()
+            .filter(|q| q.shapes_audio_route())
+            .collect(),
+        airplay2_supported: true,
+    })
+}
+
+/// RAOP (AirPlay 1) audio, or what makes it impossible.
+fn airplay1_route(
     caps: &Capabilities,
     overrides: &RouteOverrides,
 ) -> Result<AudioRoute, Unsupported> {
     let quirks = quirks(caps);
     let forced_airplay1 = overrides.protocol == Some(ProtocolChoice::AirPlay1);
-    if overrides.protocol == Some(ProtocolChoice::AirPlay2) {
-        return Err(Unsupported::new(
-            Need::AirPlay2,
-            "AirPlay 2 audio was requested; airstream sends AirPlay 1 (RAOP) audio only",
-        ));
-    }
     if !caps.raop && !forced_airplay1 {
         return Err(if caps.airplay2_supported() {
             Unsupported::new(Need::AirPlay2, "it advertises no _raop._tcp service")
@@ -229,6 +326,7 @@ pub fn select_audio_route(
         .filter(|q| q.shapes_audio_route())
         .collect();
     Ok(AudioRoute {
+        protocol: AudioProtocol::AirPlay1,
         codec,
         encryption,
         auth: RaopAuth {

@@ -238,6 +238,66 @@ impl FakeDevice {
         )
     }
 
+    /// shairport-sync 4.3.7 built with AirPlay 2, TXT as its rtsp.c builds them (features
+    /// `0x405C4A00,0x1C340`, flags `0x4`), on port 7000: `_airplay._tcp`, plus `_raop._tcp`
+    /// when `with_raop` (as it runs; without, it is a receiver that takes only AirPlay 2).
+    pub fn shairport_sync_airplay2(name: &str, id: &str, address: u8, with_raop: bool) -> Self {
+        let features = "0x405C4A00,0x1C340";
+        let mut services = vec![FakeService {
+            kind: ServiceKind::AirPlay,
+            port: 7000,
+            txt: txt(&[
+                ("srcvers", "366.0"),
+                ("deviceid", id),
+                ("features", features),
+                ("flags", "0x4"),
+                ("protovers", "1.1"),
+                ("acl", "0"),
+                ("rsf", "0x0"),
+                ("fv", "4.3.7"),
+                ("model", "Shairport Sync"),
+                ("pi", "5e3e4a4c-7e1d-4c3b-9a51-3f1bb2a0c001"),
+                ("gid", "5e3e4a4c-7e1d-4c3b-9a51-3f1bb2a0c001"),
+                ("gcgl", "0"),
+                (
+                    "pk",
+                    "c6d3e2d7b3c1a2f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6",
+                ),
+            ]),
+        }];
+        if with_raop {
+            services.push(FakeService {
+                kind: ServiceKind::Raop,
+                port: 7000,
+                txt: txt(&[
+                    ("cn", "0,1"),
+                    ("da", "true"),
+                    ("et", "0,1"),
+                    ("ft", features),
+                    ("fv", "4.3.7"),
+                    ("md", "0,1,2"),
+                    ("am", "Shairport Sync"),
+                    ("sf", "0x4"),
+                    ("tp", "UDP"),
+                    ("vn", "65537"),
+                    ("vs", "366.0"),
+                ]),
+            });
+        }
+        let host = format!("{}.local.", name.replace(' ', "-"));
+        Self::new(name, id, &host, address, services)
+    }
+
+    /// Replaces (or adds) `key` in the TXT record of its `kind` service.
+    #[must_use]
+    pub fn with_txt(mut self, kind: ServiceKind, key: &str, value: &str) -> Self {
+        if let Some(service) = self.services.iter_mut().find(|s| s.kind == kind) {
+            service.txt.retain(|(k, _)| k != key);
+            service.txt.push((key.to_string(), value.to_string()));
+        }
+        self
+    }
+
     /// A third-party AV receiver with an AirPlay password (pw=true, flag 0x80).
     pub fn password_speaker() -> Self {
         Self::new(

@@ -32,6 +32,8 @@ pub struct ShairportConfig {
     /// Seconds without a frame played after which it ends the session on its own (its
     /// `session_timeout`; shairport-sync's default is 120).
     pub session_timeout: u32,
+    /// Its `log_verbosity` (2; 3 logs HAP pair-verify, which 2 leaves out).
+    pub log_verbosity: u8,
 }
 
 impl Default for ShairportConfig {
@@ -45,6 +47,7 @@ impl Default for ShairportConfig {
             port: PORT,
             udp_port_base: 6001,
             session_timeout: 20,
+            log_verbosity: 2,
         }
     }
 }
@@ -123,9 +126,10 @@ pub(crate) fn config_text(config: &ShairportConfig, pipe: &Path, flavour: Flavou
   {extra} {password} {output_buffer} }};
 sessioncontrol = {{ session_timeout = {timeout}; allow_session_interruption = "yes"; }};
 {metadata}
-diagnostics = {{ log_output_to = "stderr"; statistics = "yes"; log_verbosity = 2; {drop} }};
+diagnostics = {{ log_output_to = "stderr"; statistics = "yes"; log_verbosity = {verbosity}; {drop} }};
 "#,
         name = config.name,
+        verbosity = config.log_verbosity,
         port = config.port,
         udp = config.udp_port_base,
         timeout = config.session_timeout,

@@ -9,7 +9,7 @@ use airstream_proto::capabilities::{
 };
 use airstream_proto::format::Codec;
 use airstream_proto::raop::Encryption;
-use airstream_proto::route::{self, Need, RouteOverrides};
+use airstream_proto::route::{self, AudioProtocol, RouteOverrides, TimingProtocol};
 use airstream_testkit::avahi::Avahi;
 use airstream_testkit::mdns::{Advertiser, FAKE_SUBNET, FakeDevice};
 use airstream_testkit::netns::Netns;
@@ -149,10 +149,15 @@ fn scan_lists_every_fake_device_with_its_capabilities() {
     let homepod = by_name(&devices, "Bedroom")[0];
     assert_eq!(homepod.model.as_deref(), Some("AudioAccessory1,1"));
     assert_eq!(homepod.capabilities.airplay2(), AirPlay2::Required);
+    // It requires AirPlay 2, with PTP: that is the audio route.
     assert_eq!(
         route::select_audio_route(&homepod.capabilities, &RouteOverrides::default())
-            .map_err(|u| u.needs),
-        Err(Need::AirPlay2)
+            .map(|r| r.protocol),
+        Ok(AudioProtocol::AirPlay2 {
+            timing: TimingProtocol::Ptp,
+            pairing_required: false,
+            transient_pairing: true,
+        })
     );
 
     let office = by_name(&devices, "Office")[0];

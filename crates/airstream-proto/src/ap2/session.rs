@@ -146,6 +146,8 @@ impl Ap2Session {
                 self.requests.clear();
                 return Err(match response.status {
                     453 => SessionError::Busy,
+                    // 470 Connection Authorization Required: HAP pairing first.
+                    403 | 470 => SessionError::Forbidden,
                     _ => SessionError::Status {
                         method: pending.method.to_string(),
                         status: response.status,
@@ -465,5 +467,22 @@ mod tests {
         let refused = Response::new(Version::Rtsp10, 453, "Not Enough Bandwidth");
         assert_eq!(session.handle_response(&refused), Err(SessionError::Busy));
         let _ = setup;
+    }
+
+    #[test]
+    fn a_setup_refused_for_want_of_pairing_says_so() {
+        for status in [403, 470] {
+            let mut session = Ap2Session::new(config(None)).expect("config");
+            let setup = session.poll_request().expect("setup");
+            let refused =
+                Response::new(Version::Rtsp10, status, "Connection Authorization Required")
+                    .with_header("CSeq", setup.headers.get("CSeq").unwrap_or("1"));
+            assert_eq!(
+                session.handle_response(&refused),
+                Err(SessionError::Forbidden),
+                "{status}"
+            );
+            assert_eq!(session.poll_request(), None);
+        }
     }
 }

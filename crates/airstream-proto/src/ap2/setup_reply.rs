@@ -149,6 +149,44 @@ mod tests {
     }
 
     #[test]
+    fn an_ntp_session_reply_needs_a_sane_timing_port() {
+        let ntp = Timing::Ntp { timing_port: 7002 };
+        let reply = body(vec![
+            ("eventPort", Value::from(7003u64)),
+            ("timingPort", Value::from(6002u64)),
+        ]);
+        assert_eq!(
+            SessionSetupReply::parse(&reply, &ntp).unwrap(),
+            SessionSetupReply {
+                event_port: 7003,
+                timing_port: Some(6002),
+            }
+        );
+        for value in [
+            Value::from(0u64),
+            Value::from(65_536u64),
+            Value::from(-7i64),
+        ] {
+            let reply = body(vec![
+                ("eventPort", Value::from(7003u64)),
+                ("timingPort", value),
+            ]);
+            assert!(matches!(
+                SessionSetupReply::parse(&reply, &ntp),
+                Err(SetupError::BadPort {
+                    field: "timingPort",
+                    ..
+                })
+            ));
+        }
+        let without = body(vec![("eventPort", Value::from(7003u64))]);
+        assert!(matches!(
+            SessionSetupReply::parse(&without, &ntp),
+            Err(SetupError::Missing("timingPort"))
+        ));
+    }
+
+    #[test]
     fn session_reply_with_absurd_or_missing_ports_is_refused() {
         for (value, field) in [
             (Value::from(0u64), "eventPort"),

@@ -134,8 +134,9 @@ pub enum SessionError {
         /// What it said.
         value: String,
     },
-    /// 403 on ANNOUNCE even after auth-setup: the device wants pairing.
-    #[error("the receiver refused ANNOUNCE (403) even after auth-setup: it needs pairing")]
+    /// 403 on ANNOUNCE even after auth-setup, or 403/470 on an AirPlay 2 SETUP without
+    /// pairing: the device wants pairing.
+    #[error("the receiver refused the session (403/470): it needs pairing")]
     Forbidden,
     /// A response with no request outstanding.
     #[error("a response arrived with no request outstanding")]

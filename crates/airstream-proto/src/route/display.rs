@@ -1,13 +1,28 @@
 //! Routes in words, for people (`airstream info`, `-v` logs): "compressed ALAC, no
 //! encryption, password", not `AudioRoute { codec: AlacCompressed, … }`.
 
-use super::{AudioRoute, PlayUrlRoute};
+use super::{AudioProtocol, AudioRoute, PlayUrlRoute, TimingProtocol};
 use std::fmt;
 
-/// `RAOP, compressed ALAC, no encryption, password, metadata: text and artwork`.
+/// `RAOP, compressed ALAC, no encryption, password, metadata: text and artwork`, or
+/// `AirPlay 2 (PTP), compressed ALAC, transient pairing, metadata: text`.
 impl fmt::Display for AudioRoute {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RAOP, {}, {}", self.codec, self.encryption)?;
+        match self.protocol {
+            AudioProtocol::AirPlay1 => write!(f, "RAOP, {}, {}", self.codec, self.encryption)?,
+            AudioProtocol::AirPlay2 {
+                timing,
+                pairing_required,
+                transient_pairing,
+            } => {
+                write!(f, "AirPlay 2 ({timing}), {}", self.codec)?;
+                if pairing_required {
+                    f.write_str(", HAP pair-verify")?;
+                } else if transient_pairing {
+                    f.write_str(", transient pairing")?;
+                }
+            }
+        }
         if self.auth.password {
             f.write_str(", password")?;
         }
@@ -59,6 +74,26 @@ impl fmt::Display for PlayUrlRoute {
     }
 }
 
+/// `PTP` or `NTP`.
+impl fmt::Display for TimingProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimingProtocol::Ptp => "PTP",
+            TimingProtocol::Ntp => "NTP",
+        })
+    }
+}
+
+/// `AirPlay 1` or `AirPlay 2`: the column `scan` shows.
+impl fmt::Display for AudioProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AudioProtocol::AirPlay1 => "AirPlay 1",
+            AudioProtocol::AirPlay2 { .. } => "AirPlay 2",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::RaopAuth;
@@ -67,7 +102,8 @@ mod tests {
 
     #[test]
     fn routes_read_as_words() {
-        let route = AudioRoute {
+        let mut route = AudioRoute {
+            protocol: AudioProtocol::AirPlay1,
             codec: crate::format::Codec::Alac,
             encryption: crate::raop::Encryption::None,
             auth: RaopAuth {
@@ -84,6 +120,18 @@ mod tests {
             route.to_string(),
             "RAOP, compressed ALAC, no encryption, password, metadata: text and artwork"
         );
+        route.protocol = AudioProtocol::AirPlay2 {
+            timing: TimingProtocol::Ntp,
+            pairing_required: false,
+            transient_pairing: true,
+        };
+        route.metadata = Vec::new();
+        route.auth = RaopAuth::default();
+        assert_eq!(
+            route.to_string(),
+            "AirPlay 2 (NTP), compressed ALAC, transient pairing, no metadata"
+        );
+        assert_eq!(route.protocol.to_string(), "AirPlay 2");
         let play = PlayUrlRoute::AirPlay1 {
             pair_verify: true,
             password: false,

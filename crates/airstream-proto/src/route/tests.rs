@@ -21,11 +21,50 @@ const SHAIRPORT: &[(&str, &str)] = &[
     ("sf", "0x4"),
 ];
 
-/// The expected route in one line: codec/encryption/auth-setup/password/pairing/metadata/quirks.
+/// shairport-sync 4.3.7 built with AirPlay 2, as its rtsp.c publishes `_raop._tcp` (`pk`
+/// left out) …
+const SHAIRPORT_437_RAOP: &[(&str, &str)] = &[
+    ("cn", "0,1"),
+    ("da", "true"),
+    ("et", "0,1"),
+    ("ft", "0x405C4A00,0x1C340"),
+    ("fv", "4.3.7"),
+    ("md", "0,1,2"),
+    ("am", "Shairport Sync"),
+    ("sf", "0x4"),
+    ("tp", "UDP"),
+    ("vn", "65537"),
+    ("vs", "366.0"),
+];
+/// … and `_airplay._tcp` (`pi`, `gid`, `pk` left out).
+const SHAIRPORT_437_AIRPLAY: &[(&str, &str)] = &[
+    ("srcvers", "366.0"),
+    ("deviceid", "0A:1B:2C:3D:4E:5F"),
+    ("features", "0x405C4A00,0x1C340"),
+    ("flags", "0x4"),
+    ("protovers", "1.1"),
+    ("acl", "0"),
+    ("rsf", "0x0"),
+    ("fv", "4.3.7"),
+    ("model", "Shairport Sync"),
+    ("gcgl", "0"),
+];
+
+/// The expected route in one line: codec/encryption/auth-setup/password/pairing/metadata/quirks,
+/// after the AirPlay 2 part (timing, HAP pairing required, transient pairing) where it is one.
 fn summary(route: &Result<AudioRoute, Unsupported>) -> String {
     match route {
         Ok(r) => format!(
-            "{:?}/{:?}/setup={}/pw={}/pair={}/md={:?}/quirks={:?}",
+            "{}{:?}/{:?}/setup={}/pw={}/pair={}/md={:?}/quirks={:?}",
+            match r.protocol {
+                AudioProtocol::AirPlay1 => String::new(),
+                AudioProtocol::AirPlay2 {
+                    timing,
+                    pairing_required,
+                    transient_pairing,
+                } =>
+                    format!("AP2 {timing:?} hap={pairing_required} transient={transient_pairing}: "),
+            },
             r.codec,
             r.encryption,
             r.auth_setup,
@@ -159,7 +198,7 @@ fn audio_route_table() {
             "FairPlay only, AirPlay 2 capable",
             raop(&[("am", "X"), ("et", "3,5"), ("ft", AP2_FEATURES)]),
             none.clone(),
-            "needs AirPlay2",
+            "AP2 Ptp hap=false transient=true: Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
         ),
         (
             "FairPlay only, user forces no encryption",
@@ -171,7 +210,7 @@ fn audio_route_table() {
             "HomePod gen 1",
             raop(homepod_gen1),
             none.clone(),
-            "needs AirPlay2",
+            "AP2 Ptp hap=false transient=true: Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
         ),
         (
             "HomePod gen 1, user forces AirPlay 1",
@@ -195,7 +234,7 @@ fn audio_route_table() {
             "user asks for AirPlay 2 audio",
             raop(SHAIRPORT),
             force(|o| o.protocol = Some(ProtocolChoice::AirPlay2)),
-            "needs AirPlay2",
+            "AP2 Ptp hap=false transient=false: Alac/None/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[]",
         ),
         (
             "RTP over TCP only",
@@ -249,7 +288,7 @@ fn audio_route_table() {
             "AirPlay service only, AirPlay 2 device",
             airplay(&[("features", AP2_FEATURES)]),
             none.clone(),
-            "needs AirPlay2",
+            "AP2 Ptp hap=false transient=true: Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
         ),
         (
             "AirPlay service only, old device",
@@ -274,6 +313,84 @@ fn audio_route_table() {
             raop(&[("am", "AirPort10,115"), ("et", "0"), ("md", "1,2")]),
             force(|o| o.metadata = Some(vec![MetadataKind::Text, MetadataKind::Artwork])),
             "Alac/None/setup=false/pw=false/pair=false/md=[Artwork]/quirks=[AirPortRejectsRsa, AirPortTextOnlyIfListed]",
+        ),
+        (
+            "shairport-sync 4.3.7 (AirPlay 2 build): both services, does both",
+            Capabilities::from_txt(
+                Some(&TxtRecord::from_pairs(SHAIRPORT_437_RAOP)),
+                Some(&TxtRecord::from_pairs(SHAIRPORT_437_AIRPLAY)),
+            ),
+            none.clone(),
+            "Alac/None/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[]",
+        ),
+        (
+            "shairport-sync 4.3.7, user forces AirPlay 2",
+            Capabilities::from_txt(
+                Some(&TxtRecord::from_pairs(SHAIRPORT_437_RAOP)),
+                Some(&TxtRecord::from_pairs(SHAIRPORT_437_AIRPLAY)),
+            ),
+            force(|o| o.protocol = Some(ProtocolChoice::AirPlay2)),
+            "AP2 Ptp hap=false transient=true: Alac/None/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[]",
+        ),
+        (
+            "shairport-sync 4.3.7, --timing ptp alone",
+            Capabilities::from_txt(
+                Some(&TxtRecord::from_pairs(SHAIRPORT_437_RAOP)),
+                Some(&TxtRecord::from_pairs(SHAIRPORT_437_AIRPLAY)),
+            ),
+            force(|o| o.timing = Some(TimingProtocol::Ptp)),
+            "AP2 Ptp hap=false transient=true: Alac/None/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[]",
+        ),
+        (
+            "shairport-sync 4.3.7, --timing ntp alone keeps AirPlay 1",
+            Capabilities::from_txt(
+                Some(&TxtRecord::from_pairs(SHAIRPORT_437_RAOP)),
+                Some(&TxtRecord::from_pairs(SHAIRPORT_437_AIRPLAY)),
+            ),
+            force(|o| o.timing = Some(TimingProtocol::Ntp)),
+            "Alac/None/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[]",
+        ),
+        (
+            "shairport-sync 4.3.7 with only _airplay._tcp",
+            airplay(SHAIRPORT_437_AIRPLAY),
+            none.clone(),
+            "AP2 Ptp hap=false transient=true: Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
+        ),
+        (
+            "AirPlay 2 only, user forces NTP timing and uncompressed ALAC",
+            airplay(SHAIRPORT_437_AIRPLAY),
+            force(|o| {
+                o.timing = Some(TimingProtocol::Ntp);
+                o.codec = Some(Codec::AlacRaw);
+            }),
+            "AP2 Ntp hap=false transient=true: AlacRaw/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
+        ),
+        (
+            "AirPlay 2 only, features without bit 41 (no PTP)",
+            airplay(&[("features", "0x405C4A00,0x1C140"), ("flags", "0x4")]),
+            none.clone(),
+            "AP2 Ntp hap=false transient=true: Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
+        ),
+        (
+            "AirPlay 2 only, PIN flag 0x8: HAP pairing required",
+            airplay(&[("features", "0x405C4A00,0x1C340"), ("flags", "0xC")]),
+            none.clone(),
+            "AP2 Ptp hap=true transient=true: Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
+        ),
+        (
+            "AirPlay 2 only, home members only",
+            airplay(&[("features", "0x405C4A00,0x1C340"), ("act", "2")]),
+            none.clone(),
+            "needs HomeAccess",
+        ),
+        (
+            "PTP forced with AirPlay 1",
+            raop(SHAIRPORT),
+            force(|o| {
+                o.protocol = Some(ProtocolChoice::AirPlay1);
+                o.timing = Some(TimingProtocol::Ptp);
+            }),
+            "needs AirPlay2",
         ),
         (
             "metadata switched off",
@@ -317,10 +434,15 @@ fn unsupported_says_what_is_needed_and_why() {
         "needs FairPlay/MFi encryption: et=fairplay,fairplay-sap2.5"
     );
     let caps = raop(&[("am", "AudioAccessory1,2")]);
-    let err = select_audio_route(&caps, &RouteOverrides::default()).expect_err("HomePod");
+    let airplay1_forced_with_ptp = RouteOverrides {
+        protocol: Some(ProtocolChoice::AirPlay1),
+        timing: Some(TimingProtocol::Ptp),
+        ..RouteOverrides::default()
+    };
+    let err = select_audio_route(&caps, &airplay1_forced_with_ptp).expect_err("PTP");
     assert_eq!(
         err.to_string(),
-        "needs AirPlay 2: a first-generation HomePod only plays AirPlay 2 streams with PTP timing"
+        "needs AirPlay 2: PTP timing was requested, which is AirPlay 2 only"
     );
     let caps = raop(&[("cn", "3")]);
     let err = select_audio_route(&caps, &RouteOverrides::default()).expect_err("codec");
@@ -486,12 +608,34 @@ fn routes_serialize_for_json_output() {
     );
     let needs = select_audio_route(
         &raop(&[("am", "AudioAccessory1,1")]),
-        &RouteOverrides::default(),
+        &RouteOverrides {
+            protocol: Some(ProtocolChoice::AirPlay1),
+            timing: Some(TimingProtocol::Ptp),
+            ..RouteOverrides::default()
+        },
     )
-    .expect_err("HomePod");
+    .expect_err("PTP over AirPlay 1");
     assert_eq!(
         serde_json::to_value(&needs).expect("json"),
         serde_json::json!({"needs": "airplay2", "detail": needs.detail})
+    );
+    let homepod = select_audio_route(
+        &raop(&[("am", "AudioAccessory1,1")]),
+        &RouteOverrides::default(),
+    )
+    .expect("AirPlay 2 route");
+    assert_eq!(
+        serde_json::to_value(homepod.protocol).expect("json"),
+        serde_json::json!({
+            "name": "airplay2",
+            "timing": "ptp",
+            "pairing_required": false,
+            "transient_pairing": false
+        })
+    );
+    assert_eq!(
+        serde_json::to_value(route.protocol).expect("json"),
+        serde_json::json!({"name": "airplay1"})
     );
     let play = PlayUrlRoute::AirPlay1 {
         pair_verify: true,

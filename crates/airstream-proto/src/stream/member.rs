@@ -150,10 +150,10 @@ impl Member {
         self.in_flight.is_some()
     }
 
-    /// Whether the receiver can place packets in time: AirPlay 1 receivers once they asked
-    /// our timing port, AirPlay 2 ones always (they follow the PTP master, outside the engine).
+    /// Whether the receiver can place packets in time: NTP-timed receivers once they asked
+    /// our timing port, PTP-timed ones always (they follow the PTP master, outside the engine).
     pub(crate) fn has_clock(&self) -> bool {
-        self.config.transport == MemberTransport::AirPlay2 || self.stats.timing_replies > 0
+        self.config.transport.is_ptp_timed() || self.stats.timing_replies > 0
     }
 
     pub(crate) fn set_latency(&mut self, latency_frames: u32, now: Instant) {

@@ -60,7 +60,7 @@ impl Stream {
                 });
             }
         }
-        let keyless = config.transport == MemberTransport::AirPlay2 && self.cipher.is_none();
+        let keyless = config.transport.is_sealed() && self.cipher.is_none();
         let mut member = Member::new(config, self.config.keep_alive, latency, now);
         member.join = Some(Join {
             since: now,
@@ -162,7 +162,10 @@ impl Stream {
             return;
         };
         let datagram = match m.config.transport {
-            MemberTransport::Raop => Bytes::copy_from_slice(&sync.encode()),
+            // NTP-timed AirPlay 2 takes the AirPlay 1 sync packet too.
+            MemberTransport::Raop | MemberTransport::AirPlay2Ntp => {
+                Bytes::copy_from_slice(&sync.encode())
+            }
             MemberTransport::AirPlay2 => {
                 let Some(ap2) = self.config.airplay2.as_ref() else {
                     return;

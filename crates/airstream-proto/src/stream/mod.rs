@@ -254,7 +254,7 @@ impl Stream {
             }
         }
         let latency = self.timeline.latency_frames();
-        let keyless = config.transport == MemberTransport::AirPlay2 && self.cipher.is_none();
+        let keyless = config.transport.is_sealed() && self.cipher.is_none();
         let mut member = Member::new(config, self.config.keep_alive, latency, now);
         if keyless {
             member.standing = Standing::Dropped(MemberFailure::Unexpected(
@@ -375,10 +375,8 @@ impl Stream {
         };
         match port {
             Port::Timing => {
-                // AirPlay 2 receivers time with PTP: nothing of theirs arrives here.
-                if m.config.transport == MemberTransport::AirPlay2
-                    || !m.is_own(from, m.config.timing)
-                {
+                // PTP-timed receivers follow our PTP master: nothing of theirs arrives here.
+                if m.config.transport.is_ptp_timed() || !m.is_own(from, m.config.timing) {
                     return;
                 }
                 let Some(request) = TimingPacket::parse(datagram).ok().filter(|p| !p.reply) else {
@@ -410,7 +408,7 @@ impl Stream {
                 let granted = m.grant_retransmits(request.count, now);
                 let history = match m.config.transport {
                     MemberTransport::Raop => &self.history,
-                    MemberTransport::AirPlay2 => &self.ap2_history,
+                    MemberTransport::AirPlay2 | MemberTransport::AirPlay2Ntp => &self.ap2_history,
                 };
                 for seq in request.seqs().take(usize::from(granted)) {
                     match history.get(seq) {
@@ -783,14 +781,14 @@ impl Stream {
             Bytes::copy_from_slice(&anchor.encode())
         });
         let header = self.timeline.header();
-        let wants = |kind| {
+        let wants = |sealed: bool| {
             self.members
                 .iter()
-                .any(|m| m.is_active() && m.config.transport == kind)
+                .any(|m| m.is_active() && m.config.transport.is_sealed() == sealed)
         };
-        let raop = wants(MemberTransport::Raop).then(|| Bytes::from(audio_packet(&header, &bytes)));
+        let raop = wants(false).then(|| Bytes::from(audio_packet(&header, &bytes)));
         let sealed = match &self.cipher {
-            Some(cipher) if wants(MemberTransport::AirPlay2) => {
+            Some(cipher) if wants(true) => {
                 let counter = self.ap2_counter;
                 self.ap2_counter += 1;
                 Some(Bytes::from(cipher.seal(&header, counter, &bytes)))
@@ -811,6 +809,9 @@ impl Stream {
             let (sync, datagram) = match m.config.transport {
                 MemberTransport::Raop => (&raop_sync, &raop),
                 MemberTransport::AirPlay2 => (&anchor, &sealed),
+                // NTP-timed AirPlay 2: the AirPlay 1 sync packet, in the same NTP time as
+                // its timing replies.
+                MemberTransport::AirPlay2Ntp => (&raop_sync, &sealed),
             };
             if let Some(sync) = sync {
                 m.stats.sync_sent += 1;

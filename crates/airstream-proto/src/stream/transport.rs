@@ -1,7 +1,9 @@
 //! How a member's receiver takes the stream: AirPlay 1 (RAOP: plain RTP packets, sync
 //! packets, NTP-style timing answered by us) or AirPlay 2 realtime (the payload sealed with
-//! the stream key, anchor packets against the PTP master's clock, timing left to PTP). Both
-//! kinds share one timeline: the same sequence numbers, RTP times and deadlines.
+//! the stream key), timed either with PTP (anchor packets against the PTP master's clock,
+//! timing left to PTP) or, as HomePods and Apple TVs also take it, with NTP (sync packets
+//! and timing replies as AirPlay 1). Every kind shares one timeline: the same sequence
+//! numbers, RTP times and deadlines.
 
 use crate::ap2::{Ap2Session, ClockIdentity};
 use crate::raop::{RaopSession, SessionError, SessionEvent};
@@ -14,9 +16,25 @@ use std::time::{Duration, Instant};
 pub enum MemberTransport {
     /// AirPlay 1: RTP packets as encoded, sync packets, timing requests answered.
     Raop,
-    /// AirPlay 2 realtime (type 96): sealed packets and anchors; needs
+    /// AirPlay 2 realtime (type 96) timed with PTP: sealed packets and anchors; needs
     /// [`StreamConfig::airplay2`](super::StreamConfig::airplay2).
     AirPlay2,
+    /// AirPlay 2 realtime (type 96) timed with NTP (session SETUP `timingProtocol: NTP`):
+    /// sealed packets, but sync packets in NTP time and timing requests answered, as
+    /// AirPlay 1; needs [`StreamConfig::airplay2`](super::StreamConfig::airplay2) for the key.
+    AirPlay2Ntp,
+}
+
+impl MemberTransport {
+    /// Whether its audio is sealed with the stream key (AirPlay 2 of either timing).
+    pub fn is_sealed(self) -> bool {
+        matches!(self, Self::AirPlay2 | Self::AirPlay2Ntp)
+    }
+
+    /// Whether it follows our PTP master (and so never asks our timing port).
+    pub fn is_ptp_timed(self) -> bool {
+        self == Self::AirPlay2
+    }
 }
 
 /// The PTP master's clock as the engine sees it: master time = `offset` + (instant −

@@ -850,3 +850,131 @@ fn a_lone_member_that_ended_while_paused_and_did_not_come_back_fails_the_resume(
     )));
     assert_eq!(sim.stream.phase(), Phase::Done);
 }
+
+/// HomePods and Apple TVs take AirPlay 2 timed with NTP: the session SETUP says
+/// `timingProtocol: NTP` with our timing port (no PTP peer info), the receiver's timing
+/// requests are answered from the stream's NTP clock mapping, the sync packets it gets carry
+/// that same NTP time (no anchors), and the audio is sealed under the stream key.
+#[test]
+fn an_ntp_timed_airplay2_member_is_answered_and_synced_on_the_ntp_clock() {
+    use airstream_proto::ap2::Timing;
+
+    let (_, body) = sim::recording_ap2_session_timed(
+        1,
+        Timing::Ntp {
+            timing_port: sim::SENDER_TIMING_PORT,
+        },
+    );
+    let setup = airstream_proto::bplist::decode_dict(&body).unwrap();
+    assert_eq!(
+        setup.get("timingProtocol").and_then(|v| v.as_string()),
+        Some("NTP")
+    );
+    assert_eq!(
+        setup
+            .get("timingPort")
+            .and_then(plist::Value::as_unsigned_integer),
+        Some(u64::from(sim::SENDER_TIMING_PORT))
+    );
+    assert!(setup.get("timingPeerInfo").is_none());
+
+    let behaviour = Behaviour {
+        lose_every: 50,
+        ..Behaviour::airplay2_ntp()
+    };
+    let mut sim = Sim::new(1000, &[behaviour], LATENCY_2S);
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.finished(), Some(false));
+    let r = &sim.receivers[0];
+    assert!(
+        r.played_indices() == in_order(1000),
+        "every frame, in order"
+    );
+    assert_eq!(r.unopened, 0, "every datagram opens under the stream key");
+    assert!(r.resent_received >= 19, "{} resent", r.resent_received);
+    assert!(r.anchors.is_empty(), "no PTP anchors");
+    let stats = sim.stream.member_stats(MemberId::from_index(0));
+    assert!(
+        stats.timing_replies >= 3,
+        "{} replies",
+        stats.timing_replies
+    );
+    assert_eq!(stats.retransmit_missed, 0);
+
+    // Each timing reply: to the receiver's timing port, receive and send times on the
+    // stream's NTP clock at the instant it left (virtual time: it arrived then too).
+    let clock = sim::ntp_clock(sim.start);
+    let replies: Vec<_> = sim
+        .sent_at
+        .iter()
+        .filter(|(_, t)| t.port == Port::Timing)
+        .collect();
+    assert_eq!(replies.len() as u64, stats.timing_replies);
+    for (left, transmit) in &replies {
+        assert_eq!(transmit.destination, SocketAddr::new(receiver_ip(1), 6002));
+        let reply = TimingPacket::parse(&transmit.datagram).unwrap();
+        assert!(reply.reply);
+        assert_eq!(reply.received, clock.ntp_at(*left));
+        assert_eq!(reply.sent, clock.ntp_at(*left));
+    }
+
+    // Sync packets, not anchors, each naming the NTP time of the deadline of the packet it
+    // carries the RTP time of (which left on its deadline), as for AirPlay 1.
+    assert!((7..=9).contains(&r.syncs.len()), "{} syncs", r.syncs.len());
+    assert!(r.syncs[0].1.first);
+    for (_, sync) in &r.syncs {
+        let (left, _) = sim
+            .sent_at
+            .iter()
+            .find(|(_, t)| {
+                t.port == Port::Audio
+                    && u32::from_be_bytes([
+                        t.datagram[4],
+                        t.datagram[5],
+                        t.datagram[6],
+                        t.datagram[7],
+                    ]) == sync.rtp_now
+            })
+            .expect("the packet a sync names was sent");
+        assert_eq!(sync.ntp, clock.ntp_at(*left));
+    }
+    // The control datagrams it got are sync packets or retransmissions, never anchors.
+    let syncs_sent = sim
+        .sent
+        .iter()
+        .filter(|t| t.port == Port::Control && SyncPacket::parse(&t.datagram).is_ok())
+        .count();
+    assert_eq!(syncs_sent, r.syncs.len());
+}
+
+/// A PTP-timed AirPlay 2 receiver sends us nothing on its own (no timing requests), so only
+/// the liveness probe can notice that it hangs: quiet for [`PROBE_AFTER`], probed, and the
+/// probe unanswered for [`REQUEST_TIMEOUT`]. Either AirPlay 2 kind is dropped within that
+/// (plus one network delay each way) of going silent, and the others play on.
+#[test]
+fn a_silent_airplay2_member_of_either_timing_is_dropped_within_about_three_seconds() {
+    use airstream_proto::stream::{PROBE_AFTER, REQUEST_TIMEOUT};
+    for behaviour in [Behaviour::airplay2(), Behaviour::airplay2_ntp()] {
+        let silent = Behaviour {
+            silent_after: Some(Duration::from_secs(5)),
+            ..behaviour
+        };
+        let mut sim = Sim::new(2000, &[Behaviour::default(), silent], LATENCY_2S);
+        sim.run(Duration::from_secs(60));
+        let dropped = sim
+            .event_time(|e| matches!(e, Event::Dropped { member, .. } if member.index() == 1))
+            .expect("the silent member was dropped");
+        let noticed = dropped - (sim.start + Duration::from_secs(5));
+        let bound = PROBE_AFTER + REQUEST_TIMEOUT + 2 * silent.delay;
+        assert!(
+            noticed <= bound,
+            "{behaviour:?}: noticed after {noticed:?} > {bound:?}"
+        );
+        assert!(matches!(
+            sim.stream.failure(MemberId::from_index(1)),
+            Some(MemberFailure::Timeout { .. })
+        ));
+        assert_eq!(sim.finished(), Some(false));
+        assert!(sim.receivers[0].played_indices() == in_order(2000));
+    }
+}

@@ -55,6 +55,9 @@ pub(crate) struct Behaviour {
     pub(crate) audio_latency: Option<u32>,
     /// An AirPlay 2 realtime receiver: sealed packets, anchors, PTP (no timing requests).
     pub(crate) airplay2: bool,
+    /// With `airplay2`: timed with NTP instead (session SETUP `timingProtocol: NTP`): sync
+    /// packets and timing requests as AirPlay 1.
+    pub(crate) ntp_timing: bool,
 }
 
 impl Behaviour {
@@ -63,6 +66,15 @@ impl Behaviour {
         Self {
             airplay2: true,
             sends_timing: false,
+            ..Self::default()
+        }
+    }
+
+    /// An AirPlay 2 receiver timed with NTP (HomePods, Apple TVs): asks our timing port.
+    pub(crate) fn airplay2_ntp() -> Self {
+        Self {
+            airplay2: true,
+            ntp_timing: true,
             ..Self::default()
         }
     }
@@ -78,6 +90,7 @@ impl Default for Behaviour {
             sends_timing: true,
             audio_latency: None,
             airplay2: false,
+            ntp_timing: false,
         }
     }
 }
@@ -301,6 +314,15 @@ pub(crate) fn recording_session(n: u8, audio_latency: Option<u32>) -> RaopSessio
     session
 }
 
+/// The stream's NTP clock mapping (timing replies and sync packets) for a sim started at
+/// `start`.
+pub(crate) fn ntp_clock(start: Instant) -> NtpClock {
+    NtpClock::new(
+        start,
+        airstream_proto::ntp::NtpTime::from_parts(3_900_000_000, 0),
+    )
+}
+
 /// The master clock the simulation's stream and its AirPlay 2 receivers share.
 pub(crate) fn master_clock(sim: &Sim) -> MasterClock {
     MasterClock {
@@ -310,12 +332,31 @@ pub(crate) fn master_clock(sim: &Sim) -> MasterClock {
     }
 }
 
+/// Our timing port in the simulation (AirPlay 1 SETUP, AirPlay 2 NTP session SETUP).
+pub(crate) const SENDER_TIMING_PORT: u16 = 7002;
+
 /// An AirPlay 2 session taken through both SETUPs and RECORD, as the shell does before a
-/// member joins.
+/// member joins; PTP-timed.
 pub(crate) fn recording_ap2_session(n: u8) -> Ap2Session {
+    let local = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100));
+    recording_ap2_session_timed(
+        n,
+        Timing::Ptp {
+            addresses: vec![local],
+            id: local.to_string(),
+        },
+    )
+    .0
+}
+
+/// [`recording_ap2_session`] with `timing`; also returns the session SETUP's body as sent.
+/// Under NTP the receiver answers with its timing port (6002), as real devices do.
+pub(crate) fn recording_ap2_session_timed(n: u8, timing: Timing) -> (Ap2Session, Vec<u8>) {
     use airstream_proto::bplist;
     use plist::Value;
     let local = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100));
+    let ntp = matches!(timing, Timing::Ntp { .. });
+    let mut session_setup_body = Vec::new();
     let mut session = Ap2Session::new(Ap2SessionConfig {
         local_ip: local,
         session_id: 1,
@@ -328,10 +369,7 @@ pub(crate) fn recording_ap2_session(n: u8) -> Ap2Session {
             group_contains_group_leader: false,
             model: "airstream".into(),
             name: format!("sim-{n}"),
-            timing: Timing::Ptp {
-                addresses: vec![local],
-                id: local.to_string(),
-            },
+            timing,
         },
         stream: StreamSetup {
             shk: STREAM_KEY,
@@ -350,7 +388,12 @@ pub(crate) fn recording_ap2_session(n: u8) -> Ap2Session {
         if request.method == "SETUP" {
             setups += 1;
             let body = if setups == 1 {
-                bplist::encode_dict([("eventPort", Value::from(6003u64))])
+                session_setup_body = request.body.to_vec();
+                let timing_port = if ntp { 6002u64 } else { 0 };
+                bplist::encode_dict([
+                    ("eventPort", Value::from(6003u64)),
+                    ("timingPort", Value::from(timing_port)),
+                ])
             } else {
                 let stream = Value::Dictionary(
                     [
@@ -368,17 +411,14 @@ pub(crate) fn recording_ap2_session(n: u8) -> Ap2Session {
         }
         session.handle_response(&response).expect("handshake");
     }
-    session
+    (session, session_setup_body)
 }
 
 impl Sim {
     /// A stream of `packets` source packets to receivers that behave as given.
     pub(crate) fn new(packets: u32, behaviours: &[Behaviour], latency_frames: u32) -> Self {
         let start = Instant::now();
-        let clock = NtpClock::new(
-            start,
-            airstream_proto::ntp::NtpTime::from_parts(3_900_000_000, 0),
-        );
+        let clock = ntp_clock(start);
         let master = MasterClock {
             origin: start,
             offset: MASTER_OFFSET,
@@ -429,7 +469,16 @@ impl Sim {
                 rtp_base: None,
                 clock,
             };
-            let (session, transport, timing) = if behaviour.airplay2 {
+            let (session, transport, timing) = if behaviour.airplay2 && behaviour.ntp_timing {
+                let timing = Timing::Ntp {
+                    timing_port: SENDER_TIMING_PORT,
+                };
+                (
+                    recording_ap2_session_timed(n, timing).0.into(),
+                    MemberTransport::AirPlay2Ntp,
+                    Some(receiver.addr(6002)),
+                )
+            } else if behaviour.airplay2 {
                 (
                     recording_ap2_session(n).into(),
                     MemberTransport::AirPlay2,
@@ -621,7 +670,12 @@ impl Sim {
         }
         match transmit.port {
             Port::Control => {
-                if let Some((_, master)) = r.ap2 {
+                let ptp_master = if r.behaviour.ntp_timing {
+                    None
+                } else {
+                    r.ap2.as_ref().map(|(_, master)| *master)
+                };
+                if let Some(master) = ptp_master {
                     if let Ok(anchor) = Anchor::parse(&transmit.datagram) {
                         r.anchors.push((now, anchor));
                         r.take_anchor(anchor, &master);

@@ -35,6 +35,25 @@ impl ProcessTree {
         }
     }
 
+    /// Stops (`true`) or continues (`false`) the pid namespace's init, shairport-sync: a
+    /// receiver that hangs without closing anything. Errors if there is no init to signal.
+    pub(crate) fn freeze(&self, frozen: bool) -> io::Result<()> {
+        let inits = self.inits();
+        if inits.is_empty() {
+            return Err(io::Error::other("shairport-sync is not running"));
+        }
+        let signal = if frozen { "-STOP" } else { "-CONT" };
+        for pid in inits {
+            let status = Command::new("kill")
+                .args([signal, &pid.to_string()])
+                .status()?;
+            if !status.success() {
+                return Err(io::Error::other(format!("kill {signal} {pid}: {status}")));
+            }
+        }
+        Ok(())
+    }
+
     /// Processes whose parent is `unshare`: the pid namespace's init.
     fn inits(&self) -> Vec<u32> {
         let parent = self.unshare.id().to_string();

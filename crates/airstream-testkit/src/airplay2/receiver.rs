@@ -247,4 +247,10 @@ impl Ap2Receiver {
     pub fn is_running(&mut self) -> bool {
         self.process.check_running().is_ok()
     }
+
+    /// Freezes shairport-sync (SIGSTOP): it keeps its sockets open and answers nothing, as a
+    /// receiver that hangs. Dropping the receiver still kills it.
+    pub fn freeze(&self) -> io::Result<()> {
+        self.process.freeze(true)
+    }
 }

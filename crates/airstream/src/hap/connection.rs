@@ -163,6 +163,26 @@ impl HapConnection {
         }
     }
 
+    /// The socket, its two ends, the plaintext read past the last response and the cipher
+    /// (none before pairing), for a session that takes the channel over.
+    pub(crate) fn into_parts(
+        self,
+    ) -> (
+        TcpStream,
+        SocketAddr,
+        SocketAddr,
+        BytesMut,
+        Option<(FrameEncoder, FrameDecoder)>,
+    ) {
+        (
+            self.stream,
+            self.peer,
+            self.local,
+            self.read_buf,
+            self.cipher,
+        )
+    }
+
     /// Closes the connection.
     pub async fn shutdown(mut self) {
         let _ = self.stream.shutdown().await;

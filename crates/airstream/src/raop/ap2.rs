@@ -1,11 +1,13 @@
 //! The AirPlay 2 half of the shell: the PTP master the receivers' clocks follow (UDP 319
 //! and 320, one for the whole stream, on the same clock mapping as the engine's anchors),
-//! and a receiver's AirPlay 2 handshake (session SETUP with PTP timing → stream SETUP type
-//! 96 → RECORD) on a plain RTSP connection, as shairport-sync takes it.
+//! and a receiver's AirPlay 2 handshake (session SETUP with PTP or NTP timing → stream SETUP type
+//! 96 → RECORD), on a plain RTSP connection as shairport-sync takes it, or on the channel
+//! that transient pairing or pair-verify with stored credentials encrypted.
 
 use super::cancel::{Cancel, tear_down};
 use super::member::{Connected, Shared, handshake_request, session_error, warning};
-use super::{Receiver, clock, volume_db};
+use super::{Ap2Pairing, Ap2Timing, Receiver, clock, volume_db};
+use crate::airplay::AirPlayDevice;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use airstream_proto::ap2::setup::MAX_LATENCY_FRAMES;
@@ -154,7 +156,9 @@ pub(super) async fn connect(
 ) -> Result<Connected> {
     let address = receiver.address;
     let peer = address.to_string();
-    let mut conn = cancel.run(Connection::connect(address)).await?;
+    let mut conn = cancel
+        .run(open_channel(address, &receiver.ap2_pairing))
+        .await?;
     let local_ip = conn.local().ip();
     let bind = |what: &'static str| async move {
         UdpSocket::bind(SocketAddr::new(local_ip, 0))
@@ -177,9 +181,15 @@ pub(super) async fn connect(
             group_contains_group_leader: false,
             model: "airstream".into(),
             name: "airstream".into(),
-            timing: Timing::Ptp {
-                addresses: vec![local_ip],
-                id: local_ip.to_string(),
+            timing: match receiver.ap2_timing {
+                Ap2Timing::Ptp => Timing::Ptp {
+                    addresses: vec![local_ip],
+                    id: local_ip.to_string(),
+                },
+                // The receiver asks this port as in AirPlay 1; the engine answers.
+                Ap2Timing::Ntp => Timing::Ntp {
+                    timing_port: timing.local_addr().map_or(0, |a| a.port()),
+                },
             },
         },
         stream: StreamSetup {
@@ -207,6 +217,11 @@ pub(super) async fn connect(
                             detail: "RECORD before the stream SETUP".into(),
                         });
                     };
+                    // NTP: where its timing requests come from (checked against).
+                    let receiver_timing_port = session
+                        .session_reply()
+                        .and_then(|r| r.timing_port)
+                        .unwrap_or(0);
                     audio
                         .connect(SocketAddr::new(address.ip(), reply.data_port))
                         .await
@@ -215,11 +230,14 @@ pub(super) async fn connect(
                         receiver: address,
                         conn,
                         session: session.into(),
-                        kind: MemberTransport::AirPlay2,
+                        kind: match receiver.ap2_timing {
+                            Ap2Timing::Ptp => MemberTransport::AirPlay2,
+                            Ap2Timing::Ntp => MemberTransport::AirPlay2Ntp,
+                        },
                         transport: Transport {
                             server_port: reply.data_port,
                             control_port: reply.control_port,
-                            timing_port: 0,
+                            timing_port: receiver_timing_port,
                             session: String::new(),
                             audio_latency: None,
                         },
@@ -260,6 +278,21 @@ pub(super) async fn connect(
             .handle_response(&response?)
             .map_err(|e| session_error(&peer, e))?;
     }
+}
+
+/// The RTSP connection as `pairing` wants it: in the clear, or encrypted after transient
+/// pair-setup or pair-verify (whose refusal is [`Error::CredentialsRejected`]: pair again).
+async fn open_channel(address: SocketAddr, pairing: &Ap2Pairing) -> Result<Connection> {
+    let device = AirPlayDevice::new(address);
+    let conn = match pairing {
+        Ap2Pairing::Open => return Connection::connect(address).await,
+        Ap2Pairing::Transient => crate::hap::transient_session(&device).await?,
+        Ap2Pairing::Verified(credentials) => {
+            crate::hap::verified_session(&device, credentials).await?
+        }
+    };
+    tracing::debug!(receiver = %address, ?pairing, "AirPlay 2 channel encrypted");
+    Ok(Connection::from_hap(conn))
 }
 
 /// A random (version 4) UUID in its usual upper-case text form.

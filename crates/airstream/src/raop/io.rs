@@ -1,8 +1,10 @@
 //! A member's I/O task: it owns the RTSP connection, reads the member's control and timing
 //! sockets, and forwards what arrived to the driver; it writes the requests the driver hands
-//! it. No protocol logic here: the engine decides what everything means.
+//! it, through the HAP frame codec where pairing encrypted the channel. No protocol logic
+//! here: the engine decides what everything means.
 
 use super::clock;
+use crate::connection::ChannelCipher;
 use airstream_proto::rtsp::parse_response_within;
 use airstream_proto::stream::{MemberId, Port, RtspInput};
 use bytes::{Bytes, BytesMut};
@@ -38,8 +40,10 @@ pub(super) enum Input {
 pub(super) struct MemberSockets {
     pub(super) member: MemberId,
     pub(super) rtsp: TcpStream,
-    /// Bytes the handshake read past its last response.
+    /// Bytes the handshake read past its last response (plaintext).
     pub(super) leftover: BytesMut,
+    /// The encrypted channel's codec (AirPlay 2 after pairing); `None` in the clear.
+    pub(super) cipher: Option<Box<ChannelCipher>>,
     pub(super) control: Arc<UdpSocket>,
     pub(super) timing: Arc<UdpSocket>,
 }
@@ -54,11 +58,14 @@ pub(super) async fn run(
         member,
         rtsp,
         leftover,
+        mut cipher,
         control,
         timing,
     } = sockets;
     let (mut reader, mut writer) = rtsp.into_split();
     let mut read_buf = leftover;
+    // What came off the socket before decryption (only used on an encrypted channel).
+    let mut wire_buf = BytesMut::new();
     let mut control_buf = vec![0u8; DATAGRAM_BUFFER];
     let mut timing_buf = vec![0u8; DATAGRAM_BUFFER];
     let rtsp = |input| Input::Rtsp { member, input };
@@ -70,14 +77,36 @@ pub(super) async fn run(
         let input = tokio::select! {
             request = requests.recv() => {
                 let Some(request) = request else { return };
-                match writer.write_all(&request).await {
+                let wire = match cipher.as_deref_mut() {
+                    Some((encoder, _)) => match encoder.encode(&request) {
+                        Ok(wire) => Bytes::from(wire),
+                        Err(e) => {
+                            let input = rtsp(RtspInput::Broken(format!("cannot encrypt a request: {e}")));
+                            let _ = inputs.send(input).await;
+                            return;
+                        }
+                    },
+                    None => request,
+                };
+                match writer.write_all(&wire).await {
                     Ok(()) => continue,
                     Err(e) => rtsp(RtspInput::Broken(format!("sending a request failed: {e}"))),
                 }
             }
-            read = reader.read_buf(&mut read_buf) => match read {
+            read = reader.read_buf(if cipher.is_some() { &mut wire_buf } else { &mut read_buf }) => match read {
                 Ok(0) => rtsp(RtspInput::Closed),
                 Ok(_) => {
+                    if let Some((_, decoder)) = cipher.as_deref_mut() {
+                        match decoder.decode(&wire_buf) {
+                            Ok(plain) => read_buf.extend_from_slice(&plain),
+                            Err(e) => {
+                                let input = rtsp(RtspInput::Broken(format!("{e}; connection closed")));
+                                let _ = inputs.send(input).await;
+                                return;
+                            }
+                        }
+                        wire_buf.clear();
+                    }
                     if forward_responses(&mut read_buf, member, &inputs).await {
                         continue;
                     }

@@ -297,7 +297,7 @@ impl Driver {
             },
             now,
         );
-        let (rtsp, leftover) = conn.into_parts();
+        let (rtsp, leftover, cipher) = conn.into_parts();
         let control = Arc::new(control);
         let timing = Arc::new(timing);
         let (requests_tx, requests_rx) = mpsc::unbounded_channel();
@@ -306,6 +306,7 @@ impl Driver {
                 member,
                 rtsp,
                 leftover,
+                cipher,
                 control: Arc::clone(&control),
                 timing: Arc::clone(&timing),
             },

@@ -12,8 +12,9 @@
 //! plays frame *n* at the same instant. A receiver that fails drops out; the others go on.
 //!
 //! A receiver may take the stream over AirPlay 2 instead ([`Protocol::AirPlay2`]): realtime
-//! ALAC sealed with the stream key, anchors against our PTP master on UDP 319/320. AirPlay 1
-//! and AirPlay 2 members of one group share the timeline.
+//! ALAC sealed with the stream key, anchors against our PTP master on UDP 319/320, or, for
+//! receivers timed with NTP ([`Ap2Timing::Ntp`]), sync packets and timing replies as in
+//! AirPlay 1. AirPlay 1 and AirPlay 2 members of one group share the timeline.
 
 mod ap2;
 mod batch;
@@ -34,6 +35,7 @@ use crate::error::{ErrorKind, Result};
 use airstream_audio::{Metadata, PcmFormat, PcmSource, Source};
 use airstream_proto::capabilities::MetadataKind;
 pub use airstream_proto::format::Codec;
+use airstream_proto::hap::HapCredentials;
 use airstream_proto::pairing::Credentials;
 pub use airstream_proto::raop::Encryption;
 use airstream_proto::route::AudioRoute;
@@ -98,6 +100,29 @@ pub enum Protocol {
     AirPlay2,
 }
 
+/// How an AirPlay 2 receiver's RTSP connection is secured before its SETUP.
+#[derive(Clone, Debug, Default)]
+pub enum Ap2Pairing {
+    /// None: RTSP in the clear (shairport-sync takes that).
+    #[default]
+    Open,
+    /// Transient pair-setup (PIN 3939, nothing stored), then everything encrypted.
+    Transient,
+    /// Pair-verify with the credentials `airstream pair` stored, then everything encrypted:
+    /// for devices that require pairing. Their `Debug` shows no secret.
+    Verified(HapCredentials),
+}
+
+/// Which clock an AirPlay 2 receiver follows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Ap2Timing {
+    /// Our PTP master on UDP 319/320 (shairport-sync; root or CAP_NET_BIND_SERVICE).
+    #[default]
+    Ptp,
+    /// NTP as in AirPlay 1: the receiver asks our timing port (HomePods, Apple TVs).
+    Ntp,
+}
+
 impl Default for StreamOptions {
     fn default() -> Self {
         Self {
@@ -132,6 +157,10 @@ pub struct Receiver {
     pub encryption: Encryption,
     /// AirPlay 1 or AirPlay 2; a group may mix them.
     pub protocol: Protocol,
+    /// AirPlay 2 only: transient pairing, or pair-verify with stored HAP credentials.
+    pub ap2_pairing: Ap2Pairing,
+    /// AirPlay 2 only: PTP or NTP timing.
+    pub ap2_timing: Ap2Timing,
 }
 
 impl Receiver {
@@ -147,6 +176,8 @@ impl Receiver {
             volume: None,
             encryption: Encryption::None,
             protocol: Protocol::Raop,
+            ap2_pairing: Ap2Pairing::Open,
+            ap2_timing: Ap2Timing::Ptp,
         }
     }
 
@@ -184,6 +215,8 @@ impl fmt::Debug for Receiver {
             .field("volume", &self.volume)
             .field("encryption", &self.encryption)
             .field("protocol", &self.protocol)
+            .field("ap2_pairing", &self.ap2_pairing)
+            .field("ap2_timing", &self.ap2_timing)
             .finish()
     }
 }

@@ -9,8 +9,8 @@ use super::io::{self, MemberSockets};
 use super::member::{self, Connected, Shared};
 use super::pipeline::{PayloadEncoder, Pipeline};
 use super::{
-    Encryption, Progress, Protocol, Receiver, ReceiverReport, StreamHandle, StreamOptions,
-    StreamState, clock,
+    Ap2Timing, Encryption, Progress, Protocol, Receiver, ReceiverReport, StreamHandle,
+    StreamOptions, StreamState, clock,
 };
 use crate::error::{Error, Result};
 use airstream_audio::PcmSource;
@@ -63,12 +63,14 @@ pub(super) async fn establish(
         metadata.duration = source.duration();
     }
     let duration = metadata.duration;
-    let airplay2: Vec<std::net::IpAddr> = receivers
+    let any_airplay2 = receivers.iter().any(|r| r.protocol == Protocol::AirPlay2);
+    // Only PTP-timed receivers follow our PTP master; NTP-timed ones ask our timing port.
+    let ptp_timed: Vec<std::net::IpAddr> = receivers
         .iter()
-        .filter(|r| r.protocol == Protocol::AirPlay2)
+        .filter(|r| r.protocol == Protocol::AirPlay2 && r.ap2_timing == Ap2Timing::Ptp)
         .map(|r| r.address.ip())
         .collect();
-    if !airplay2.is_empty() && !options.codec.is_alac() {
+    if any_airplay2 && !options.codec.is_alac() {
         return Err(Error::Unsupported(format!(
             "AirPlay 2 realtime audio is ALAC only, not {:?}",
             options.codec
@@ -76,16 +78,16 @@ pub(super) async fn establish(
     }
     // The PTP ports first: without them nothing of an AirPlay 2 stream can work, and no
     // receiver has been bothered yet.
-    let ptp_sockets = if airplay2.is_empty() {
+    let ptp_sockets = if ptp_timed.is_empty() {
         None
     } else {
         Some(ap2::bind_ptp().await?)
     };
-    let ap2_shared = ptp_sockets.as_ref().map(|_| Ap2Shared::new());
+    let ap2_shared = any_airplay2.then(Ap2Shared::new);
     // The receivers' PTP followers lock on while the handshakes run.
     let ptp = ptp_sockets
         .zip(ap2_shared.as_ref())
-        .map(|(sockets, shared)| ap2::spawn_ptp(shared.clock, sockets, airplay2.clone()));
+        .map(|(sockets, shared)| ap2::spawn_ptp(shared.clock, sockets, ptp_timed));
     let audio_key = (encrypted > 0).then(|| AudioKey::new(rand::random(), rand::random()));
     let mut encoder = PayloadEncoder::new(options.codec, audio_key.clone());
     let silence = encoder.silence();
@@ -212,7 +214,7 @@ pub(super) async fn establish(
             },
             now,
         );
-        let (rtsp, leftover) = conn.into_parts();
+        let (rtsp, leftover, cipher) = conn.into_parts();
         let control = Arc::new(control);
         let timing = Arc::new(timing);
         let (requests_tx, requests_rx) = mpsc::unbounded_channel();
@@ -221,6 +223,7 @@ pub(super) async fn establish(
                 member,
                 rtsp,
                 leftover,
+                cipher,
                 control: Arc::clone(&control),
                 timing: Arc::clone(&timing),
             },

@@ -1,7 +1,7 @@
 //! The `airstream` Python package's native module (`airstream._airstream`): pyatv's Stream
 //! interface for asyncio on the Rust library. Every coroutine runs on one tokio runtime owned
 //! by this module (one per process); the event loop only waits for a socket to say the
-//! result is there (see [`bridge`]), so it never blocks and the GIL is free while Rust works. Python file objects are read from the
+//! result is there (see the `bridge` module), so it never blocks and the GIL is free while Rust works. Python file objects are read from the
 //! decoder's thread, taking the GIL only for each `read` call.
 
 // PyO3's macros expand to `unsafe` FFI glue; this crate has no unsafe code of its own.

@@ -196,7 +196,7 @@ impl Shairport {
         Ok(crate::compare::read_s16le(&std::fs::read(&self.capture)?))
     }
 
-    /// Log lines that report trouble (see [`log_trouble`]).
+    /// Log lines that report trouble (see `log_trouble`).
     pub fn log_errors(&self) -> Vec<String> {
         log_trouble(&self.log_text())
     }

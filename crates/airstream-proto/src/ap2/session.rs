@@ -236,7 +236,7 @@ impl Ap2Session {
         self.events.pop_front()
     }
 
-    /// Volume in AirPlay dB (see [`crate::volume`]).
+    /// Volume in AirPlay dB: −30 (quietest) to 0, −144 mutes.
     pub fn set_volume(&mut self, db: f32) {
         let uri = self.uri();
         self.requests.set_volume(uri, db);

@@ -1,5 +1,5 @@
 //! The RAOP client's RTSP state machine: OPTIONS → [auth-setup] → ANNOUNCE → SETUP → RECORD →
-//! [volume] → streaming (SET_PARAMETER, OPTIONS keep-alive, FLUSH) → TEARDOWN.
+//! \[volume\] → streaming (SET_PARAMETER, OPTIONS keep-alive, FLUSH) → TEARDOWN.
 //!
 //! Sans-IO: [`RaopSession::poll_request`] hands out the next request to write (one in
 //! flight at a time, as receivers expect), [`RaopSession::handle_response`] takes the reply,
@@ -472,7 +472,7 @@ impl RaopSession {
         self.events.pop_front()
     }
 
-    /// Volume in AirPlay dB (see [`crate::volume`]).
+    /// Volume in AirPlay dB: −30 (quietest) to 0, −144 mutes.
     pub fn set_volume(&mut self, db: f32) {
         let uri = self.uri();
         self.requests.set_volume(uri, db);

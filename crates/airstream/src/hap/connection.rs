@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 4096;
 
-/// An RTSP connection, plain until [`HapConnection::enable_encryption`].
+/// An RTSP connection, plain until pair-setup or pair-verify turns encryption on.
 pub struct HapConnection {
     stream: TcpStream,
     peer: SocketAddr,

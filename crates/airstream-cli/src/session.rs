@@ -6,7 +6,6 @@
 use crate::ipc::{self, Control, Member};
 use crate::stream::{self, CodecArg};
 use crate::target::TargetArgs;
-use airstream::discovery::ServiceKind;
 use airstream::raop::{self, StreamOptions, StreamReport};
 use airstream_audio::{Metadata, PcmFormat, Queue, QueueItem, QueueTimeline, Source};
 use serde::Deserialize;
@@ -23,6 +22,8 @@ pub(crate) struct Args {
     /// What the audio packets carry (default: compressed ALAC where the receiver takes ALAC).
     #[arg(long, value_enum)]
     codec: Option<CodecArg>,
+    #[command(flatten)]
+    protocol: stream::ProtocolArgs,
     /// End-to-end latency in milliseconds, 250–10000 (default: the config file's, else 2000).
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(250..=10_000))]
     latency: Option<u64>,
@@ -204,11 +205,9 @@ async fn session(args: &mut Args) -> anyhow::Result<()> {
             .or(config.latency)
             .unwrap_or(stream::DEFAULT_LATENCY_MS),
     );
-    let targets = args.target.resolve_all(Some(ServiceKind::Raop)).await?;
-    let routes = targets
-        .iter()
-        .map(|t| stream::route_with(t, codec_asked, false))
-        .collect::<Result<Vec<_>, _>>()?;
+    let forced = stream::forced(args.protocol)?;
+    let mut targets = args.target.resolve_all(stream::service_for(forced)).await?;
+    let routes = stream::routes_for(&mut targets, codec_asked, false, forced)?;
     let codec = stream::group_codec(&targets, &routes, codec_asked)?;
     let may_want_password = targets
         .iter()
@@ -310,20 +309,22 @@ async fn session(args: &mut Args) -> anyhow::Result<()> {
     options.codec = codec;
     options.latency = latency;
     options.metadata = Some(tags.clone());
+    let settings = stream::ReceiverSettings {
+        volume: None,
+        password: args.password.clone(),
+        legacy: None,
+        hap: None,
+    };
     let receivers = targets
         .iter()
         .zip(&routes)
         .zip(&volumes)
         .map(|((target, route), volume)| {
-            let mut receiver = raop::Receiver::for_route(target.addr, route);
+            let mut receiver = stream::receiver_for(target, route, &settings)?;
             receiver.volume = *volume;
-            receiver.password.clone_from(&args.password);
-            receiver.credentials = (route.auth.legacy_pairing || !target.discovered)
-                .then(|| crate::stored::lookup(target))
-                .flatten();
-            receiver
+            Ok(receiver)
         })
-        .collect();
+        .collect::<Result<Vec<_>, airstream::Error>>()?;
     // A signal during the setup cancels it (TEARDOWN to every receiver with a session).
     let cancelled = {
         let mut signal = signal.clone();

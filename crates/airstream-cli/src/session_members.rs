@@ -7,7 +7,7 @@ use crate::session::{emit, error_event, kind_name};
 use crate::stream::{self, CodecArg};
 use crate::target::TargetArgs;
 use airstream::discovery::ServiceKind;
-use airstream::raop;
+use airstream_proto::route::ProtocolChoice;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 
@@ -66,13 +66,17 @@ pub(crate) fn add(control: &Control, settings: &JoinSettings, receiver: Option<&
     tokio::spawn(async move {
         let joined = async {
             let target = target_args(&name).resolve(Some(ServiceKind::Raop)).await?;
-            let route = stream::route_with(&target, codec, false)?;
-            let mut receiver = raop::Receiver::for_route(target.addr, &route);
-            receiver.volume = volume;
-            receiver.password = password;
-            receiver.credentials = (route.auth.legacy_pairing || !target.discovered)
-                .then(|| crate::stored::lookup(&target))
-                .flatten();
+            // AirPlay 1 only: the library refuses AirPlay 2 joiners (its PTP master's
+            // followers are fixed at the start).
+            let forced = (Some(ProtocolChoice::AirPlay1), None);
+            let route = stream::route(&target, codec, false, forced)?;
+            let settings = stream::ReceiverSettings {
+                volume,
+                password,
+                legacy: None,
+                hap: None,
+            };
+            let receiver = stream::receiver_for(&target, &route, &settings)?;
             control.handle.add_receiver(receiver).await?;
             control.add_member(Member::of(&target), volume);
             anyhow::Ok(())

@@ -59,13 +59,27 @@ pub(crate) enum TimingArg {
     Ntp,
 }
 
+/// `--protocol` and `--timing`, for every command that streams (`stream`, `session`).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub(crate) struct ProtocolArgs {
+    /// Force AirPlay 1 (`raop`) or AirPlay 2 (`airplay2`). Default: AirPlay 1 where the
+    /// receiver takes it, AirPlay 2 where it requires it (`scan` and `info` say which).
+    /// AirPlay 2 with PTP timing needs UDP 319/320: root or CAP_NET_BIND_SERVICE.
+    #[arg(long, value_enum)]
+    protocol: Option<ProtocolArg>,
+    /// Timing: `ptp` (AirPlay 2 only; implies --protocol airplay2) or `ntp` (AirPlay 1, and
+    /// AirPlay 2 as HomePods and Apple TVs also take it). Default for AirPlay 2: PTP where
+    /// the receiver's features offer it, else NTP.
+    #[arg(long, value_enum)]
+    timing: Option<TimingArg>,
+}
+
 /// What the flags force: a protocol and an AirPlay 2 timing, `None` where the receiver's TXT
 /// records decide. `--timing ptp` alone means AirPlay 2; `--timing ntp` alone fits both
 /// (AirPlay 1 is always NTP-timed; an AirPlay 2 route then uses NTP too).
-fn forced(
-    protocol: Option<ProtocolArg>,
-    timing: Option<TimingArg>,
-) -> Result<(Option<ProtocolChoice>, Option<TimingProtocol>), airstream::Error> {
+pub(crate) fn forced(
+    ProtocolArgs { protocol, timing }: ProtocolArgs,
+) -> Result<Forced, airstream::Error> {
     let timing = timing.map(|t| match t {
         TimingArg::Ptp => TimingProtocol::Ptp,
         TimingArg::Ntp => TimingProtocol::Ntp,
@@ -95,16 +109,8 @@ pub(crate) struct Args {
     /// What the audio packets carry (default: compressed ALAC where the receiver takes ALAC).
     #[arg(long, value_enum)]
     codec: Option<CodecArg>,
-    /// Force AirPlay 1 (`raop`) or AirPlay 2 (`airplay2`). Default: AirPlay 1 where the
-    /// receiver takes it, AirPlay 2 where it requires it (`scan` and `info` say which).
-    /// AirPlay 2 with PTP timing needs UDP 319/320: root or CAP_NET_BIND_SERVICE.
-    #[arg(long, value_enum)]
-    protocol: Option<ProtocolArg>,
-    /// Timing: `ptp` (AirPlay 2 only; implies --protocol airplay2) or `ntp` (AirPlay 1, and
-    /// AirPlay 2 as HomePods and Apple TVs also take it). Default for AirPlay 2: PTP where
-    /// the receiver's features offer it, else NTP.
-    #[arg(long, value_enum)]
-    timing: Option<TimingArg>,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
     /// End-to-end latency in milliseconds, 250–10000 (default: the config file's, else
     /// 2000). A receiver may ask for more; the stream then says so and uses that.
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(250..=10_000))]
@@ -177,20 +183,9 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
         Some(FlagCredentials::Legacy(c)) => (Some(c), None),
         Some(FlagCredentials::Hap(c)) => (None, Some(c)),
     };
-    let forced = forced(args.protocol, args.timing)?;
-    // Devices that advertise only `_airplay._tcp` are AirPlay 2 receivers: look for both
-    // services unless AirPlay 1 is forced.
-    let service = (forced.0 == Some(ProtocolChoice::AirPlay1)).then_some(ServiceKind::Raop);
-    let mut targets = args.target.resolve_all(service).await?;
-    let routes = targets
-        .iter()
-        .map(|t| route(t, &args, forced))
-        .collect::<Result<Vec<_>, _>>()?;
-    for (target, route) in targets.iter_mut().zip(&routes) {
-        if route.protocol.is_airplay2() {
-            target.use_airplay_service();
-        }
-    }
+    let forced = forced(args.protocol)?;
+    let mut targets = args.target.resolve_all(service_for(forced)).await?;
+    let routes = routes_for(&mut targets, args.codec, args.encrypt, forced)?;
     let codec = group_codec(&targets, &routes, args.codec)?;
 
     if args.inputs.iter().any(|i| i == "-") && std::io::stdin().is_terminal() {
@@ -221,51 +216,16 @@ pub(crate) async fn run(mut args: Args) -> anyhow::Result<()> {
     if args.password.is_none() && may_want_password {
         args.password = config.password()?;
     }
+    let settings = ReceiverSettings {
+        volume: args.volume,
+        password: args.password.clone(),
+        legacy: flag_credentials,
+        hap: flag_hap,
+    };
     let receivers = targets
         .iter()
         .zip(&routes)
-        .map(|(target, route)| {
-            let mut receiver = raop::Receiver::for_route(target.addr, route);
-            receiver.volume = args.volume;
-            receiver.password.clone_from(&args.password);
-            match route.protocol {
-                AudioProtocol::AirPlay2 {
-                    timing,
-                    pairing_required,
-                    transient_pairing,
-                } => {
-                    // The stream key protects AirPlay 2 payloads; no RSA-wrapped AES key.
-                    receiver.protocol = raop::Protocol::AirPlay2;
-                    receiver.encryption = raop::Encryption::None;
-                    receiver.ap2_timing = match timing {
-                        TimingProtocol::Ptp => raop::Ap2Timing::Ptp,
-                        TimingProtocol::Ntp => raop::Ap2Timing::Ntp,
-                    };
-                    receiver.ap2_pairing = ap2_pairing(
-                        target,
-                        flag_hap.clone(),
-                        pairing_required,
-                        transient_pairing,
-                    )?;
-                }
-                AudioProtocol::AirPlay1 if flag_hap.is_some() => {
-                    return Err(airstream::Error::Unsupported(format!(
-                        "--credentials: these are AirPlay 2 (HAP) credentials and {} takes \
-                         AirPlay 1; add --protocol airplay2",
-                        target.label
-                    )));
-                }
-                AudioProtocol::AirPlay1 => {}
-            }
-            // pyatv verifies whenever credentials are stored; we skip it where discovery
-            // says the device does not ask for it, so a stale entry cannot break a stream.
-            receiver.credentials = flag_credentials.clone().or_else(|| {
-                (route.auth.legacy_pairing || !target.discovered)
-                    .then(|| crate::stored::lookup(target))
-                    .flatten()
-            });
-            Ok(receiver)
-        })
+        .map(|(target, route)| receiver_for(target, route, &settings))
         .collect::<Result<Vec<_>, airstream::Error>>()?;
 
     // SIGINT, SIGTERM, SIGHUP: TEARDOWN, then exit 128 + the signal (see `signals`); during
@@ -343,35 +303,22 @@ fn ap2_pairing(
     })
 }
 
+/// What the flags force: a protocol and an AirPlay 2 timing (`None`: the receiver decides).
+pub(crate) type Forced = (Option<ProtocolChoice>, Option<TimingProtocol>);
+
 /// What route selection decides for one receiver, with the command line's wishes.
-fn route(
+pub(crate) fn route(
     target: &Target,
-    args: &Args,
-    (protocol, timing): (Option<ProtocolChoice>, Option<TimingProtocol>),
+    codec: Option<CodecArg>,
+    encrypt: bool,
+    (protocol, timing): Forced,
 ) -> Result<AudioRoute, airstream::Error> {
     let overrides = RouteOverrides {
         protocol,
         timing,
-        ..overrides(target, args.codec, args.encrypt)
+        ..overrides(target, codec, encrypt)
     };
     route_from(target, &overrides)
-}
-
-/// [`route`] for commands other than `stream` (`session`, AirPlay 1 only): the codec and
-/// encryption asked; a receiver that needs AirPlay 2 is refused by name.
-pub(crate) fn route_with(
-    target: &Target,
-    codec: Option<CodecArg>,
-    encrypt: bool,
-) -> Result<AudioRoute, airstream::Error> {
-    let route = route_from(target, &overrides(target, codec, encrypt))?;
-    if route.protocol.is_airplay2() {
-        return Err(airstream::Error::Unsupported(format!(
-            "{}: needs AirPlay 2, which this command does not send; use `airstream stream`",
-            target.label
-        )));
-    }
-    Ok(route)
 }
 
 /// The codec, encryption and metadata the command line asks for `target`.
@@ -533,6 +480,92 @@ pub(crate) fn pair_by_id(error: airstream::Error, target: &Target) -> airstream:
     }
 }
 
+/// What the command line says for every receiver of a stream. No `Debug`: it holds the
+/// password and maybe keys.
+pub(crate) struct ReceiverSettings {
+    pub(crate) volume: Option<u8>,
+    pub(crate) password: Option<String>,
+    /// `--credentials` of the legacy kind (AirPlay 1).
+    pub(crate) legacy: Option<airstream_proto::pairing::Credentials>,
+    /// `--credentials` of the HAP kind (AirPlay 2).
+    pub(crate) hap: Option<HapCredentials>,
+}
+
+/// The receiver `route` says how to reach, with the command line's settings: AirPlay 2
+/// timing and pairing, stored credentials where the device asks for them.
+pub(crate) fn receiver_for(
+    target: &Target,
+    route: &AudioRoute,
+    settings: &ReceiverSettings,
+) -> Result<raop::Receiver, airstream::Error> {
+    let mut receiver = raop::Receiver::for_route(target.addr, route);
+    receiver.volume = settings.volume;
+    receiver.password.clone_from(&settings.password);
+    match route.protocol {
+        AudioProtocol::AirPlay2 {
+            timing,
+            pairing_required,
+            transient_pairing,
+        } => {
+            // The stream key protects AirPlay 2 payloads; no RSA-wrapped AES key.
+            receiver.protocol = raop::Protocol::AirPlay2;
+            receiver.encryption = raop::Encryption::None;
+            receiver.ap2_timing = match timing {
+                TimingProtocol::Ptp => raop::Ap2Timing::Ptp,
+                TimingProtocol::Ntp => raop::Ap2Timing::Ntp,
+            };
+            receiver.ap2_pairing = ap2_pairing(
+                target,
+                settings.hap.clone(),
+                pairing_required,
+                transient_pairing,
+            )?;
+        }
+        AudioProtocol::AirPlay1 if settings.hap.is_some() => {
+            return Err(airstream::Error::Unsupported(format!(
+                "--credentials: these are AirPlay 2 (HAP) credentials and {} takes \
+                 AirPlay 1; add --protocol airplay2",
+                target.label
+            )));
+        }
+        AudioProtocol::AirPlay1 => {}
+    }
+    // pyatv verifies whenever credentials are stored; we skip it where discovery
+    // says the device does not ask for it, so a stale entry cannot break a stream.
+    receiver.credentials = settings.legacy.clone().or_else(|| {
+        (route.auth.legacy_pairing || !target.discovered)
+            .then(|| crate::stored::lookup(target))
+            .flatten()
+    });
+    Ok(receiver)
+}
+
+/// Which services to look for: devices that advertise only `_airplay._tcp` are AirPlay 2
+/// receivers, so both unless AirPlay 1 is forced.
+pub(crate) fn service_for(forced: Forced) -> Option<ServiceKind> {
+    (forced.0 == Some(ProtocolChoice::AirPlay1)).then_some(ServiceKind::Raop)
+}
+
+/// Each target's route, with what the command line forces; an AirPlay 2 route is reached on
+/// the target's `_airplay._tcp` port.
+pub(crate) fn routes_for(
+    targets: &mut [Target],
+    codec: Option<CodecArg>,
+    encrypt: bool,
+    forced: Forced,
+) -> Result<Vec<AudioRoute>, airstream::Error> {
+    let routes = targets
+        .iter()
+        .map(|t| route(t, codec, encrypt, forced))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (target, route) in targets.iter_mut().zip(&routes) {
+        if route.protocol.is_airplay2() {
+            target.use_airplay_service();
+        }
+    }
+    Ok(routes)
+}
+
 /// The input's tags with the command line's over them (what `status` shows).
 fn tags_with_flags(mut tags: Metadata, args: &Args, duration: Option<Duration>) -> Metadata {
     tags.title = args.title.clone().or(tags.title);
@@ -576,7 +609,8 @@ mod tests {
     fn protocol_and_timing_flags_choose_the_route_or_refuse() {
         use ProtocolChoice::{AirPlay1, AirPlay2};
         use TimingProtocol::{Ntp, Ptp};
-        let chosen = |p, t| forced(p, t).map_err(|e| e.kind());
+        let chosen =
+            |protocol, timing| forced(ProtocolArgs { protocol, timing }).map_err(|e| e.kind());
         assert_eq!(chosen(None, None), Ok((None, None)));
         assert_eq!(chosen(None, Some(TimingArg::Ntp)), Ok((None, Some(Ntp))));
         assert_eq!(

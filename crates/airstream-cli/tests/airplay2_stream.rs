@@ -230,3 +230,58 @@ fn tags_artwork_progress_and_volume_reach_the_metadata_pipe_over_airplay2() {
     assert!(log.contains("AP2 Realtime Audio Stream"), "{log}");
     assert!(!log.contains("Classic AirPlay connection"), "{log}");
 }
+
+/// `airstream session --protocol airplay2`: one item enqueued, stdin closed, the queue plays
+/// out over AirPlay 2, bit-exact, and the receiver's log shows the AirPlay 2 stream (the
+/// session takes the same routes as `stream`).
+#[test]
+fn a_session_plays_its_queue_over_airplay2_bit_exact() {
+    let rig = Ap2Rig::start(&[airplay2::config("ap2-session")]).unwrap();
+    let source = airstream_testkit::signal::music(44_100 * 4, 44_100);
+    let wav = rig.dir.path().join("session.wav");
+    std::fs::write(&wav, airstream_testkit::signal::wav_bytes(&source, 44_100)).unwrap();
+    let commands = rig.dir.path().join("commands.jsonl");
+    std::fs::write(
+        &commands,
+        format!(
+            "{}\n",
+            serde_json::json!({"cmd": "enqueue", "source": wav.to_str().unwrap()})
+        ),
+    )
+    .unwrap();
+    let mut command = rig.sender_command(env!("CARGO_BIN_EXE_airstream"));
+    command
+        .env("AIRSTREAM_CONFIG_DIR", "/nonexistent-airstream-config")
+        .args(["session", "--address", &rig.address(0).to_string()])
+        .args(["--protocol", "airplay2"])
+        .stdin(std::fs::File::open(&commands).unwrap());
+    let out = command.output().unwrap();
+    let receiver = &rig.receivers[0];
+    let log = receiver.log_text();
+    let events = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{events}\n{}\n{log}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let finished: serde_json::Value = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "finished")
+        .unwrap_or_else(|| panic!("no finished event: {events}"));
+    assert_eq!(
+        finished["report"]["frames_sent"].as_u64(),
+        Some(source.len() as u64 / 2),
+        "{events}"
+    );
+    let captured = receiver.captured().unwrap();
+    let cmp = align_and_compare(&source, &captured).expect("audio captured");
+    eprintln!(
+        "session over AirPlay 2: compared {} frames at offset {}, {} mismatched",
+        cmp.frames_compared, cmp.offset, cmp.mismatched_frames
+    );
+    assert!(cmp.is_bit_exact(), "{cmp:?}\n{log}");
+    assert_eq!(cmp.frames_compared, source.len() / 2);
+    assert_eq!(log.matches("AP2 Realtime Audio Stream").count(), 1, "{log}");
+    assert!(!log.contains("Classic AirPlay connection"), "{log}");
+}

@@ -12,12 +12,12 @@
 //! comes back as an [`Input::Joined`]. The engine then gives the new member its first sync
 //! once its clock is there, on the shared timeline.
 
-use super::driver::{Driver, Link};
-use super::io::{self, Input, MemberSockets};
+use super::driver::Driver;
+use super::io::Input;
 use super::member::{self, Connected, Shared};
 use super::{Encryption, HandleCommand, Protocol, Receiver, ReceiverProgress, ReceiverState};
 use crate::error::{Error, Result};
-use airstream_proto::stream::{Event, MemberConfig, MemberFailure, MemberId, MemberState, Phase};
+use airstream_proto::stream::{Event, MemberFailure, MemberId, MemberState, Phase};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -270,67 +270,14 @@ impl Driver {
 
     /// Makes the connected receiver a member of the engine, with its I/O task.
     fn add_link(&mut self, c: Connected, config: Receiver, position: usize) -> MemberId {
-        let Connected {
-            receiver,
-            conn,
-            session,
-            kind,
-            transport,
-            audio,
-            control,
-            timing,
-            metadata_kinds,
-            warnings,
-        } = c;
-        let ip = receiver.ip();
         let now = super::clock::now();
-        let member = self.engine.join_member(
-            MemberConfig {
-                rtsp: receiver,
-                audio: SocketAddr::new(ip, transport.server_port),
-                control: SocketAddr::new(ip, transport.control_port),
-                timing: (transport.timing_port != 0)
-                    .then(|| SocketAddr::new(ip, transport.timing_port)),
-                audio_latency: transport.audio_latency,
-                session,
-                transport: kind,
-            },
-            now,
-        );
-        let (rtsp, leftover, cipher) = conn.into_parts();
-        let control = Arc::new(control);
-        let timing = Arc::new(timing);
-        let (requests_tx, requests_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(io::run(
-            MemberSockets {
-                member,
-                rtsp,
-                leftover,
-                cipher,
-                control: Arc::clone(&control),
-                timing: Arc::clone(&timing),
-            },
-            requests_rx,
-            self.membership.inputs.clone(),
-        ));
-        self.warnings.extend(warnings.iter().cloned());
-        self.links.push(Link {
-            position,
-            receiver,
-            audio,
-            control,
-            timing,
-            requests: requests_tx,
-            outbox: Vec::new(),
-            task,
-            metadata_kinds,
-            warnings,
-            failure: None,
-            volume: config.volume,
-            config,
-            ended_while_paused: false,
-            removed: false,
-        });
+        let engine = &mut self.engine;
+        let (member, link) =
+            super::setup::link_up(c, position, config, &self.membership.inputs, |m| {
+                engine.join_member(m, now)
+            });
+        self.warnings.extend(link.warnings.iter().cloned());
+        self.links.push(link);
         // The tags on show, from the next packet on (progress starts with the next track).
         let (_, rtptime) = self.engine.next_position();
         self.send_metadata_to(member, rtptime);

@@ -18,7 +18,7 @@ use airstream_proto::format::SAMPLE_RATE;
 use airstream_proto::ntp::{NtpClock, NtpTime, UNIX_EPOCH_OFFSET_SECS};
 use airstream_proto::raop::crypto::AudioKey;
 use airstream_proto::stream::{
-    Ap2StreamConfig, MemberConfig, MemberStats, Stream, StreamConfig, frames_duration,
+    Ap2StreamConfig, MemberConfig, MemberId, MemberStats, Stream, StreamConfig, frames_duration,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -188,66 +188,12 @@ pub(super) async fn establish(
     let (inputs_tx, inputs_rx) = mpsc::channel(INPUT_QUEUE);
     let mut links = Vec::new();
     for (position, c) in connected {
-        let Connected {
-            receiver,
-            conn,
-            session,
-            kind,
-            transport,
-            audio,
-            control,
-            timing,
-            metadata_kinds,
-            warnings: member_warnings,
-        } = c;
-        let ip = receiver.ip();
-        let member = engine.add_member(
-            MemberConfig {
-                rtsp: receiver,
-                audio: SocketAddr::new(ip, transport.server_port),
-                control: SocketAddr::new(ip, transport.control_port),
-                timing: (transport.timing_port != 0)
-                    .then(|| SocketAddr::new(ip, transport.timing_port)),
-                audio_latency: transport.audio_latency,
-                session,
-                transport: kind,
-            },
-            now,
-        );
-        let (rtsp, leftover, cipher) = conn.into_parts();
-        let control = Arc::new(control);
-        let timing = Arc::new(timing);
-        let (requests_tx, requests_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(io::run(
-            MemberSockets {
-                member,
-                rtsp,
-                leftover,
-                cipher,
-                control: Arc::clone(&control),
-                timing: Arc::clone(&timing),
-            },
-            requests_rx,
-            inputs_tx.clone(),
-        ));
-        warnings.extend(member_warnings.iter().cloned());
-        links.push(Link {
-            position,
-            receiver,
-            audio,
-            control,
-            timing,
-            requests: requests_tx,
-            outbox: Vec::new(),
-            task,
-            metadata_kinds,
-            warnings: member_warnings,
-            failure: None,
-            volume: receivers[position].volume,
-            config: receivers[position].clone(),
-            ended_while_paused: false,
-            removed: false,
+        let config = receivers[position].clone();
+        let (_, link) = link_up(c, position, config, &inputs_tx, |member| {
+            engine.add_member(member, now)
         });
+        warnings.extend(link.warnings.iter().cloned());
+        links.push(link);
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -327,4 +273,71 @@ fn wall_clock_anchor() -> NtpClock {
         .unwrap_or_default();
     let ntp = NtpTime::from_duration(since_unix + Duration::from_secs(UNIX_EPOCH_OFFSET_SECS));
     NtpClock::new(now, ntp)
+}
+
+/// Makes a connected receiver a member (`add` gives it to the engine) and starts its I/O task:
+/// the same at the start and for a receiver that joins or rejoins later.
+pub(super) fn link_up(
+    connected: Connected,
+    position: usize,
+    config: super::Receiver,
+    inputs: &mpsc::Sender<io::Input>,
+    add: impl FnOnce(MemberConfig) -> MemberId,
+) -> (MemberId, Link) {
+    let Connected {
+        receiver,
+        conn,
+        session,
+        kind,
+        transport,
+        audio,
+        control,
+        timing,
+        metadata_kinds,
+        warnings,
+    } = connected;
+    let ip = receiver.ip();
+    let member = add(MemberConfig {
+        rtsp: receiver,
+        audio: SocketAddr::new(ip, transport.server_port),
+        control: SocketAddr::new(ip, transport.control_port),
+        timing: (transport.timing_port != 0).then(|| SocketAddr::new(ip, transport.timing_port)),
+        audio_latency: transport.audio_latency,
+        session,
+        transport: kind,
+    });
+    let (rtsp, leftover, cipher) = conn.into_parts();
+    let control = Arc::new(control);
+    let timing = Arc::new(timing);
+    let (requests_tx, requests_rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(io::run(
+        MemberSockets {
+            member,
+            rtsp,
+            leftover,
+            cipher,
+            control: Arc::clone(&control),
+            timing: Arc::clone(&timing),
+        },
+        requests_rx,
+        inputs.clone(),
+    ));
+    let link = Link {
+        position,
+        receiver,
+        audio,
+        control,
+        timing,
+        requests: requests_tx,
+        outbox: Vec::new(),
+        task,
+        metadata_kinds,
+        warnings,
+        failure: None,
+        volume: config.volume,
+        config,
+        ended_while_paused: false,
+        removed: false,
+    };
+    (member, link)
 }

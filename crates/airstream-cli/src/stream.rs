@@ -503,17 +503,10 @@ pub(crate) fn receiver_for(
     receiver.password.clone_from(&settings.password);
     match route.protocol {
         AudioProtocol::AirPlay2 {
-            timing,
             pairing_required,
             transient_pairing,
+            ..
         } => {
-            // The stream key protects AirPlay 2 payloads; no RSA-wrapped AES key.
-            receiver.protocol = raop::Protocol::AirPlay2;
-            receiver.encryption = raop::Encryption::None;
-            receiver.ap2_timing = match timing {
-                TimingProtocol::Ptp => raop::Ap2Timing::Ptp,
-                TimingProtocol::Ntp => raop::Ap2Timing::Ntp,
-            };
             receiver.ap2_pairing = ap2_pairing(
                 target,
                 settings.hap.clone(),

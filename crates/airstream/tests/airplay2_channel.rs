@@ -7,7 +7,7 @@
 // Test helpers may unwrap: a panic is a test failure with a message.
 #![allow(clippy::unwrap_used)]
 
-use airstream::raop::{self, Ap2Pairing, Ap2Timing, Protocol, StreamOptions};
+use airstream::raop::{self, Ap2Pairing, Protocol, StreamOptions, TimingProtocol};
 use airstream_audio::Source;
 use airstream_testkit::airplay2::{self, Ap2Rig};
 use airstream_testkit::compare::align_and_compare;
@@ -68,7 +68,7 @@ fn ntp_timing_to_a_ptp_only_receiver_is_one_clear_error() {
     std::fs::write(&wav, wav_bytes(&source, 44_100)).unwrap();
     let receiver = raop::Receiver {
         protocol: Protocol::AirPlay2,
-        ap2_timing: Ap2Timing::Ntp,
+        ap2_timing: TimingProtocol::Ntp,
         ..raop::Receiver::new(rig.address(0))
     };
     let err = rig

@@ -1,4 +1,4 @@
-//! AirPlay 2 with NTP timing (`Ap2Timing::Ntp`), as HomePods and Apple TVs take it, against a
+//! AirPlay 2 with NTP timing (`TimingProtocol::Ntp`), as HomePods and Apple TVs take it, against a
 //! fake receiver on loopback written from airplay2.md §4–§6 (no real peer does it: the only
 //! AirPlay 2 receiver we can run, shairport-sync 4.3.7, takes PTP only). The fake checks
 //! what such a device relies on: the session SETUP says `timingProtocol: NTP` with our
@@ -10,7 +10,7 @@
 // Test helpers may unwrap: a panic is a test failure with a message.
 #![allow(clippy::unwrap_used)]
 
-use airstream::raop::{self, Ap2Timing, Codec, Protocol, StreamOptions};
+use airstream::raop::{self, Codec, Protocol, StreamOptions, TimingProtocol};
 use airstream_audio::Source;
 use airstream_proto::ap2::AudioCipher;
 use airstream_proto::bplist;
@@ -190,7 +190,7 @@ fn an_ntp_timed_airplay2_receiver_is_answered_synced_and_gets_every_sample() {
         let address = fake_receiver(Arc::clone(&seen)).await;
         let receiver = raop::Receiver {
             protocol: Protocol::AirPlay2,
-            ap2_timing: Ap2Timing::Ntp,
+            ap2_timing: TimingProtocol::Ntp,
             ..raop::Receiver::new(address)
         };
         let options = StreamOptions {

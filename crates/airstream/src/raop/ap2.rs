@@ -6,7 +6,7 @@
 
 use super::cancel::{Cancel, tear_down};
 use super::member::{Connected, Shared, handshake_request, session_error, warning};
-use super::{Ap2Pairing, Ap2Timing, Receiver, clock, volume_db};
+use super::{Ap2Pairing, Receiver, TimingProtocol, clock, volume_db};
 use crate::airplay::AirPlayDevice;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -182,12 +182,12 @@ pub(super) async fn connect(
             model: "airstream".into(),
             name: "airstream".into(),
             timing: match receiver.ap2_timing {
-                Ap2Timing::Ptp => Timing::Ptp {
+                TimingProtocol::Ptp => Timing::Ptp {
                     addresses: vec![local_ip],
                     id: local_ip.to_string(),
                 },
                 // The receiver asks this port as in AirPlay 1; the engine answers.
-                Ap2Timing::Ntp => Timing::Ntp {
+                TimingProtocol::Ntp => Timing::Ntp {
                     timing_port: timing.local_addr().map_or(0, |a| a.port()),
                 },
             },
@@ -231,8 +231,8 @@ pub(super) async fn connect(
                         conn,
                         session: session.into(),
                         kind: match receiver.ap2_timing {
-                            Ap2Timing::Ptp => MemberTransport::AirPlay2,
-                            Ap2Timing::Ntp => MemberTransport::AirPlay2Ntp,
+                            TimingProtocol::Ptp => MemberTransport::AirPlay2,
+                            TimingProtocol::Ntp => MemberTransport::AirPlay2Ntp,
                         },
                         transport: Transport {
                             server_port: reply.data_port,

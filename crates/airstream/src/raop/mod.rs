@@ -13,7 +13,7 @@
 //!
 //! A receiver may take the stream over AirPlay 2 instead ([`Protocol::AirPlay2`]): realtime
 //! ALAC sealed with the stream key, anchors against our PTP master on UDP 319/320, or, for
-//! receivers timed with NTP ([`Ap2Timing::Ntp`]), sync packets and timing replies as in
+//! receivers timed with NTP ([`TimingProtocol::Ntp`]), sync packets and timing replies as in
 //! AirPlay 1. AirPlay 1 and AirPlay 2 members of one group share the timeline.
 
 mod ap2;
@@ -38,7 +38,8 @@ pub use airstream_proto::format::Codec;
 use airstream_proto::hap::HapCredentials;
 use airstream_proto::pairing::Credentials;
 pub use airstream_proto::raop::Encryption;
-use airstream_proto::route::AudioRoute;
+pub use airstream_proto::route::TimingProtocol;
+use airstream_proto::route::{AudioProtocol, AudioRoute};
 pub use airstream_proto::stream::MemberStats;
 use std::fmt;
 use std::net::SocketAddr;
@@ -113,16 +114,6 @@ pub enum Ap2Pairing {
     Verified(HapCredentials),
 }
 
-/// Which clock an AirPlay 2 receiver follows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Ap2Timing {
-    /// Our PTP master on UDP 319/320 (shairport-sync; root or CAP_NET_BIND_SERVICE).
-    #[default]
-    Ptp,
-    /// NTP as in AirPlay 1: the receiver asks our timing port (HomePods, Apple TVs).
-    Ntp,
-}
-
 impl Default for StreamOptions {
     fn default() -> Self {
         Self {
@@ -160,7 +151,7 @@ pub struct Receiver {
     /// AirPlay 2 only: transient pairing, or pair-verify with stored HAP credentials.
     pub ap2_pairing: Ap2Pairing,
     /// AirPlay 2 only: PTP or NTP timing.
-    pub ap2_timing: Ap2Timing,
+    pub ap2_timing: TimingProtocol,
 }
 
 impl Receiver {
@@ -177,14 +168,14 @@ impl Receiver {
             encryption: Encryption::None,
             protocol: Protocol::Raop,
             ap2_pairing: Ap2Pairing::Open,
-            ap2_timing: Ap2Timing::Ptp,
+            ap2_timing: TimingProtocol::Ptp,
         }
     }
 
     /// A receiver as route selection decided (encryption, auth-setup, metadata kinds).
     pub fn for_route(address: SocketAddr, route: &AudioRoute) -> Self {
         let kinds = &route.metadata;
-        Self {
+        let receiver = Self {
             encryption: route.encryption.clone(),
             auth_setup: route.auth_setup,
             metadata_kinds: MetadataKinds {
@@ -193,6 +184,17 @@ impl Receiver {
                 progress: kinds.contains(&MetadataKind::Progress),
             },
             ..Self::new(address)
+        };
+        match route.protocol {
+            AudioProtocol::AirPlay1 => receiver,
+            // The stream key protects AirPlay 2 payloads: no RSA-wrapped AES key. How the
+            // session is paired depends on stored credentials: the caller's `ap2_pairing`.
+            AudioProtocol::AirPlay2 { timing, .. } => Self {
+                protocol: Protocol::AirPlay2,
+                encryption: Encryption::None,
+                ap2_timing: timing,
+                ..receiver
+            },
         }
     }
 }

@@ -9,8 +9,8 @@ use super::io::{self, MemberSockets};
 use super::member::{self, Connected, Shared};
 use super::pipeline::{PayloadEncoder, Pipeline};
 use super::{
-    Ap2Timing, Encryption, Progress, Protocol, Receiver, ReceiverReport, StreamHandle,
-    StreamOptions, StreamState, clock,
+    Encryption, Progress, Protocol, Receiver, ReceiverReport, StreamHandle, StreamOptions,
+    StreamState, TimingProtocol, clock,
 };
 use crate::error::{Error, Result};
 use airstream_audio::PcmSource;
@@ -67,7 +67,7 @@ pub(super) async fn establish(
     // Only PTP-timed receivers follow our PTP master; NTP-timed ones ask our timing port.
     let ptp_timed: Vec<std::net::IpAddr> = receivers
         .iter()
-        .filter(|r| r.protocol == Protocol::AirPlay2 && r.ap2_timing == Ap2Timing::Ptp)
+        .filter(|r| r.protocol == Protocol::AirPlay2 && r.ap2_timing == TimingProtocol::Ptp)
         .map(|r| r.address.ip())
         .collect();
     if any_airplay2 && !options.codec.is_alac() {

@@ -93,20 +93,14 @@ fn a_group_of_shairport_sync_3_3_8_and_an_airplay_2_member_is_bit_exact_on_both(
         ..raop::Receiver::new(rig.address(1))
     };
     let report = rig
-        .run_in_sender(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        .block_on_in_sender(move || async move {
+            let pcm = Source::path(wav)
+                .open(airstream_audio::PcmFormat::RAOP)
                 .unwrap();
-            runtime.block_on(async move {
-                let pcm = Source::path(wav)
-                    .open(airstream_audio::PcmFormat::RAOP)
-                    .unwrap();
-                let (_handle, task) = raop::start_group(vec![classic, ap2], pcm, options)
-                    .await
-                    .unwrap();
-                task.await
-            })
+            let (_handle, task) = raop::start_group(vec![classic, ap2], pcm, options)
+                .await
+                .unwrap();
+            task.await
         })
         .unwrap()
         .unwrap();
@@ -187,27 +181,21 @@ fn pause_and_resume_over_airplay2_insert_silence_and_lose_nothing() {
     };
     let options = StreamOptions::default();
     let report = rig
-        .run_in_sender(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        .block_on_in_sender(move || async move {
+            let pcm = Source::path(wav)
+                .open(airstream_audio::PcmFormat::RAOP)
                 .unwrap();
-            runtime.block_on(async move {
-                let pcm = Source::path(wav)
-                    .open(airstream_audio::PcmFormat::RAOP)
-                    .unwrap();
-                let (handle, task) = raop::start(address, pcm, options).await.unwrap();
-                let task = tokio::spawn(task);
-                let mut progress = handle.progress();
-                // Paused once about 4 s were sent: with 2 s of latency, 2 s were heard.
-                while progress.borrow_and_update().frames_sent < 44_100 * 4 {
-                    progress.changed().await.unwrap();
-                }
-                handle.pause();
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                handle.resume();
-                task.await.unwrap()
-            })
+            let (handle, task) = raop::start(address, pcm, options).await.unwrap();
+            let task = tokio::spawn(task);
+            let mut progress = handle.progress();
+            // Paused once about 4 s were sent: with 2 s of latency, 2 s were heard.
+            while progress.borrow_and_update().frames_sent < 44_100 * 4 {
+                progress.changed().await.unwrap();
+            }
+            handle.pause();
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            handle.resume();
+            task.await.unwrap()
         })
         .unwrap()
         .unwrap();

@@ -30,38 +30,32 @@ fn a_pause_longer_than_the_session_timeout_over_airplay2_loses_nothing() {
         ..raop::Receiver::new(rig.address(0))
     };
     let (report, states) = rig
-        .run_in_sender(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        .block_on_in_sender(move || async move {
+            let pcm = Source::path(wav)
+                .open(airstream_audio::PcmFormat::RAOP)
                 .unwrap();
-            runtime.block_on(async move {
-                let pcm = Source::path(wav)
-                    .open(airstream_audio::PcmFormat::RAOP)
-                    .unwrap();
-                let (handle, task) = raop::start(address, pcm, StreamOptions::default())
-                    .await
-                    .unwrap();
-                let task = tokio::spawn(task);
-                let mut progress = handle.progress();
-                while progress.borrow_and_update().frames_sent < 44_100 * 4 {
-                    progress.changed().await.unwrap();
-                }
-                handle.pause();
-                // Three of its timeouts: a 3.3.x receiver would have ended the session.
-                tokio::time::sleep(std::time::Duration::from_secs(
-                    u64::from(SESSION_TIMEOUT) * 3,
-                ))
-                .await;
-                let states: Vec<ReceiverState> = handle
-                    .receivers()
-                    .borrow()
-                    .iter()
-                    .map(|r| r.state)
-                    .collect();
-                handle.resume();
-                (task.await.unwrap(), states)
-            })
+            let (handle, task) = raop::start(address, pcm, StreamOptions::default())
+                .await
+                .unwrap();
+            let task = tokio::spawn(task);
+            let mut progress = handle.progress();
+            while progress.borrow_and_update().frames_sent < 44_100 * 4 {
+                progress.changed().await.unwrap();
+            }
+            handle.pause();
+            // Three of its timeouts: a 3.3.x receiver would have ended the session.
+            tokio::time::sleep(std::time::Duration::from_secs(
+                u64::from(SESSION_TIMEOUT) * 3,
+            ))
+            .await;
+            let states: Vec<ReceiverState> = handle
+                .receivers()
+                .borrow()
+                .iter()
+                .map(|r| r.state)
+                .collect();
+            handle.resume();
+            (task.await.unwrap(), states)
         })
         .unwrap();
     let report = report.unwrap();

@@ -38,30 +38,24 @@ fn a_hanging_airplay2_member_is_dropped_within_about_three_seconds_and_the_other
         .collect();
     let hangs = &rig.receivers[1];
     let (report, frozen_at_frames) = rig
-        .run_in_sender(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        .block_on_in_sender(move || async move {
+            let pcm = Source::path(wav)
+                .open(airstream_audio::PcmFormat::RAOP)
                 .unwrap();
-            runtime.block_on(async move {
-                let pcm = Source::path(wav)
-                    .open(airstream_audio::PcmFormat::RAOP)
-                    .unwrap();
-                let (handle, task) = raop::start_group(receivers, pcm, StreamOptions::default())
-                    .await
-                    .unwrap();
-                let task = tokio::spawn(task);
-                let mut progress = handle.progress();
-                let frozen_at = loop {
-                    let p = progress.borrow_and_update().clone();
-                    if p.state == StreamState::Streaming && p.frames_sent >= FREEZE_AT_FRAMES {
-                        hangs.freeze().unwrap();
-                        break p.frames_sent;
-                    }
-                    progress.changed().await.unwrap();
-                };
-                (task.await.unwrap(), frozen_at)
-            })
+            let (handle, task) = raop::start_group(receivers, pcm, StreamOptions::default())
+                .await
+                .unwrap();
+            let task = tokio::spawn(task);
+            let mut progress = handle.progress();
+            let frozen_at = loop {
+                let p = progress.borrow_and_update().clone();
+                if p.state == StreamState::Streaming && p.frames_sent >= FREEZE_AT_FRAMES {
+                    hangs.freeze().unwrap();
+                    break p.frames_sent;
+                }
+                progress.changed().await.unwrap();
+            };
+            (task.await.unwrap(), frozen_at)
         })
         .unwrap();
     let report = report.unwrap();

@@ -157,22 +157,16 @@ fn a_seek_over_airplay2_plays_from_the_exact_frame() {
         protocol: Protocol::AirPlay2,
         ..raop::Receiver::new(rig.address(0))
     };
-    rig.run_in_sender(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+    rig.block_on_in_sender(move || async move {
+        let pcm = Source::path(wav).open(PcmFormat::RAOP).unwrap();
+        let (handle, task) = raop::start(receiver, pcm, StreamOptions::default())
+            .await
             .unwrap();
-        runtime.block_on(async move {
-            let pcm = Source::path(wav).open(PcmFormat::RAOP).unwrap();
-            let (handle, task) = raop::start(receiver, pcm, StreamOptions::default())
-                .await
-                .unwrap();
-            let task = tokio::spawn(task);
-            // About 2 s heard (2 s of latency), then on to 6.000 s: frame 264 600.
-            position_reaches(&handle, 4.0).await;
-            handle.seek(Duration::from_secs(6)).await.unwrap();
-            task.await.unwrap()
-        })
+        let task = tokio::spawn(task);
+        // About 2 s heard (2 s of latency), then on to 6.000 s: frame 264 600.
+        position_reaches(&handle, 4.0).await;
+        handle.seek(Duration::from_secs(6)).await.unwrap();
+        task.await.unwrap()
     })
     .unwrap()
     .unwrap();

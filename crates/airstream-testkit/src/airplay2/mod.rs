@@ -103,6 +103,25 @@ impl Ap2Rig {
         self.sender.run(f)
     }
 
+    /// Runs the future `make` returns on a current-thread tokio runtime, on a thread inside
+    /// the sender namespace (as [`Self::run_in_sender`]); the future is made there, so it
+    /// need not be `Send`.
+    pub fn block_on_in_sender<F: std::future::Future>(
+        &self,
+        make: impl FnOnce() -> F + Send,
+    ) -> io::Result<F::Output>
+    where
+        F::Output: Send,
+    {
+        self.run_in_sender(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a current-thread tokio runtime");
+            runtime.block_on(make())
+        })
+    }
+
     /// A command that runs `program` (e.g. the `airstream` binary) in the sender namespace,
     /// with `AIRSTREAM_RUNTIME_DIR` in the rig's scratch directory: every rig's receivers
     /// have the same addresses, and the CLI names its control socket after the receiver, so

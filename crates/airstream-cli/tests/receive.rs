@@ -9,66 +9,17 @@ use airstream::ErrorKind;
 use airstream::raop::{self, StreamOptions, StreamState};
 use airstream_audio::{PcmFormat, VecSource};
 use airstream_testkit::compare::compare_across_pause;
+use airstream_testkit::receive_process::ReceiveProcess;
 use airstream_testkit::signal::{music, wav_bytes};
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// A running `airstream receive` (not advertised: mDNS only runs inside test namespaces).
-struct Receive {
-    child: Child,
-    addr: SocketAddr,
-    stdout: BufReader<ChildStdout>,
-    _stderr: BufReader<ChildStderr>,
-}
-
-impl Receive {
-    fn start(output: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_airstream"))
-            .args(["receive", "--no-advertise", "--port", "0", "--output"])
-            .arg(output)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{line}"))
-            .parse()
-            .unwrap();
-        Self {
-            child,
-            addr,
-            stdout,
-            _stderr: stderr,
-        }
-    }
-
-    /// The summary line the receiver prints when a session has ended and its WAV is written.
-    fn session_ended(&mut self) -> String {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        assert!(
-            line.starts_with("received "),
-            "the receiver said {line:?} ({:?})",
-            self.child.try_wait()
-        );
-        line
-    }
-}
-
-impl Drop for Receive {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Reads the summary line the receiver prints when a session has ended and its WAV is written.
+fn session_ended(receive: &mut ReceiveProcess) {
+    let line = receive.next_stdout_line();
+    assert!(line.starts_with("received "), "the receiver said {line:?}");
 }
 
 fn wav_samples(path: &Path) -> Vec<i16> {
@@ -155,7 +106,7 @@ fn a_port_in_use_is_refused_as_an_unusable_flag_value() {
 async fn a_second_sender_is_told_busy_and_the_first_plays_on() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.wav");
-    let mut receive = Receive::start(&output);
+    let mut receive = ReceiveProcess::start(env!("CARGO_BIN_EXE_airstream"), &output);
     let first = music(44_100 * 2, 44_100);
 
     // The first session, held paused (the session stays on) while the others try.
@@ -203,7 +154,7 @@ async fn a_second_sender_is_told_busy_and_the_first_plays_on() {
     handle.resume();
     let report = task.await.unwrap().unwrap();
     assert_eq!(report.frames_sent, 44_100 * 2);
-    receive.session_ended();
+    session_ended(&mut receive);
     let received = wav_samples(&output);
     let lead = report.lead_in_frames as usize * 2;
     let pause = compare_across_pause(&first, &received[lead..], 2 * 352).unwrap();
@@ -214,7 +165,7 @@ async fn a_second_sender_is_told_busy_and_the_first_plays_on() {
     let report = raop::stream_to_end(receive.addr, source(&second), options())
         .await
         .unwrap();
-    receive.session_ended();
+    session_ended(&mut receive);
     let received = wav_samples(&output);
     let lead = report.lead_in_frames as usize * 2;
     assert!(received[..lead].iter().all(|s| *s == 0), "lead-in");

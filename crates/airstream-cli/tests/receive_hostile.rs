@@ -9,87 +9,12 @@
 use airstream::raop::{self, StreamOptions};
 use airstream_audio::{PcmFormat, VecSource};
 use airstream_receiver::{MAX_CONNECTIONS, Receiver, ReceiverConfig};
+use airstream_testkit::receive_process::ReceiveProcess;
 use airstream_testkit::signal::{music, wav_bytes};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
-use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
-
-/// A running `airstream receive` and its output.
-struct Receive {
-    child: Child,
-    addr: SocketAddr,
-    stdout: BufReader<ChildStdout>,
-    stderr: BufReader<ChildStderr>,
-}
-
-impl Receive {
-    fn start(output: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_airstream"))
-            .args(["receive", "--no-advertise", "--port", "0", "--output"])
-            .arg(output)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{line}"))
-            .parse()
-            .unwrap();
-        Self {
-            child,
-            addr,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Peak RSS of the receiver process so far, in bytes.
-    fn peak_rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap();
-        kib * 1024
-    }
-
-    fn next_stdout_line(&mut self) -> String {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        assert!(
-            !line.is_empty(),
-            "the receiver ended: {:?}",
-            self.child.try_wait()
-        );
-        line
-    }
-
-    fn next_stderr_line(&mut self) -> String {
-        let mut line = String::new();
-        self.stderr.read_line(&mut line).unwrap();
-        assert!(
-            !line.is_empty(),
-            "the receiver ended: {:?}",
-            self.child.try_wait()
-        );
-        line
-    }
-}
-
-impl Drop for Receive {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Streams half a second of music with the real sender (the `airstream` binary).
 fn stream_to(addr: SocketAddr, dir: &tempfile::TempDir) -> std::process::Output {
@@ -110,7 +35,7 @@ fn a_session_whose_wav_cannot_be_written_does_not_end_the_receiver() {
     let vanishing = dir.path().join("vanishing");
     std::fs::create_dir(&vanishing).unwrap();
     let output = vanishing.join("out.wav");
-    let mut receive = Receive::start(&output);
+    let mut receive = ReceiveProcess::start(env!("CARGO_BIN_EXE_airstream"), &output);
     std::fs::remove_dir(&vanishing).unwrap();
     for _ in 0..2 {
         let sent = stream_to(receive.addr, &dir);
@@ -187,7 +112,8 @@ fn hostile_session(addr: SocketAddr, packets: &[(u16, u32)]) {
 #[test]
 fn timestamp_jumps_and_foreign_packets_leave_memory_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let mut receive = Receive::start(&dir.path().join("out.wav"));
+    let mut receive =
+        ReceiveProcess::start(env!("CARGO_BIN_EXE_airstream"), &dir.path().join("out.wav"));
     let before = receive.peak_rss();
     // One real packet, then jumps of 2^31 - 1 and 10 s steps: hours of timeline.
     let mut packets = vec![

@@ -11,6 +11,7 @@ pub mod http;
 pub mod mdns;
 pub mod netns;
 pub mod process;
+pub mod receive_process;
 pub mod relay;
 pub mod shairport;
 pub mod signal;

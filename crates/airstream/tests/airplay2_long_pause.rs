@@ -70,4 +70,5 @@ fn a_pause_longer_than_the_session_timeout_over_airplay2_loses_nothing() {
     eprintln!("paused: {pause:?}");
     assert!(pause.gap > 0, "silence where the pause was: {pause:?}");
     assert!(log.contains("AP2 Realtime Audio Stream"), "{log}");
+    assert!(!log.contains("Classic AirPlay connection"), "{log}");
 }

@@ -194,5 +194,7 @@ fn a_seek_over_airplay2_plays_from_the_exact_frame() {
         "from 6.0 s to the end\n{}",
         receiver.log_text()
     );
-    assert!(receiver.log_text().contains("AP2 Realtime Audio Stream"));
+    let log = receiver.log_text();
+    assert!(log.contains("AP2 Realtime Audio Stream"), "{log}");
+    assert!(!log.contains("Classic AirPlay connection"), "{log}");
 }

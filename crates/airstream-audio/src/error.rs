@@ -51,6 +51,15 @@ pub enum AudioError {
         /// Why not.
         reason: String,
     },
+    /// A skip that cannot be done: the source is not a queue, or the item after the one
+    /// playing has started and cannot be read again (a pipe). The source is unchanged.
+    #[error("{input}: cannot skip: {reason}")]
+    NotSkippable {
+        /// The input as named to the user.
+        input: String,
+        /// Why not.
+        reason: String,
+    },
     /// An `http://`/`https://` input failed: bad status, unreachable host, timeout.
     #[error("{input}: {detail}")]
     Http {
@@ -85,6 +94,7 @@ impl AudioError {
             | AudioError::Empty { input }
             | AudioError::Truncated { input, .. }
             | AudioError::NotSeekable { input, .. }
+            | AudioError::NotSkippable { input, .. }
             | AudioError::Http { input, .. } => input,
         }
     }

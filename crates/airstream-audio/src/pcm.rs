@@ -54,6 +54,18 @@ pub trait PcmSource: Send {
             reason: "this kind of source cannot seek".into(),
         })
     }
+
+    /// Ends the item playing at frame `frame` of the output there: the next `read` gives
+    /// the start of the item after it, and frames count on from `frame`. Only a
+    /// [`Queue`](crate::Queue) has items; other sources fail with
+    /// [`AudioError::NotSkippable`] and are unchanged.
+    fn skip(&mut self, frame: u64) -> Result<(), AudioError> {
+        let _ = frame;
+        Err(AudioError::NotSkippable {
+            input: "the source".into(),
+            reason: "it is one input, not a queue".into(),
+        })
+    }
 }
 
 /// In-memory PCM, for generated audio and tests.

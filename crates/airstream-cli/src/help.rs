@@ -132,7 +132,8 @@ Examples (another shell than the one running `airstream stream`):
   airstream volume --device Kitchen                # prints its volume
   airstream pause --device Kitchen                 # any receiver of the group finds the stream
   airstream resume --device 10.0.0.2
-  airstream seek --device Kitchen 1:23             # or seconds: 83 (files only, not pipes)
+  airstream seek --device Kitchen 1:23             # into the track playing; or seconds: 83
+  airstream skip --device Kitchen                  # the next track of `stream a.flac b.mp3`
   airstream status --device Kitchen --json
   airstream stop --device Kitchen
 

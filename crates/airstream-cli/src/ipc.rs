@@ -4,7 +4,8 @@
 //! directory (mode 0700, see [`runtime_dir`]), each serving the whole stream. It takes one
 //! command per line and answers one line:
 //! - `volume LEVEL` (every receiver), `volume LEVEL INDEX` (one receiver of a group),
-//!   `pause`, `resume`, `stop`, `seek SECONDS` → `ok` or `error: …`;
+//!   `pause`, `resume`, `stop`, `seek SECONDS` (into the track playing), `skip` → `ok` or
+//!   `error: …`;
 //! - `status` → one JSON object ([`Status`]).
 //!
 //! The control commands find a stream by asking every socket in the directory for its
@@ -239,7 +240,7 @@ impl Control {
     pub(crate) fn status(&self) -> Status {
         let progress = self.handle.progress().borrow().clone();
         let rate = f64::from(progress.sample_rate.max(1));
-        // Moved by seeks (a queue cannot seek: there it is the frames sent).
+        // What the receivers play now, moved by seeks and skips.
         let (index, start, metadata) = (self.track_at)(progress.position_frames);
         let state = state_name(progress.state).to_string();
         let volumes = self.volumes.lock().map(|v| v.clone()).unwrap_or_default();
@@ -348,6 +349,10 @@ async fn answer(stream: UnixStream, control: &Control) -> std::io::Result<()> {
     while let Some(line) = lines.next_line().await? {
         let reply = match line.split_whitespace().collect::<Vec<_>>().as_slice() {
             ["seek", seconds] => seek_reply(seconds, control).await,
+            ["skip"] => match control.handle.skip().await {
+                Ok(()) => "ok".to_string(),
+                Err(e) => format!("error: {}", e.to_string_with_causes()),
+            },
             _ => reply_to(&line, control),
         };
         write.write_all(format!("{reply}\n").as_bytes()).await?;
@@ -355,15 +360,20 @@ async fn answer(stream: UnixStream, control: &Control) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The answer to `seek SECONDS`: once the source is at the new position, or why it cannot.
+/// The answer to `seek SECONDS` (into the track playing): once the source is at the new
+/// position, or why it cannot.
 async fn seek_reply(seconds: &str, control: &Control) -> String {
-    let Some(position) = seconds
+    let Some(into_track) = seconds
         .parse::<f64>()
         .ok()
         .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
     else {
         return format!("error: not a position in seconds: {seconds:?}");
     };
+    let progress = control.handle.progress().borrow().clone();
+    let (_, track_start, _) = (control.track_at)(progress.position_frames);
+    let rate = f64::from(progress.sample_rate.max(1));
+    let position = std::time::Duration::from_secs_f64(track_start as f64 / rate) + into_track;
     match control.handle.seek(position).await {
         Ok(()) => "ok".to_string(),
         Err(e) => format!("error: {}", e.to_string_with_causes()),

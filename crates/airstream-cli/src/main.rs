@@ -95,9 +95,12 @@ enum Command {
     /// Resume a paused stream where it stopped.
     #[command(after_help = help::VOLUME_EXAMPLES)]
     Resume(target::TargetArgs),
-    /// Continue a running stream from a position of its file (not a pipe or stdin).
+    /// Continue a running stream from a position of the track playing (not a pipe or stdin).
     #[command(after_help = help::VOLUME_EXAMPLES)]
     Seek(volume::SeekArgs),
+    /// End the track playing and go on with the next one of the queue.
+    #[command(after_help = help::VOLUME_EXAMPLES)]
+    Skip(target::TargetArgs),
     /// Stop a running stream (TEARDOWN to every receiver).
     #[command(after_help = help::VOLUME_EXAMPLES)]
     Stop(target::TargetArgs),
@@ -183,6 +186,7 @@ fn main() -> ExitCode {
             Command::Pause(target) => volume::send(&target, "pause").await,
             Command::Resume(target) => volume::send(&target, "resume").await,
             Command::Seek(args) => volume::seek(args).await,
+            Command::Skip(target) => volume::send(&target, "skip").await,
             Command::Stop(target) => volume::send(&target, "stop").await,
             Command::Status(args) => volume::status(args).await,
             Command::Completions { shell } => completions(shell),

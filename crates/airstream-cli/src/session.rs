@@ -68,7 +68,7 @@ enum Command {
         #[serde(default)]
         position: Option<f64>,
     },
-    /// Not supported yet: answered with an `error` event of kind `not_supported`.
+    /// Ends the item playing; the next one starts at once.
     Skip,
     Add {
         #[serde(default)]
@@ -78,16 +78,6 @@ enum Command {
         #[serde(default)]
         receiver: Option<Value>,
     },
-}
-
-impl Command {
-    /// The library hook a command needs and does not have yet.
-    fn unsupported(&self) -> Option<&'static str> {
-        match self {
-            Command::Skip => Some("skip"),
-            _ => None,
-        }
-    }
 }
 
 /// Writes one event per line on stdout, flushed at once (the reader acts on each).
@@ -277,16 +267,12 @@ async fn session(args: &mut Args) -> anyhow::Result<()> {
                 emit(&json!({"event": "finished", "report": null}));
                 return Ok(());
             }
-            other => {
-                let (kind, message) = match other.unsupported() {
-                    Some(name) => ("not_supported", format!("{name} is not supported yet")),
-                    None => (
-                        "state",
-                        "nothing plays yet: enqueue a source first".to_string(),
-                    ),
-                };
-                emit(&error_event(kind, &message, None, other.unsupported()));
-            }
+            _ => emit(&error_event(
+                "state",
+                "nothing plays yet: enqueue a source first",
+                None,
+                None,
+            )),
         }
     };
 
@@ -530,15 +516,6 @@ impl Playing {
 
     fn obey(&mut self, command: Command) {
         let members = &self.control.members()[..];
-        if let Some(name) = command.unsupported() {
-            emit(&error_event(
-                "not_supported",
-                &format!("{name} is not supported yet"),
-                None,
-                Some(name),
-            ));
-            return;
-        }
         let handle = &self.control.handle;
         match command {
             Command::Enqueue { source } if source == "-" => emit(&stdin_refused()),
@@ -597,7 +574,7 @@ impl Playing {
                 Err(message) => emit(&error_event("input", &message, None, Some("remove"))),
             },
             Command::Seek { position } => self.seek(position),
-            Command::Skip => {}
+            Command::Skip => self.skip(),
         }
     }
 
@@ -640,9 +617,30 @@ impl Playing {
             }
         });
     }
+
+    /// `skip`: the item playing ends, the next one starts at once; `skipped` once it does
+    /// (a `track` event follows when it plays), or an `error`.
+    fn skip(&self) {
+        let skipped = self
+            .timeline
+            .track_at(status_frames(&self.control))
+            .map(|t| t.index);
+        let handle = self.control.handle.clone();
+        tokio::spawn(async move {
+            match handle.skip().await {
+                Ok(()) => emit(&json!({"event": "skipped", "track": skipped})),
+                Err(e) => emit(&error_event(
+                    &kind_name(e.kind()),
+                    &e.to_string_with_causes(),
+                    None,
+                    Some("skip"),
+                )),
+            }
+        });
+    }
 }
 
-/// Where the stream is in its queue, in frames (moved by seeks).
+/// Where the stream is in its queue, in frames: what the receivers play now.
 fn status_frames(control: &Control) -> u64 {
     control.handle.progress().borrow().position_frames
 }
@@ -676,10 +674,7 @@ mod tests {
                 position: Some(5.0)
             })
         );
-        assert_eq!(
-            parse(r#"{"cmd":"skip"}"#).map(|c| c.unsupported()),
-            Ok(Some("skip"))
-        );
+        assert_eq!(parse(r#"{"cmd":"skip"}"#), Ok(Command::Skip));
     }
 
     #[test]

@@ -163,7 +163,7 @@ fn a_seek_over_airplay2_plays_from_the_exact_frame() {
             .await
             .unwrap();
         let task = tokio::spawn(task);
-        // About 2 s heard (2 s of latency), then on to 6.000 s: frame 264 600.
+        // 4 s heard, then on to 6.000 s: frame 264 600.
         position_reaches(&handle, 4.0).await;
         handle.seek(Duration::from_secs(6)).await.unwrap();
         task.await.unwrap()
@@ -197,4 +197,110 @@ fn a_seek_over_airplay2_plays_from_the_exact_frame() {
     let log = receiver.log_text();
     assert!(log.contains("AP2 Realtime Audio Stream"), "{log}");
     assert!(!log.contains("Classic AirPlay connection"), "{log}");
+}
+
+/// A queue of three files (`a` and `b` of the lengths given, then 1 s; the samples of `b` and
+/// `c` are never 0) streamed to the in-repo receiver; `skip` once `skip_at` seconds of `a`
+/// were heard. Returns the sources and what the receiver got from the end of the lead-in on.
+async fn skip_once(seconds: [usize; 2], skip_at: f64) -> ([Vec<i16>; 3], Vec<i16>) {
+    use airstream_audio::{Queue, QueueItem};
+    let mut rx = receiver().await;
+    let a = music(RATE * seconds[0], 44_100);
+    let b: Vec<i16> = music(RATE * seconds[1], 44_100)
+        .iter()
+        .map(|s| (s / 2) | 1)
+        .collect();
+    let c: Vec<i16> = music(RATE, 44_100).iter().map(|s| (s / 3) | 1).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let items: Vec<QueueItem> = [&a, &b, &c]
+        .iter()
+        .enumerate()
+        .map(|(i, samples)| {
+            let path = dir.path().join(format!("{i}.wav"));
+            std::fs::write(&path, wav_bytes(samples, 44_100)).unwrap();
+            QueueItem::source(Source::path(path))
+        })
+        .collect();
+    let queue = Queue::new(PcmFormat::RAOP, items.into_iter(), Duration::from_secs(1)).unwrap();
+    let (handle, driver) = raop::start(rx.local_addr(), Box::new(queue), options())
+        .await
+        .unwrap();
+    let task = tokio::spawn(driver);
+    position_reaches(&handle, skip_at).await;
+    handle.skip().await.unwrap();
+    let at = handle.progress().borrow().position().as_secs_f64();
+    assert!(
+        (skip_at..skip_at + 0.1).contains(&at),
+        "the position goes on from where the skip was heard: {at}"
+    );
+    let report = task.await.unwrap().unwrap();
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(record.summary.flushes, 1);
+    let received = record.samples[report.lead_in_frames as usize * 2..].to_vec();
+    ([a, b, c], received)
+}
+
+/// What a skip must leave: `a` from its start up to the skip, silence, then `b` and `c`
+/// whole and back to back, then silence.
+fn assert_skipped_to_b(sources: &[Vec<i16>; 3], received: &[i16], skip_at: f64) {
+    let [a, b, c] = sources;
+    let heard = run_length(a, received, 0, 0);
+    let skipped_at = (skip_at * RATE as f64) as usize;
+    assert!(
+        heard >= skipped_at && heard < skipped_at + RATE / 2,
+        "{heard} frames of a before the skip at {skipped_at}"
+    );
+    let b_at = next_sound(received, heard);
+    assert_eq!(run_length(b, received, b_at, 0), b.len() / 2, "b whole");
+    let c_at = b_at + b.len() / 2;
+    assert_eq!(run_length(c, received, c_at, 0), c.len() / 2, "c whole");
+    assert!(received[(c_at + c.len() / 2) * 2..].iter().all(|s| *s == 0));
+    eprintln!(
+        "a 0..{heard}, {} frames of silence, then b and c whole",
+        b_at - heard
+    );
+}
+
+#[tokio::test]
+async fn a_skip_plays_the_next_item_whole_from_its_first_frame() {
+    let (sources, received) = skip_once([6, 2], 1.0).await;
+    assert_skipped_to_b(&sources, &received, 1.0);
+}
+
+#[tokio::test]
+async fn a_skip_near_the_end_plays_the_next_item_again_from_its_start() {
+    // 0.3 s before the end of a: the reader has read well into b (the latency, the 2 s the
+    // decode thread hands over ahead and the engine's 0.5 s), not past it.
+    let (sources, received) = skip_once([3, 5], 2.7).await;
+    assert_skipped_to_b(&sources, &received, 2.7);
+}
+
+#[tokio::test]
+async fn a_single_source_refuses_to_skip_with_a_typed_error_and_plays_on() {
+    let mut rx = receiver().await;
+    let source = music(RATE * 2, 44_100);
+    let pcm = Box::new(airstream_audio::VecSource::new(
+        PcmFormat::RAOP,
+        source.clone(),
+    ));
+    let (handle, driver) = raop::start(rx.local_addr(), pcm, options()).await.unwrap();
+    let task = tokio::spawn(driver);
+    position_reaches(&handle, 0.5).await;
+    let err = handle.skip().await.unwrap_err();
+    assert!(
+        matches!(err, Error::Input(AudioError::NotSkippable { .. })),
+        "{err:?}"
+    );
+    let report = task.await.unwrap().unwrap();
+    assert_eq!(report.frames_sent, (2 * RATE) as u64, "nothing lost");
+    let record = rx
+        .next_session_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(record.summary.flushes, 0);
+    let lead = report.lead_in_frames as usize;
+    assert_eq!(run_length(&source, &record.samples, lead, 0), 2 * RATE);
 }

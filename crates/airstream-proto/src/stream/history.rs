@@ -119,6 +119,15 @@ impl Playback {
         }
     }
 
+    /// Real frames sent that the receivers have not played by `now`.
+    pub(crate) fn unheard_frames(&self, now: Instant) -> u64 {
+        self.unplayed
+            .iter()
+            .filter(|s| s.audible_at > now)
+            .map(|s| u64::from(s.frames))
+            .sum()
+    }
+
     /// Pause: whatever the receivers have not played yet will be flushed there, so take it
     /// back to send again on resume, after a new lead-in (receivers mute the first packets
     /// after a flush). Returns the real frames taken back.

@@ -294,6 +294,14 @@ impl Stream {
         self.totals
     }
 
+    /// Real frames the receivers have played by `now`: [`totals`](Self::totals)' frames sent
+    /// less those still in flight (buffered at the receivers, a latency's worth).
+    pub fn frames_heard(&self, now: Instant) -> u64 {
+        self.totals
+            .frames_sent
+            .saturating_sub(self.playback.unheard_frames(now))
+    }
+
     /// When the first packet left.
     pub fn first_packet(&self) -> Option<Instant> {
         self.first_packet

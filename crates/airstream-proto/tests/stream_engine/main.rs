@@ -978,3 +978,40 @@ fn a_silent_airplay2_member_of_either_timing_is_dropped_within_about_three_secon
         assert!(sim.receivers[0].played_indices() == in_order(2000));
     }
 }
+
+#[test]
+fn frames_heard_is_what_the_receiver_has_played_through_a_pause_and_the_drain() {
+    let mut sim = Sim::new(1500, &[Behaviour::default()], LATENCY_2S);
+    sim.script.push((Duration::from_secs(4), |s| {
+        let now = s.now;
+        s.stream.pause(now);
+    }));
+    sim.script.push((Duration::from_millis(6_500), |s| {
+        let now = s.now;
+        s.stream.resume(now);
+    }));
+    let mut last = 0;
+    for ms in [1_000u64, 3_000, 3_900, 5_000, 7_000, 9_000, 12_000, 30_000] {
+        sim.run(Duration::from_millis(ms));
+        let played = sim.receivers[0].played_indices().len() as u64 * 352;
+        let heard = sim.stream.frames_heard(sim.now);
+        // Within one packet of the receiver (it plays a packet from its first frame on).
+        assert!(
+            heard.abs_diff(played) <= 352,
+            "at {ms} ms: heard {heard}, played {played}"
+        );
+        assert!(heard >= last, "at {ms} ms: {heard} < {last}");
+        last = heard;
+        if ms == 3_000 {
+            // While streaming, a latency's worth more was sent than heard, and up to a
+            // burst (64 packets) ahead of its deadline.
+            let in_flight = sim.stream.totals().frames_sent - heard;
+            let latency = u64::from(LATENCY_2S);
+            assert!(
+                (latency..=latency + 64 * 352).contains(&in_flight),
+                "{in_flight}"
+            );
+        }
+    }
+    assert_eq!(last, 1500 * 352);
+}

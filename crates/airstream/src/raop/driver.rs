@@ -114,7 +114,7 @@ pub(super) struct Driver {
     /// Receivers joining, leaving and coming back after a pause.
     pub(super) membership: super::membership::Membership,
     /// Seeks asked for and where the last one went.
-    pub(super) seek: super::seek::Seeking,
+    pub(super) moves: super::moves::Moves,
 }
 
 impl Driver {
@@ -148,7 +148,7 @@ impl Driver {
                 timer.as_mut().reset(deadline.into());
             }
             let wants_audio = self.pipeline_open
-                && (self.engine.queued_audio() < ENGINE_PACKETS || self.seek.pending());
+                && (self.engine.queued_audio() < ENGINE_PACKETS || self.moves.pending());
             tokio::select! {
                 biased;
                 changed = self.stop.changed(), if stop_open => match changed {
@@ -290,13 +290,14 @@ impl Driver {
             HandleCommand::Resume => self.engine.resume(now),
             HandleCommand::AddReceiver(..) | HandleCommand::RemoveReceiver(..) => {}
             HandleCommand::Seek(position, reply) => self.start_seek(position, reply),
+            HandleCommand::Skip(reply) => self.start_skip(reply),
         }
     }
 
     fn take_batch(&mut self, batch: Option<Vec<Item>>) {
-        let Some(batch) = batch.map(|b| self.through_seek(b)) else {
+        let Some(batch) = batch.map(|b| self.through_move(b)) else {
             self.pipeline_open = false;
-            self.seek_source_gone();
+            self.move_source_gone();
             if !self.source_done {
                 self.source_failed(AudioError::Invalid {
                     input: "decoder".into(),
@@ -321,8 +322,8 @@ impl Driver {
                     self.engine.push(SourceItem::End);
                 }
                 Item::Failed(e) => self.source_failed(e),
-                // Answers to seeks are taken by `through_seek`.
-                Item::Seeked(_) => {}
+                // Answers to moves are taken by `through_move`.
+                Item::Moved(_) => {}
             }
         }
     }
@@ -358,7 +359,7 @@ impl Driver {
                 self.timing_wait
             ),
             Event::Marker { token, rtptime } => {
-                if self.seek_marker_reached(token, rtptime) {
+                if self.move_marker_reached(token, rtptime) {
                     return None;
                 }
                 if let Some(i) = self.markers.iter().position(|(t, _)| *t == token) {
@@ -471,7 +472,7 @@ impl Driver {
             .filter(|m| self.engine.is_active(*m))
             .map(|m| self.engine.member_stats(m).retransmitted)
             .sum();
-        let position_frames = self.seek.position(totals.frames_sent);
+        let position_frames = self.moves.position(self.engine.frames_heard(clock::now()));
         self.progress.send_if_modified(|p| {
             let changed = p.frames_sent != totals.frames_sent
                 || p.position_frames != position_frames

@@ -25,8 +25,8 @@ mod io;
 mod member;
 mod membership;
 mod metadata;
+mod moves;
 mod pipeline;
-mod seek;
 mod setup;
 
 pub use driver::StreamTask;
@@ -271,8 +271,8 @@ pub struct Progress {
     pub state: StreamState,
     /// Real audio frames sent so far (padding and silence excluded).
     pub frames_sent: u64,
-    /// The frame of the source the next frame sent comes from: the frames sent, moved by
-    /// seeks.
+    /// The frame of the source the receivers play now: the frames they have played (those
+    /// sent less a latency's worth in flight), moved by seeks and skips.
     pub position_frames: u64,
     /// Frames per second of `frames_sent`.
     pub sample_rate: u32,
@@ -285,7 +285,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// The position in the source, from the frames sent and the seeks.
+    /// The position in the source the receivers play now (see `position_frames`).
     pub fn position(&self) -> Duration {
         Duration::from_secs_f64(self.position_frames as f64 / f64::from(self.sample_rate))
     }
@@ -412,6 +412,8 @@ pub(crate) enum HandleCommand {
     RemoveReceiver(SocketAddr, tokio::sync::oneshot::Sender<Result<()>>),
     /// Continue from this position of the source; the answer says whether it could.
     Seek(Duration, tokio::sync::oneshot::Sender<Result<()>>),
+    /// End the item heard now and go on with the next; the answer says whether it could.
+    Skip(tokio::sync::oneshot::Sender<Result<()>>),
 }
 
 impl StreamHandle {
@@ -505,6 +507,23 @@ impl StreamHandle {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.requests
             .send(HandleCommand::Seek(position, reply))
+            .map_err(|_| ended())?;
+        answer.await.map_err(|_| ended())?
+    }
+
+    /// Ends the item of a queue heard now and goes on with the next, at once: the
+    /// receivers drop what they buffered (FLUSH) and play the next item from its start
+    /// after the latency's silence; its tags and progress go with it. Works while the
+    /// reader has read ahead into the next item too, which then starts again, unless it is
+    /// read from a pipe. Skipping the last item ends the stream. A source that is not a
+    /// queue fails with [`Error::Input`](crate::Error::Input)
+    /// ([`AudioError::NotSkippable`](airstream_audio::AudioError::NotSkippable)), and the
+    /// stream plays on unchanged.
+    pub async fn skip(&self) -> Result<()> {
+        let ended = || crate::Error::InvalidInput("cannot skip: the stream has ended".into());
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.requests
+            .send(HandleCommand::Skip(reply))
             .map_err(|_| ended())?;
         answer.await.map_err(|_| ended())?
     }

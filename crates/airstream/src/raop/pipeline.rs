@@ -37,10 +37,19 @@ pub(crate) enum Item {
     },
     End,
     Failed(AudioError),
-    /// A seek asked for through [`Pipeline::request_seek`] was done (what follows comes from
-    /// the new position, this many frames into the item playing) or failed (what follows
-    /// continues where the audio was).
-    Seeked(Result<u64, AudioError>),
+    /// A move asked for through [`Pipeline::request_move`] was done (what follows comes
+    /// from the new position, this many frames into the item playing: 0 after a skip) or
+    /// failed (what follows continues where the audio was).
+    Moved(Result<u64, AudioError>),
+}
+
+/// A jump in the source, asked for by the driver.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Move {
+    /// To this frame of the source.
+    Seek(u64),
+    /// To the item after the one playing at this frame of the source (a queue's).
+    Skip(u64),
 }
 
 /// Turns a packet of interleaved stereo samples into the payload announced in the SDP.
@@ -86,8 +95,8 @@ impl PayloadEncoder {
 /// The driver's end of the decode thread.
 pub(crate) struct Pipeline {
     rx: mpsc::Receiver<Vec<Item>>,
-    /// Seek requests, as frames of the source; the thread answers each with `Item::Seeked`.
-    seeks: std::sync::mpsc::Sender<u64>,
+    /// Seeks and skips; the thread answers each with `Item::Moved`.
+    moves: std::sync::mpsc::Sender<Move>,
 }
 
 impl Pipeline {
@@ -98,17 +107,17 @@ impl Pipeline {
         capacity_packets: usize,
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(capacity_packets.div_ceil(BATCH).max(1));
-        let (seeks, seek_rx) = std::sync::mpsc::channel();
+        let (moves, move_rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("airstream-decode".into())
-            .spawn(move || decode_loop(source, encoder, &tx, &seek_rx))?;
-        Ok(Self { rx, seeks })
+            .spawn(move || decode_loop(source, encoder, &tx, &move_rx))?;
+        Ok(Self { rx, moves })
     }
 
-    /// Asks the thread to continue from `frame` of the source; `false` if it is gone (the
-    /// source failed). The answer comes as `Item::Seeked` among the batches.
-    pub(crate) fn request_seek(&self, frame: u64) -> bool {
-        self.seeks.send(frame).is_ok()
+    /// Asks the thread to move the source; `false` if it is gone (the source failed). The
+    /// answer comes as `Item::Moved` among the batches.
+    pub(crate) fn request_move(&self, to: Move) -> bool {
+        self.moves.send(to).is_ok()
     }
 
     /// The next batch; `None` once the thread is gone (after its `End` or `Failed`, or
@@ -157,32 +166,33 @@ impl Batcher<'_> {
     }
 }
 
-/// Seeks the source; on success what is batched but not handed over (from before the seek)
-/// is dropped. `false` once the stream was stopped.
-fn seek(source: &mut dyn PcmSource, frame: u64, out: &mut Batcher<'_>) -> bool {
-    let result = source.seek(frame);
-    if result.is_ok() {
+/// Moves the source; on success what is batched but not handed over (from before the
+/// move) is dropped. `None` once the stream was stopped, else whether it moved.
+fn apply(source: &mut dyn PcmSource, to: Move, out: &mut Batcher<'_>) -> Option<bool> {
+    let result = match to {
+        Move::Seek(frame) => source.seek(frame),
+        Move::Skip(frame) => source.skip(frame).map(|()| 0),
+    };
+    let moved = result.is_ok();
+    if moved {
         out.batch.clear();
         out.started = None;
     }
-    out.push(Item::Seeked(result))
+    out.push(Item::Moved(result)).then_some(moved)
 }
 
-/// After the end: waits for a seek (the stream may still go back) until the driver is gone.
-/// `true` once a seek succeeded and decoding goes on.
-fn wait_for_seek(
+/// After the end: waits for a move (the stream may still go back) until the driver is gone.
+/// `true` once one succeeded and decoding goes on.
+fn wait_for_move(
     source: &mut dyn PcmSource,
-    seeks: &std::sync::mpsc::Receiver<u64>,
+    moves: &std::sync::mpsc::Receiver<Move>,
     out: &mut Batcher<'_>,
 ) -> bool {
-    while let Ok(frame) = seeks.recv() {
-        let result = source.seek(frame);
-        let ok = result.is_ok();
-        if !out.push(Item::Seeked(result)) {
-            return false;
-        }
-        if ok {
-            return true;
+    while let Ok(to) = moves.recv() {
+        match apply(source, to, out) {
+            None => return false,
+            Some(true) => return true,
+            Some(false) => {}
         }
     }
     false
@@ -192,7 +202,7 @@ fn decode_loop(
     mut source: Box<dyn PcmSource>,
     mut encoder: PayloadEncoder,
     tx: &mpsc::Sender<Vec<Item>>,
-    seeks: &std::sync::mpsc::Receiver<u64>,
+    moves: &std::sync::mpsc::Receiver<Move>,
 ) {
     let mut out = Batcher {
         tx,
@@ -201,8 +211,8 @@ fn decode_loop(
     };
     let mut packet = vec![0i16; SAMPLES_PER_PACKET];
     loop {
-        if let Ok(frame) = seeks.try_recv()
-            && !seek(source.as_mut(), frame, &mut out)
+        if let Ok(to) = moves.try_recv()
+            && apply(source.as_mut(), to, &mut out).is_none()
         {
             return;
         }
@@ -246,9 +256,9 @@ fn decode_loop(
                 return; // the stream was stopped
             }
         }
-        // At the end the thread stays for a seek back, until the stream is gone.
+        // At the end the thread stays for a move (a seek back), until the stream is gone.
         if filled < SAMPLES_PER_PACKET
-            && (!out.push(Item::End) || !wait_for_seek(source.as_mut(), seeks, &mut out))
+            && (!out.push(Item::End) || !wait_for_move(source.as_mut(), moves, &mut out))
         {
             return;
         }
@@ -327,7 +337,7 @@ mod tests {
         assert_eq!(changes, [(2, 296, Some("two".to_string()))]);
     }
 
-    /// The PCM of the packets up to the end, and what `Seeked` answers came on the way.
+    /// The PCM of the packets up to the end, and what `Moved` answers came on the way.
     async fn collect(p: &mut Pipeline) -> (Vec<i16>, Vec<bool>) {
         let mut pcm = Vec::new();
         let mut seeked = Vec::new();
@@ -340,7 +350,7 @@ mod tests {
                             .take(frames as usize * 2)
                             .map(|b| i16::from_be_bytes([b[0], b[1]])),
                     ),
-                    Item::Seeked(result) => seeked.push(result.is_ok()),
+                    Item::Moved(result) => seeked.push(result.is_ok()),
                     Item::End => return (pcm, seeked),
                     other => panic!("{other:?}"),
                 }
@@ -358,8 +368,8 @@ mod tests {
         let (first, _) = collect(&mut p).await;
         assert!(first == samples);
         // Beyond the end: refused, nothing more comes until a good one.
-        assert!(p.request_seek(9_999));
-        assert!(p.request_seek(1234));
+        assert!(p.request_move(Move::Seek(9_999)));
+        assert!(p.request_move(Move::Seek(1234)));
         let (again, seeked) = collect(&mut p).await;
         assert_eq!(seeked, [false, true]);
         assert!(again == samples[1234 * 2..]);

@@ -241,7 +241,7 @@ pub(super) async fn establish(
         next_marker: 0,
         _ptp: ptp,
         membership,
-        seek: super::seek::Seeking::default(),
+        moves: super::moves::Moves::default(),
     };
     Ok((handle, StreamTask::spawn(driver)))
 }

@@ -9,7 +9,7 @@ use airstream_audio::{PcmFormat, Source};
 use airstream_testkit::compare::align_and_compare;
 use airstream_testkit::shairport::{Rig, ShairportConfig};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -79,13 +79,7 @@ fn three_formats_and_rates_play_as_one_gapless_timeline_with_their_titles() {
     assert_eq!(cmp.frames_compared, expected.len() / 2);
     assert_eq!(rig.receiver.log_errors(), Vec::<String>::new());
 
-    // Items reach the pipe as the receiver handles them; the stream's end is the last one.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut items = rig.receiver.metadata();
-    while !items.iter().any(|i| i.code == "pend") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-        items = rig.receiver.metadata();
-    }
+    let items = rig.receiver.metadata_to_the_end(Duration::from_secs(10));
     let titles: Vec<String> = items
         .iter()
         .filter(|i| i.kind == "core" && i.code == "minm")

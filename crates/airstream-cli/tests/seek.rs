@@ -205,31 +205,11 @@ fn a_session_seeks_in_the_item_playing_to_the_exact_frame() {
     .unwrap();
     let source = music(RATE * 8, 44_100);
     let file = rig.write_wav(&source).unwrap();
-    let mut session = rig
-        .ns
-        .command(env!("CARGO_BIN_EXE_airstream"))
-        .args(["session", "--address", &rig.address()])
-        .env("AIRSTREAM_RUNTIME_DIR", rig.dir.path().join("run"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = session.stdin.take().unwrap();
-    let (tx, events) = std::sync::mpsc::channel::<Value>();
-    let stdout = session.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
-                return;
-            }
-        }
-    });
-    let until = |want: &dyn Fn(&Value) -> bool| loop {
-        let event = events.recv_timeout(Duration::from_secs(30)).unwrap();
-        if want(&event) {
-            return event;
-        }
-    };
+    let Session {
+        mut child,
+        mut stdin,
+        until,
+    } = session(&rig);
     until(&|e| e["event"] == "ready");
     writeln!(stdin, r#"{{"cmd":"enqueue","source":"{file}"}}"#).unwrap();
     until(&|e| e["event"] == "position");
@@ -249,11 +229,122 @@ fn a_session_seeks_in_the_item_playing_to_the_exact_frame() {
     );
     drop(stdin);
     until(&|e| e["event"] == "finished");
-    assert!(session.wait().unwrap().success());
+    assert!(child.wait().unwrap().success());
 
     let captured = rig.receiver.captured().unwrap();
     let start = align_and_compare(&source, &captured).expect("audio in the capture");
     let heard = run_length(&source, &captured, start.offset, 0);
     let (_, after) = after_the_flush(&source, &captured, start.offset + heard, 5 * RATE);
     assert_eq!(after, 3 * RATE, "from 5.0 s to the end, every frame");
+}
+
+/// `airstream session` on the rig's receiver, with its events read on a thread.
+struct Session {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    /// The next event that `want`s, skipping others (30 s at most for each).
+    until: Box<dyn Fn(&dyn Fn(&Value) -> bool) -> Value>,
+}
+
+fn session(rig: &Rig) -> Session {
+    let mut child = rig
+        .ns
+        .command(env!("CARGO_BIN_EXE_airstream"))
+        .args(["session", "--address", &rig.address()])
+        .env("AIRSTREAM_RUNTIME_DIR", rig.dir.path().join("run"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let (tx, events) = std::sync::mpsc::channel::<Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let until = move |want: &dyn Fn(&Value) -> bool| loop {
+        let event = events.recv_timeout(Duration::from_secs(30)).unwrap();
+        if want(&event) {
+            return event;
+        }
+    };
+    Session {
+        child,
+        stdin,
+        until: Box::new(until),
+    }
+}
+
+#[test]
+fn a_session_skip_plays_the_next_item_whole_from_its_first_frame() {
+    let rig = Rig::start(&ShairportConfig {
+        output_buffer_seconds: Some(0.1),
+        metadata: true,
+        ..ShairportConfig::default()
+    })
+    .unwrap();
+    let one = music(RATE * 8, 44_100);
+    let two: Vec<i16> = music(RATE * 3, 44_100).iter().map(|s| s / 2).collect();
+    let paths = [("one.wav", &one), ("two.wav", &two)].map(|(name, samples)| {
+        let path = rig.dir.path().join(name);
+        std::fs::write(&path, wav_bytes(samples, 44_100)).unwrap();
+        path.display().to_string()
+    });
+    let Session {
+        mut child,
+        mut stdin,
+        until,
+    } = session(&rig);
+    until(&|e| e["event"] == "ready");
+    for path in &paths {
+        writeln!(stdin, r#"{{"cmd":"enqueue","source":"{path}"}}"#).unwrap();
+    }
+    until(&|e| e["event"] == "position" && e["position"].as_f64().unwrap() > 1.0);
+    writeln!(stdin, r#"{{"cmd":"skip"}}"#).unwrap();
+    let skipped = until(&|e| e["event"] == "skipped" || e["event"] == "error");
+    assert_eq!(
+        (&skipped["event"], &skipped["track"]),
+        (&"skipped".into(), &0.into())
+    );
+    let track = until(&|e| e["event"] == "track");
+    assert_eq!(
+        (&track["index"], &track["title"]),
+        (&1.into(), &"two.wav".into())
+    );
+    let position = until(&|e| e["event"] == "position");
+    assert_eq!(position["track"], 1, "{position}");
+    assert!(position["position"].as_f64().unwrap() < 1.5, "{position}");
+    drop(stdin);
+    until(&|e| e["event"] == "finished");
+    assert!(child.wait().unwrap().success());
+
+    // one from its start up to the skip, the flush's silence, then two whole.
+    let captured = rig.receiver.captured().unwrap();
+    let start = align_and_compare(&one, &captured).expect("audio in the capture");
+    let heard = run_length(&one, &captured, start.offset, 0);
+    assert!(heard > RATE && heard < 4 * RATE, "{heard} frames of one");
+    let (at, run) = after_the_flush(&two, &captured, start.offset + heard, 0);
+    assert_eq!(run, 3 * RATE, "two, every frame");
+    eprintln!(
+        "one 0..{heard}, {} frames of silence, then two whole",
+        at - start.offset - heard
+    );
+    // The receiver showed each title, in order.
+    let titles: Vec<String> = rig
+        .receiver
+        .metadata_to_the_end(Duration::from_secs(5))
+        .iter()
+        .filter(|i| i.kind == "core" && i.code == "minm")
+        .map(|i| String::from_utf8_lossy(&i.data).to_string())
+        .collect();
+    assert_eq!(
+        titles.last().map(String::as_str),
+        Some("two.wav"),
+        "{titles:?}"
+    );
+    assert!(titles.iter().any(|t| t == "one.wav"), "{titles:?}");
 }

@@ -170,15 +170,9 @@ fn metadata_and_volume_reach_shairport_syncs_metadata_pipe() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Items are written as the receiver handles them; allow the pipe a moment to drain.
-    let mut items = Vec::new();
-    for _ in 0..50 {
-        items = rig.receiver.metadata();
-        if items.iter().any(|i| i.code == "pend") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let items = rig
+        .receiver
+        .metadata_to_the_end(std::time::Duration::from_secs(5));
     let find = |kind: &str, code: &str| {
         items
             .iter()
@@ -319,14 +313,9 @@ fn tags_of_the_file_reach_shairport_sync_from_a_pipe() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut items = Vec::new();
-    for _ in 0..50 {
-        items = rig.receiver.metadata();
-        if items.iter().any(|i| i.code == "pend") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let items = rig
+        .receiver
+        .metadata_to_the_end(std::time::Duration::from_secs(5));
     let text = |code: &str| {
         items
             .iter()

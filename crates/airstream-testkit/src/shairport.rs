@@ -213,6 +213,19 @@ impl Shairport {
             .unwrap_or_default()
     }
 
+    /// Metadata items once the end of the play session (`pend`) arrived, or those that came
+    /// within `within`: items reach the pipe as the receiver handles them.
+    pub fn metadata_to_the_end(&self, within: std::time::Duration) -> Vec<MetadataItem> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let items = self.metadata();
+            if items.iter().any(|i| i.code == "pend") || std::time::Instant::now() >= deadline {
+                return items;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Whether the process is still running (it must survive every test stream).
     pub fn is_running(&mut self) -> bool {
         self.process.check_running().is_ok()

@@ -6,7 +6,7 @@
 // Test helpers may unwrap: a panic is a test failure with a message.
 #![allow(clippy::unwrap_used)]
 
-use airstream_testkit::compare::{align_and_compare, compare_at};
+use airstream_testkit::compare::{align_and_compare, compare_at, joined_at};
 use airstream_testkit::shairport::{PORT, Rig, ShairportConfig};
 use airstream_testkit::signal::{music, wav_bytes};
 use serde_json::Value;
@@ -40,21 +40,6 @@ fn until(
 
 fn receiver_is(event: &Value, index: u64, state: &str) -> bool {
     event["event"] == "receiver" && event["index"] == index && event["state"] == state
-}
-
-/// Where in `source` the audio of `capture` (which starts mid-source) begins: the source
-/// frame and the capture frame.
-fn joined_at(source: &[i16], capture: &[i16]) -> (usize, usize) {
-    let loud = capture
-        .chunks_exact(2)
-        .position(|f| f[0].unsigned_abs() > 2 || f[1].unsigned_abs() > 2)
-        .expect("audio in the capture");
-    let window = 2000;
-    let frames = source.len() / 2;
-    let start = (0..frames - window)
-        .find(|&k| capture[2 * loud..2 * (loud + window)] == source[2 * k..2 * (k + window)])
-        .expect("the capture continues the source somewhere");
-    (start, loud)
 }
 
 /// The RTP frame shairport-sync says it started at.
@@ -183,7 +168,7 @@ fn a_receiver_added_mid_stream_joins_in_sync_and_the_one_removed_leaves_alone() 
     eprintln!("first: {aligned:?}, played {played} frames");
     // The second played the source from where it joined to the end, every frame.
     let captured = second.captured().unwrap();
-    let (start, at) = joined_at(&source, &captured);
+    let (start, at) = joined_at(&source, &captured).expect("the capture continues the source");
     let rest = compare_at(&source[2 * start..], &captured, at);
     eprintln!("second: joined at source frame {start}: {rest:?}");
     assert!(rest.is_bit_exact(), "{rest:?}");

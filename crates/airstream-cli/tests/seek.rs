@@ -238,12 +238,14 @@ fn a_session_seeks_in_the_item_playing_to_the_exact_frame() {
     assert_eq!(after, 3 * RATE, "from 5.0 s to the end, every frame");
 }
 
+/// Waits for the next event that the predicate wants, skipping others (30 s at most each).
+type Until = Box<dyn Fn(&dyn Fn(&Value) -> bool) -> Value>;
+
 /// `airstream session` on the rig's receiver, with its events read on a thread.
 struct Session {
     child: std::process::Child,
     stdin: std::process::ChildStdin,
-    /// The next event that `want`s, skipping others (30 s at most for each).
-    until: Box<dyn Fn(&dyn Fn(&Value) -> bool) -> Value>,
+    until: Until,
 }
 
 fn session(rig: &Rig) -> Session {

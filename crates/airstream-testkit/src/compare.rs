@@ -36,6 +36,21 @@ pub fn align_and_compare(source: &[i16], capture: &[i16]) -> Option<Comparison> 
     Some(compare_at(source, capture, offset))
 }
 
+/// Where in `source` the audio of `capture` (which starts mid-source: a receiver that
+/// joined a running stream) begins: the source frame and the capture frame, found by
+/// matching 2000 frames from the capture's first frame louder than ±2.
+pub fn joined_at(source: &[i16], capture: &[i16]) -> Option<(usize, usize)> {
+    const WINDOW: usize = 2000;
+    let loud = first_loud_frame(capture, 2)?;
+    if capture.len() < 2 * (loud + WINDOW) {
+        return None;
+    }
+    let heard = &capture[2 * loud..2 * (loud + WINDOW)];
+    let start = (0..(source.len() / 2).saturating_sub(WINDOW))
+        .find(|&k| heard == &source[2 * k..2 * (k + WINDOW)])?;
+    Some((start, loud))
+}
+
 /// Compares `source` with `capture` starting at capture frame `offset`.
 pub fn compare_at(source: &[i16], capture: &[i16], offset: usize) -> Comparison {
     let source_frames = source.len() / 2;

@@ -74,6 +74,18 @@ impl Stream {
         id
     }
 
+    /// Lets AirPlay 2 members join a stream that started without any: their packets are
+    /// sealed with `config`'s key and anchored on its clock from the next packet on. A
+    /// stream that has an AirPlay 2 configuration keeps it (and `false` is returned).
+    pub fn enable_airplay2(&mut self, config: super::Ap2StreamConfig) -> bool {
+        if self.config.airplay2.is_some() {
+            return false;
+        }
+        self.cipher = Some(crate::ap2::AudioCipher::new(&config.shk));
+        self.config.airplay2 = Some(config);
+        true
+    }
+
     /// Ends one member's session (TEARDOWN to it alone); the others go on. `false` when it
     /// is not an active member, or the last one (stop the stream instead).
     pub fn remove_member(&mut self, member: MemberId) -> bool {

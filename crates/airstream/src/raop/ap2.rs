@@ -63,24 +63,45 @@ impl Ap2Shared {
     }
 }
 
+/// The addresses the PTP master serves: the PTP-timed AirPlay 2 receivers'.
+type PtpPeers = std::sync::Arc<std::sync::Mutex<Vec<IpAddr>>>;
+
 /// The PTP master's task; aborted when the stream ends.
-pub(super) struct PtpTask(tokio::task::JoinHandle<()>);
+pub(super) struct PtpTask {
+    task: tokio::task::JoinHandle<()>,
+    peers: PtpPeers,
+}
+
+impl PtpTask {
+    /// Serves `peer` too (a receiver that joins the running stream).
+    pub(super) fn add_peer(&self, peer: IpAddr) {
+        if let Ok(mut peers) = self.peers.lock()
+            && !peers.contains(&peer)
+        {
+            peers.push(peer);
+        }
+    }
+}
 
 impl Drop for PtpTask {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
 
 /// Binds UDP 319 and 320 (receivers' PTP followers take messages only from those ports).
-/// Without the privilege for them: a clear error, never a silent fallback.
-pub(super) async fn bind_ptp() -> Result<(UdpSocket, UdpSocket)> {
-    let bind = |port: PtpPort| async move {
-        UdpSocket::bind(SocketAddr::new(
+/// Without the privilege for them: a clear error, never a silent fallback. Binding does
+/// not wait, so a running stream's driver may do it too.
+pub(super) fn bind_ptp() -> Result<(UdpSocket, UdpSocket)> {
+    let bind = |port: PtpPort| {
+        std::net::UdpSocket::bind(SocketAddr::new(
             IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             port.number(),
         ))
-        .await
+        .and_then(|socket| {
+            socket.set_nonblocking(true)?;
+            UdpSocket::from_std(socket)
+        })
         .map_err(|e| match e.kind() {
             io::ErrorKind::PermissionDenied => Error::Unsupported(format!(
                 "AirPlay 2 needs UDP port {} for its PTP clock, which is privileged: run as \
@@ -94,7 +115,7 @@ pub(super) async fn bind_ptp() -> Result<(UdpSocket, UdpSocket)> {
             ),
         })
     };
-    Ok((bind(PtpPort::Event).await?, bind(PtpPort::General).await?))
+    Ok((bind(PtpPort::Event)?, bind(PtpPort::General)?))
 }
 
 /// Starts the PTP master for `peers` (the AirPlay 2 receivers' addresses) on `clock`.
@@ -103,10 +124,15 @@ pub(super) fn spawn_ptp(
     sockets: (UdpSocket, UdpSocket),
     peers: Vec<IpAddr>,
 ) -> PtpTask {
-    PtpTask(tokio::spawn(run_ptp(clock, sockets, peers)))
+    let peers = PtpPeers::new(std::sync::Mutex::new(peers));
+    PtpTask {
+        task: tokio::spawn(run_ptp(clock, sockets, std::sync::Arc::clone(&peers))),
+        peers,
+    }
 }
 
-async fn run_ptp(clock: MasterClock, (event, general): (UdpSocket, UdpSocket), peers: Vec<IpAddr>) {
+async fn run_ptp(clock: MasterClock, (event, general): (UdpSocket, UdpSocket), peers: PtpPeers) {
+    let serves = |ip: IpAddr| peers.lock().is_ok_and(|p| p.contains(&ip));
     let mut master = PtpMaster::new(clock.identity, clock.offset);
     let mut event_buf = [0u8; PTP_BUFFER];
     let mut general_buf = [0u8; PTP_BUFFER];
@@ -117,8 +143,9 @@ async fn run_ptp(clock: MasterClock, (event, general): (UdpSocket, UdpSocket), p
                 PtpPort::Event => &event,
                 PtpPort::General => &general,
             };
-            for ip in &peers {
-                let to = SocketAddr::new(*ip, transmit.port.number());
+            let to_all = peers.lock().map(|p| p.clone()).unwrap_or_default();
+            for ip in to_all {
+                let to = SocketAddr::new(ip, transmit.port.number());
                 if let Err(e) = socket.send_to(&transmit.bytes, to).await {
                     tracing::debug!("PTP message to {to} not sent: {e}");
                 }
@@ -133,12 +160,12 @@ async fn run_ptp(clock: MasterClock, (event, general): (UdpSocket, UdpSocket), p
         tokio::select! {
             () = tokio::time::sleep_until(wake.into()) => {}
             Ok((n, from)) = event.recv_from(&mut event_buf) => {
-                if peers.contains(&from.ip()) {
+                if serves(from.ip()) {
                     let _ = master.handle_input(&event_buf[..n]);
                 }
             }
             Ok((n, from)) = general.recv_from(&mut general_buf) => {
-                if peers.contains(&from.ip()) {
+                if serves(from.ip()) {
                     let _ = master.handle_input(&general_buf[..n]);
                 }
             }

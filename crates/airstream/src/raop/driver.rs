@@ -110,7 +110,8 @@ pub(super) struct Driver {
     pub(super) markers: Vec<(u64, Metadata)>,
     pub(super) next_marker: u64,
     /// The PTP master of AirPlay 2 members, running as long as the stream.
-    pub(super) _ptp: Option<super::ap2::PtpTask>,
+    /// The PTP master, while any member is PTP-timed AirPlay 2.
+    pub(super) ptp: Option<super::ap2::PtpTask>,
     /// Receivers joining, leaving and coming back after a pause.
     pub(super) membership: super::membership::Membership,
     /// Seeks asked for and where the last one went.

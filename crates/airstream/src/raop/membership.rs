@@ -12,12 +12,17 @@
 //! comes back as an [`Input::Joined`]. The engine then gives the new member its first sync
 //! once its clock is there, on the shared timeline.
 
+use super::ap2::{self, Ap2Shared};
 use super::driver::Driver;
 use super::io::Input;
 use super::member::{self, Connected, Shared};
-use super::{Encryption, HandleCommand, Protocol, Receiver, ReceiverProgress, ReceiverState};
+use super::{
+    Encryption, HandleCommand, Protocol, Receiver, ReceiverProgress, ReceiverState, TimingProtocol,
+};
 use crate::error::{Error, Result};
-use airstream_proto::stream::{Event, MemberFailure, MemberId, MemberState, Phase};
+use airstream_proto::stream::{
+    Ap2StreamConfig, Event, MemberFailure, MemberId, MemberState, Phase,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -92,7 +97,13 @@ impl Driver {
     pub(super) fn take_membership_command(&mut self, command: &mut Option<HandleCommand>) -> bool {
         match command.take() {
             Some(HandleCommand::AddReceiver(receiver, answer)) => {
-                if let Err(e) = self.check_addable(&receiver) {
+                let ready = self.check_addable(&receiver).and_then(|()| {
+                    if receiver.protocol == Protocol::AirPlay2 {
+                        self.prepare_airplay2_join(&receiver)?;
+                    }
+                    Ok(())
+                });
+                if let Err(e) = ready {
                     let _ = answer.send(Err(e));
                 } else {
                     self.spawn_join(receiver, JoinReason::Added(answer));
@@ -164,10 +175,11 @@ impl Driver {
                 receiver.address
             )));
         }
-        if receiver.protocol == Protocol::AirPlay2 {
-            return Err(Error::Unsupported(
-                "adding an AirPlay 2 receiver to a running stream is not supported yet".into(),
-            ));
+        if receiver.protocol == Protocol::AirPlay2 && !self.membership.shared.codec.is_alac() {
+            return Err(Error::Unsupported(format!(
+                "AirPlay 2 realtime audio is ALAC only, and this stream is {:?}",
+                self.membership.shared.codec
+            )));
         }
         let encrypted = !matches!(receiver.encryption, Encryption::None);
         if encrypted != self.membership.shared.audio_key.is_some() {
@@ -178,6 +190,46 @@ impl Driver {
         }
         if matches!(self.engine.phase(), Phase::TearingDown | Phase::Done) {
             return Err(Error::InvalidInput("the stream is ending".into()));
+        }
+        Ok(())
+    }
+
+    /// Makes the running stream ready for an AirPlay 2 receiver that joins: a stream key and
+    /// master clock when it had no AirPlay 2 member yet, and the PTP master serving it.
+    fn prepare_airplay2_join(&mut self, receiver: &Receiver) -> Result<()> {
+        let ptp_timed = receiver.ap2_timing == TimingProtocol::Ptp;
+        // Bound first: without the PTP ports nothing changes.
+        let sockets = if ptp_timed && self.ptp.is_none() {
+            Some(ap2::bind_ptp()?)
+        } else {
+            None
+        };
+        let base = &self.membership.shared;
+        let ap2 = if let Some(ap2) = &base.ap2 {
+            ap2.clone()
+        } else {
+            let ap2 = Ap2Shared::new();
+            self.engine.enable_airplay2(Ap2StreamConfig {
+                shk: ap2.shk,
+                clock: ap2.clock,
+            });
+            self.membership.shared = Arc::new(Shared {
+                codec: base.codec,
+                first_seq: base.first_seq,
+                first_rtptime: base.first_rtptime,
+                ssrc: base.ssrc,
+                clock: base.clock,
+                audio_key: base.audio_key.clone(),
+                latency_frames: base.latency_frames,
+                ap2: Some(ap2.clone()),
+            });
+            ap2
+        };
+        let peer = receiver.address.ip();
+        match (sockets, &self.ptp) {
+            (Some(sockets), _) => self.ptp = Some(ap2::spawn_ptp(ap2.clock, sockets, vec![peer])),
+            (None, Some(ptp)) if ptp_timed => ptp.add_peer(peer),
+            (None, _) => {}
         }
         Ok(())
     }

@@ -81,7 +81,7 @@ pub(super) async fn establish(
     let ptp_sockets = if ptp_timed.is_empty() {
         None
     } else {
-        Some(ap2::bind_ptp().await?)
+        Some(ap2::bind_ptp()?)
     };
     let ap2_shared = any_airplay2.then(Ap2Shared::new);
     // The receivers' PTP followers lock on while the handshakes run.
@@ -239,7 +239,7 @@ pub(super) async fn establish(
         metadata,
         markers: Vec::new(),
         next_marker: 0,
-        _ptp: ptp,
+        ptp,
         membership,
         moves: super::moves::Moves::default(),
     };

@@ -316,10 +316,16 @@ fn a_skip_drops_the_rest_of_the_item_read_and_the_next_one_starts_at_the_frame()
     assert_eq!(starts, [(0, 0), (1, 5000), (2, 8000)]);
 }
 
-#[test]
-fn a_skip_after_the_reader_read_into_the_next_item_plays_that_one_from_its_start() {
-    // a is shorter than the prefetch; b is read from 1000 frames in when a is skipped at
-    // frame 3000, as heard.
+/// A queue of `a` (5000 frames, shorter than the prefetch) and `b` (400 000), read 1000
+/// frames into `b`.
+struct ReadIntoB {
+    queue: Queue,
+    timeline: QueueTimeline,
+    a: Vec<i16>,
+    b: Vec<i16>,
+}
+
+fn read_into_b() -> ReadIntoB {
     let (a, b) = (tone(5000, 0), tone(400_000, 5000));
     let items = vec![
         item("a", a.clone(), Some("A")),
@@ -329,6 +335,24 @@ fn a_skip_after_the_reader_read_into_the_next_item_plays_that_one_from_its_start
         .unwrap_or_else(|e| panic!("{e}"));
     let timeline = queue.timeline();
     assert!(read_frames(&mut queue, 6000) == [&a[..], &b[..2000]].concat());
+    ReadIntoB {
+        queue,
+        timeline,
+        a,
+        b,
+    }
+}
+
+#[test]
+fn a_skip_after_the_reader_read_into_the_next_item_plays_that_one_from_its_start() {
+    // a is shorter than the prefetch; b is read from 1000 frames in when a is skipped at
+    // frame 3000, as heard.
+    let ReadIntoB {
+        mut queue,
+        timeline,
+        a: _,
+        b,
+    } = read_into_b();
     queue.skip(3000).unwrap_or_else(|e| panic!("{e}"));
     let (rest, updates) = drain(&mut queue, 4096);
     assert!(rest == b, "b again from its start, once");
@@ -339,15 +363,12 @@ fn a_skip_after_the_reader_read_into_the_next_item_plays_that_one_from_its_start
 
 #[test]
 fn a_seek_back_into_the_item_before_the_one_read_replays_it_then_the_next_from_its_start() {
-    let (a, b) = (tone(5000, 0), tone(400_000, 5000));
-    let items = vec![
-        item("a", a.clone(), Some("A")),
-        item("b", b.clone(), Some("B")),
-    ];
-    let mut queue = Queue::new(PcmFormat::RAOP, items.into_iter(), Duration::from_secs(1))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let timeline = queue.timeline();
-    assert!(read_frames(&mut queue, 6000) == [&a[..], &b[..2000]].concat());
+    let ReadIntoB {
+        mut queue,
+        timeline,
+        a,
+        b,
+    } = read_into_b();
     assert_eq!(queue.seek(2000).unwrap_or_else(|e| panic!("{e}")), 2000);
     assert_eq!(
         timeline.track_at(5500).map(|t| t.index),

@@ -52,14 +52,8 @@ fn lead_in_then_every_frame_in_order_then_drain_and_teardown() {
 #[test]
 fn the_lead_in_leaves_on_time_so_only_silence_can_be_overtaken_at_the_start() {
     let mut sim = Sim::new(1000, &[Behaviour::default()], LATENCY_2S);
-    sim.script.push((Duration::from_secs(4), |s| {
-        let now = s.now;
-        s.stream.pause(now);
-    }));
-    sim.script.push((Duration::from_secs(5), |s| {
-        let now = s.now;
-        s.stream.resume(now);
-    }));
+    sim.pause_at(Duration::from_secs(4));
+    sim.resume_at(Duration::from_secs(5));
     sim.run(Duration::from_secs(60));
     let audio: Vec<(std::time::Instant, bool)> = sim
         .sent_at
@@ -118,14 +112,8 @@ fn drain_ends_only_after_the_last_frame_was_audible() {
 #[test]
 fn pause_then_resume_replays_exactly_what_was_flushed() {
     let mut sim = Sim::new(1500, &[Behaviour::default()], LATENCY_2S);
-    sim.script.push((Duration::from_secs(4), |s| {
-        let now = s.now;
-        s.stream.pause(now);
-    }));
-    sim.script.push((Duration::from_millis(6_500), |s| {
-        let now = s.now;
-        s.stream.resume(now);
-    }));
+    sim.pause_at(Duration::from_secs(4));
+    sim.resume_at(Duration::from_millis(6_500));
     sim.run(Duration::from_secs(60));
     let r = &sim.receivers[0];
     assert_eq!(r.requests_of("FLUSH").len(), 1);
@@ -613,19 +601,13 @@ fn a_seek_flushes_and_continues_on_the_same_timeline_with_nothing_of_the_new_aud
 #[test]
 fn a_seek_while_paused_drops_what_the_resume_would_have_replayed() {
     let mut sim = Sim::new(1500, &[Behaviour::default()], LATENCY_2S);
-    sim.script.push((Duration::from_secs(4), |s| {
-        let now = s.now;
-        s.stream.pause(now);
-    }));
+    sim.pause_at(Duration::from_secs(4));
     sim.script.push((Duration::from_secs(5), |s| {
         let now = s.now;
         assert!(s.stream.seek(now));
         s.source = source_from(700);
     }));
-    sim.script.push((Duration::from_secs(6), |s| {
-        let now = s.now;
-        s.stream.resume(now);
-    }));
+    sim.resume_at(Duration::from_secs(6));
     sim.run(Duration::from_secs(60));
     assert_eq!(sim.finished(), Some(false));
     let r = &sim.receivers[0];
@@ -764,14 +746,8 @@ fn a_mixed_group_plays_one_timeline_each_in_its_own_format() {
 #[test]
 fn an_airplay2_member_resumes_after_a_pause_with_a_first_anchor_and_nothing_lost() {
     let mut sim = Sim::new(1000, &[Behaviour::airplay2()], LATENCY_2S);
-    sim.script.push((Duration::from_secs(4), |s| {
-        let now = s.now;
-        s.stream.pause(now);
-    }));
-    sim.script.push((Duration::from_secs(6), |s| {
-        let now = s.now;
-        s.stream.resume(now);
-    }));
+    sim.pause_at(Duration::from_secs(4));
+    sim.resume_at(Duration::from_secs(6));
     sim.run(Duration::from_secs(60));
     let r = &sim.receivers[0];
     assert!(r.played_indices() == in_order(1000));
@@ -787,10 +763,7 @@ fn a_member_that_ends_its_session_while_paused_leaves_and_the_stream_stays_pause
         &[Behaviour::default(), Behaviour::default()],
         LATENCY_2S,
     );
-    sim.script.push((Duration::from_secs(4), |s| {
-        let now = s.now;
-        s.stream.pause(now);
-    }));
+    sim.pause_at(Duration::from_secs(4));
     // Its idle timeout: the receiver closes the connection.
     sim.script.push((Duration::from_secs(5), |s| {
         let now = s.now;
@@ -826,20 +799,14 @@ fn a_member_that_ends_its_session_while_paused_leaves_and_the_stream_stays_pause
 #[test]
 fn a_lone_member_that_ended_while_paused_and_did_not_come_back_fails_the_resume() {
     let mut sim = Sim::new(1500, &[Behaviour::default()], LATENCY_2S);
-    sim.script.push((Duration::from_secs(4), |s| {
-        let now = s.now;
-        s.stream.pause(now);
-    }));
+    sim.pause_at(Duration::from_secs(4));
     sim.script.push((Duration::from_secs(5), |s| {
         let now = s.now;
         s.stream
             .handle_rtsp(MemberId::from_index(0), RtspInput::Closed, now);
         assert_eq!(s.stream.phase(), Phase::Paused, "paused with nobody");
     }));
-    sim.script.push((Duration::from_millis(6_500), |s| {
-        let now = s.now;
-        s.stream.resume(now);
-    }));
+    sim.resume_at(Duration::from_millis(6_500));
     sim.run(Duration::from_secs(60));
     assert!(sim.events.iter().any(|(_, e)| matches!(
         e,
@@ -982,14 +949,8 @@ fn a_silent_airplay2_member_of_either_timing_is_dropped_within_about_three_secon
 #[test]
 fn frames_heard_is_what_the_receiver_has_played_through_a_pause_and_the_drain() {
     let mut sim = Sim::new(1500, &[Behaviour::default()], LATENCY_2S);
-    sim.script.push((Duration::from_secs(4), |s| {
-        let now = s.now;
-        s.stream.pause(now);
-    }));
-    sim.script.push((Duration::from_millis(6_500), |s| {
-        let now = s.now;
-        s.stream.resume(now);
-    }));
+    sim.pause_at(Duration::from_secs(4));
+    sim.resume_at(Duration::from_millis(6_500));
     let mut last = 0;
     for ms in [1_000u64, 3_000, 3_900, 5_000, 7_000, 9_000, 12_000, 30_000] {
         sim.run(Duration::from_millis(ms));

@@ -748,6 +748,22 @@ impl Sim {
         self.pump();
     }
 
+    /// Pauses the stream `at` this far into the run.
+    pub(crate) fn pause_at(&mut self, at: Duration) {
+        self.script.push((at, |s| {
+            let now = s.now;
+            s.stream.pause(now);
+        }));
+    }
+
+    /// Resumes the stream `at` this far into the run.
+    pub(crate) fn resume_at(&mut self, at: Duration) {
+        self.script.push((at, |s| {
+            let now = s.now;
+            s.stream.resume(now);
+        }));
+    }
+
     /// Runs until the stream is done or `limit` of virtual time passed.
     pub(crate) fn run(&mut self, limit: Duration) {
         self.script.sort_by_key(|(t, _)| *t);

@@ -124,11 +124,21 @@ pub fn compare_across_pause(
     };
     let (restart, resumed) = (cut.saturating_sub(max_overlap)..=cut)
         .flat_map(|s| (0..64).map(move |back| (s, back)))
-        .find(|&(s, back)| {
-            resumed >= back && s >= back && matches_at(resumed - back, s - back)
-        })
+        .find(|&(s, back)| resumed >= back && s >= back && matches_at(resumed - back, s - back))
         .map(|(s, back)| (s - back, resumed - back))
-        .ok_or_else(|| format!("audio after the pause (capture frame {resumed}) does not continue the source near frame {cut}"))?;
+        .ok_or_else(|| {
+            // Where it does continue, if anywhere: a loss (after the cut) or a long overlap.
+            let elsewhere = (0..source_frames)
+                .find(|&s| matches_at(resumed, s))
+                .map_or_else(
+                    || "nowhere in the source".to_string(),
+                    |s| format!("source frame {s}"),
+                );
+            format!(
+                "audio after the pause (capture frame {resumed}) does not continue the source \
+                 near frame {cut}; it continues {elsewhere}"
+            )
+        })?;
     let rest = source_frames - restart;
     if capture_frames < resumed + rest {
         return Err(format!(

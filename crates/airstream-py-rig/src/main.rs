@@ -9,7 +9,7 @@
 
 use airstream_audio::Source;
 use airstream_proto::pairing::DeviceIdentity;
-use airstream_testkit::compare::{align_and_compare, compare_across_pause};
+use airstream_testkit::compare::{align_and_compare, compare_across_pause, compare_last};
 use airstream_testkit::fake_apple_tv::{FakeAppleTv, FakeAppleTvConfig, LegacyPairing};
 use airstream_testkit::netns::Netns;
 use airstream_testkit::shairport::{Shairport, ShairportConfig};
@@ -144,6 +144,8 @@ fn serve(rig: &Rig, stream: UnixStream) {
 ///   `reference` and compares every frame;
 /// - `compare_pause` (`id`, `reference`, `max_overlap`): the same for a stream paused and
 ///   resumed once: the source up to the cut, silence, the rest of it;
+/// - `compare_last` (`id`, `reference`): the last place the capture holds the start of
+///   `reference` (an input played after a skip), compared from there;
 /// - `receiver` (`id`): whether it still runs, and its log's trouble lines;
 /// - `apple_tv` (`pin`, `require_pair_verify`): starts the in-repo fake Apple TV (replacing
 ///   the last one), with legacy pairing showing `pin` when given; answers its `address`;
@@ -197,6 +199,21 @@ fn handle(rig: &Rig, request: &Value) -> Result<Value, String> {
                 "mismatched_frames": cmp.mismatched_frames,
                 "first_mismatch": cmp.first_mismatch,
                 "missing_frames": cmp.missing_frames,
+            }))
+        }),
+        "compare_last" => with_receiver(rig, request, |receiver, source| {
+            let captured = receiver.captured().map_err(|e| e.to_string())?;
+            let Some(cmp) = compare_last(&source, &captured) else {
+                return Ok(
+                    json!({ "bit_exact": false, "detail": "the reference is not in the capture" }),
+                );
+            };
+            Ok(json!({
+                "bit_exact": cmp.is_bit_exact(),
+                "source_frames": source.len() / 2,
+                "frames_compared": cmp.frames_compared,
+                "offset": cmp.offset,
+                "first_mismatch": cmp.first_mismatch,
             }))
         }),
         "compare_pause" => with_receiver(rig, request, |receiver, source| {

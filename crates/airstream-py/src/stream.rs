@@ -6,7 +6,7 @@ use crate::target::{self, Spec};
 use airstream::discovery::ServiceKind;
 use airstream::pairing::Credentials;
 use airstream::raop::{self, Outcome, Receiver, StreamOptions, StreamReport, StreamState};
-use airstream_audio::{Metadata, PcmFormat, PcmSource, Queue, QueueItem, Source};
+use airstream_audio::{Metadata, PcmFormat, PcmSource, Queue, QueueItem, QueueTimeline, Source};
 use airstream_proto::capabilities::MetadataKind;
 use airstream_proto::route::{RouteOverrides, select_audio_route};
 use pyo3::exceptions::PyStopAsyncIteration;
@@ -232,23 +232,27 @@ pub(crate) fn start_stream<'py>(
     crate::bridge::awaitable(py, async move {
         let (receivers, options) = args.receivers().await?;
         let items = PendingItems(Arc::clone(&pending));
-        let queue = tokio::task::spawn_blocking(move || {
-            Queue::new(PcmFormat::RAOP, items, PREFETCH).map(|q| Box::new(q) as Box<dyn PcmSource>)
-        })
-        .await
-        .map_err(|e| {
-            to_py(&airstream::Error::internal(
-                "the input could not be opened",
-                e,
-            ))
-        })?
-        .map_err(|e| to_py(&airstream::Error::from(e)))?;
-        let (handle, task) = raop::start_group(receivers, queue, options)
+        let queue =
+            tokio::task::spawn_blocking(move || Queue::new(PcmFormat::RAOP, items, PREFETCH))
+                .await
+                .map_err(|e| {
+                    to_py(&airstream::Error::internal(
+                        "the input could not be opened",
+                        e,
+                    ))
+                })?
+                .map_err(|e| to_py(&airstream::Error::from(e)))?;
+        let timeline = queue.timeline();
+        let (handle, task) = raop::start_group(receivers, Box::new(queue), options)
             .await
             .map_err(|e| to_py(&e))?;
         // The handle's outcome says how it ended; the task only has to run.
         tokio::spawn(task);
-        Ok(crate::bridge::value(StreamHandle { handle, pending }))
+        Ok(crate::bridge::value(StreamHandle {
+            handle,
+            pending,
+            timeline,
+        }))
     })
 }
 
@@ -279,6 +283,8 @@ impl Iterator for PendingItems {
 pub(crate) struct StreamHandle {
     handle: raop::StreamHandle,
     pending: Arc<Mutex<Pending>>,
+    /// Where each input started: seeks count from the start of the one playing.
+    timeline: QueueTimeline,
 }
 
 #[pymethods]
@@ -328,6 +334,38 @@ impl StreamHandle {
         }
         pending.items.push_back(source);
         Ok(())
+    }
+
+    /// Continues from `position` seconds into the input playing, on the exact frame: the
+    /// receivers drop what they buffered and play from there after the latency. Inputs read
+    /// as streams (pipes, URLs, readers that cannot seek) raise `InvalidInput`, as does a
+    /// position beyond the end, and the stream plays on unchanged.
+    fn seek<'py>(&self, py: Python<'py>, position: f64) -> PyResult<Bound<'py, PyAny>> {
+        let into_input = Duration::try_from_secs_f64(position)
+            .map_err(|_| invalid("seek needs a position in seconds, 0 or more"))?;
+        let progress = self.handle.progress().borrow().clone();
+        let start = self
+            .timeline
+            .track_at(progress.position_frames)
+            .map_or(0, |t| t.start_frame);
+        let rate = f64::from(progress.sample_rate.max(1));
+        let target = Duration::from_secs_f64(start as f64 / rate) + into_input;
+        let handle = self.handle.clone();
+        crate::bridge::awaitable(py, async move {
+            handle.seek(target).await.map_err(|e| to_py(&e))?;
+            Ok(crate::bridge::value(()))
+        })
+    }
+
+    /// Ends the input playing: the next one plays at once, from its first frame, after
+    /// the latency's silence (skipping the last one ends the stream). Raises
+    /// `InvalidInput` when the next input was read from a pipe and has started already.
+    fn skip<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let handle = self.handle.clone();
+        crate::bridge::awaitable(py, async move {
+            handle.skip().await.map_err(|e| to_py(&e))?;
+            Ok(crate::bridge::value(()))
+        })
     }
 
     /// The total latency the stream runs with, in seconds (a receiver may ask for more).
@@ -436,7 +474,8 @@ pub(crate) struct Progress {
     frames_sent: u64,
     /// Frames per second.
     sample_rate: u32,
-    /// Seconds of the input sent so far.
+    /// Seconds of the inputs the receivers play now (what was sent, less the latency's
+    /// worth in flight), moved by seeks and skips.
     position: f64,
     /// The input's length in seconds, when known.
     duration: Option<f64>,

@@ -33,6 +33,11 @@ class Receiver:
             cmd="compare_pause", id=self.id, reference=str(reference), max_overlap=max_overlap
         )
 
+    def compare_last(self, reference):
+        """The capture from the last place it holds the start of ``reference`` (an input
+        played after a skip) against its decode."""
+        return self._rig.call(cmd="compare_last", id=self.id, reference=str(reference))
+
     def state(self):
         """Whether it still runs, and the trouble lines of its log."""
         return self._rig.call(cmd="receiver", id=self.id)

@@ -136,8 +136,8 @@ def test_pause_and_resume_through_the_handle_lose_nothing(rig):
         states = []
         async for progress in handle.events():
             states.append(progress.state)
-            # At least a second has been heard: what was sent, less what is in flight.
-            if "paused" not in states and progress.position - handle.latency >= 1.0:
+            # At least a second has been heard (the position is what the receiver plays).
+            if "paused" not in states and progress.position >= 1.0:
                 handle.pause()
             elif progress.state == "paused" and states.count("paused") == 1:
                 handle.resume()
@@ -216,3 +216,33 @@ def test_enqueued_inputs_play_back_to_back(rig, tmp_path):
         feeder.join()
     assert report["warnings"] == [], report
     assert_bit_exact(receiver.compare(joined))
+
+
+def test_skip_plays_the_next_input_whole_and_seek_moves_within_the_input_playing(rig):
+    receiver = rig.shairport(output_buffer_seconds=0.1)
+    first, second = rig.write_wav(8), rig.write_wav(3)
+
+    async def stream():
+        handle = await airstream.start_stream(receiver.address, first)
+        handle.enqueue(second)
+        async for progress in handle.events():
+            if progress.position >= 1.0:
+                break
+        # Back to the start of the input playing, then on to the next one.
+        await handle.seek(0.0)
+        assert handle.progress.position == 0.0
+        async for progress in handle.events():
+            if progress.position >= 0.5:
+                break
+        await handle.skip()
+        with pytest.raises(airstream.InvalidInput, match="position"):
+            await handle.seek(-1.0)
+        return await handle.wait()
+
+    report = run(stream())
+    assert not report["stopped"] and report["warnings"] == [], report
+    # The second input, whole, after the first one was cut short.
+    last = receiver.compare_last(second)
+    assert last["bit_exact"] and last["frames_compared"] == last["source_frames"], last
+    assert report["frames_sent"] < (8 + 3) * 44_100
+    assert receiver.state()["log_errors"] == []

@@ -51,6 +51,19 @@ pub fn joined_at(source: &[i16], capture: &[i16]) -> Option<(usize, usize)> {
     Some((start, loud))
 }
 
+/// Compares `source` with the last place in `capture` where it starts (the next item after
+/// a skip, played whole after other audio): aligned on its first 2000 frames from its first
+/// frame louder than ±2.
+pub fn compare_last(source: &[i16], capture: &[i16]) -> Option<Comparison> {
+    const WINDOW: usize = 2000;
+    let loud = first_loud_frame(source, 2)?;
+    let start = source.get(2 * loud..2 * (loud + WINDOW))?;
+    let found = (0..(capture.len() / 2).saturating_sub(WINDOW))
+        .rev()
+        .find(|&k| &capture[2 * k..2 * (k + WINDOW)] == start)?;
+    Some(compare_at(source, capture, found.checked_sub(loud)?))
+}
+
 /// Compares `source` with `capture` starting at capture frame `offset`.
 pub fn compare_at(source: &[i16], capture: &[i16], offset: usize) -> Comparison {
     let source_frames = source.len() / 2;

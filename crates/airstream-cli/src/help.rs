@@ -94,8 +94,11 @@ Commands (one JSON object per line on stdin):
   {\"cmd\":\"pause\"}  {\"cmd\":\"resume\"}  {\"cmd\":\"stop\"}
   {\"cmd\":\"volume\",\"level\":40,\"receiver\":\"Kitchen\"}   receiver: index, name, id or address
   {\"cmd\":\"metadata\",\"title\":\"T\",\"artist\":\"A\",\"album\":\"B\",\"artwork\":\"cover.jpg\"}
+  {\"cmd\":\"seek\",\"position\":83}  {\"cmd\":\"skip\"}   into the track playing; the next track
+  {\"cmd\":\"add\",\"receiver\":\"Bath\"}  {\"cmd\":\"remove\",\"receiver\":1}
 Events (one JSON object per line on stdout): ready, enqueued, started, state, track,
-position (each second), volume, metadata, warning, error, input_closed, finished.
+position (each second), volume, metadata, seeked, skipped, receiver, removed, warning,
+error, input_closed, finished.
 See docs/session.md for the schema and an example transcript.
 
 Example:

@@ -289,6 +289,13 @@ async fn a_skip_near_the_end_plays_the_next_item_again_from_its_start() {
 }
 
 #[tokio::test]
+async fn a_skip_when_the_items_after_were_read_to_their_end_plays_them_again_whole() {
+    // b and c (1 s each) were read to their end (the queue's end too) when a is skipped.
+    let (sources, received) = skip_once([3, 1], 2.7).await;
+    assert_skipped_to_b(&sources, &received, 2.7);
+}
+
+#[tokio::test]
 async fn a_single_source_refuses_to_skip_with_a_typed_error_and_plays_on() {
     let mut rx = receiver().await;
     let source = music(RATE * 2, 44_100);

@@ -2,8 +2,8 @@
 //! the reader, doing the reader's seeks and skips between chunks.
 
 use super::{
-    CHUNK_FRAMES, Chunk, FinishedSlot, QueueItem, READ_TO_ITS_END, Request, RequestSlot,
-    display_name, over, take_request,
+    CHUNK_FRAMES, Chunk, Finished, QueueItem, READ_TO_ITS_END, Request, RequestSlot, display_name,
+    keep_finished, over, take_request,
 };
 use crate::{AudioError, PcmFormat};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +17,7 @@ pub(super) fn decode_items(
     tx: &SyncSender<Chunk>,
     waiting: &AtomicBool,
     requests: &RequestSlot,
-    finished: &FinishedSlot,
+    finished: &Finished,
 ) {
     let channels = usize::from(format.channels.max(1));
     for index in 0.. {
@@ -103,9 +103,7 @@ pub(super) fn decode_items(
             }
             if frames == 0 {
                 // Kept for a seek back into it while its end plays.
-                if let Ok(mut slot) = finished.lock() {
-                    *slot = Some((index, pcm));
-                }
+                keep_finished(finished, index, pcm);
                 break;
             }
             buf.truncate(frames * channels);

@@ -176,9 +176,26 @@ fn take_request(slot: &RequestSlot) -> Option<Request> {
     slot.lock().ok().and_then(|mut s| s.take())
 }
 
-/// The last item the decoding thread read to its end, kept open so that a seek back into it
-/// can still be done (by the reader) while its end plays.
-type FinishedSlot = Arc<Mutex<Option<(usize, Box<dyn PcmSource>)>>>;
+/// Items read to their end, kept open (the last [`KEPT_FINISHED`], by index) so that a seek
+/// or skip back into them can still be done by the reader while the stream's buffers play
+/// them.
+type Finished = Arc<Mutex<std::collections::VecDeque<(usize, Box<dyn PcmSource>)>>>;
+
+/// How many items read to their end are kept open: more than the buffers ahead of what is
+/// heard (about 5 s) can hold of very short items.
+const KEPT_FINISHED: usize = 4;
+
+/// Keeps item `index`, read to its end, among the finished ones (the oldest goes).
+fn keep_finished(finished: &Finished, index: usize, pcm: Box<dyn PcmSource>) {
+    if let Ok(mut kept) = finished.lock() {
+        kept.retain(|(i, _)| *i != index);
+        kept.push_back((index, pcm));
+        kept.make_contiguous().sort_by_key(|(i, _)| *i);
+        while kept.len() > KEPT_FINISHED {
+            kept.pop_front();
+        }
+    }
+}
 
 /// Why the decoding thread cannot seek an item: it has read it to its end.
 const READ_TO_ITS_END: &str = "the item was read to its end already";
@@ -201,17 +218,19 @@ pub struct Queue {
     requests: RequestSlot,
     /// Chunks taken off the channel during a seek that failed: read before the channel.
     stash: std::collections::VecDeque<Chunk>,
-    finished: FinishedSlot,
-    /// An item read to its end that a seek went back into: read before anything else.
+    finished: Finished,
+    /// An item read to its end that a seek or skip went back into (item `reading`): read
+    /// before anything else.
     replaying: Option<Box<dyn PcmSource>>,
-    /// What the thread had sent of the item `reading` is dropped, up to the next item's
-    /// start: it is replayed by the reader, or skipped.
+    /// Items read to their end that play again after it, from their start.
+    replays: std::collections::VecDeque<TrackStart>,
+    /// After the replays: the item the thread reads, which it sends again from its start.
+    after_replay: Option<TrackStart>,
+    /// What the thread still sends of an item the reader replays or skipped is dropped, up
+    /// to the next item's start.
     dropping_old: bool,
     /// A skip waits for the next item's start.
     skipping: bool,
-    /// After a seek back into the item before the one read: that one again, from its
-    /// start, once the replay ends.
-    after_replay: Option<TrackStart>,
 }
 
 /// Frames of silence one read gives while the queue is dry (see [`Queue::idle_silence`]).
@@ -236,7 +255,7 @@ impl Queue {
         let waiting = Arc::clone(&waiting_for_items);
         let requests = RequestSlot::default();
         let thread_requests = Arc::clone(&requests);
-        let finished = FinishedSlot::default();
+        let finished = Finished::default();
         let done = Arc::clone(&finished);
         std::thread::Builder::new()
             .name("airstream-queue".into())
@@ -260,9 +279,10 @@ impl Queue {
             stash: std::collections::VecDeque::new(),
             finished,
             replaying: None,
+            replays: std::collections::VecDeque::new(),
+            after_replay: None,
             dropping_old: false,
             skipping: false,
-            after_replay: None,
         };
         match queue.chunks.recv() {
             Ok(Chunk::Start {
@@ -377,7 +397,7 @@ impl PcmSource for Queue {
     }
 
     /// Seeks within the item playing (`frame` counts over the whole queue, as the
-    /// [`QueueTimeline`] does) or the one before it (the reader reads ahead); returns the
+    /// [`QueueTimeline`] does) or one before it (the reader reads ahead); returns the
     /// frames into the item. See [`Queue::seek_to`].
     fn seek(&mut self, frame: u64) -> Result<u64, AudioError> {
         self.seek_to(frame)

@@ -1,14 +1,19 @@
 //! Moving a queue's output: seeking within an item and skipping to the next.
 //!
-//! The reader runs ahead of what is heard (the stream's buffers), so the item heard may be
-//! the one before the item read. Both moves name the item by a frame of the output, as the
-//! [`QueueTimeline`](super::QueueTimeline) counts them, and work for the item read and the
-//! one before it; the output then goes on from that frame, and items that had started after
-//! it start again where they are read next.
+//! The reader runs ahead of what is heard (the stream's buffers, about 5 s), so the item
+//! heard may be one or more items before the item read. Both moves name the item by a frame
+//! of the output, as the [`QueueTimeline`](super::QueueTimeline) counts them: the output then
+//! goes on from that frame, the item moved into plays from the position asked for, and every
+//! item that had started after it plays again from its start. Items read to their end are
+//! kept open for that (the last few); the item the decoding thread still reads is moved by
+//! the thread.
 
 use super::decoder::moved_on;
-use super::{Chunk, IDLE_CHECK, Queue, READ_TO_ITS_END, Request, TrackStart, take_request};
+use super::{
+    Chunk, IDLE_CHECK, Queue, READ_TO_ITS_END, Request, TrackStart, keep_finished, take_request,
+};
 use crate::AudioError;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::RecvTimeoutError;
 
@@ -31,12 +36,11 @@ fn read_to_its_end(error: &AudioError) -> bool {
 }
 
 impl Queue {
-    /// Seeks to `frame` of the output, in the item read or the one before it; returns the
-    /// frames into that item. The decoding thread seeks the item while it decodes it; once
-    /// it has read it to its end (its last seconds, the prefetch) the reader seeks and reads
-    /// it itself. Going back into the item before the one read replays it from there and
-    /// then reads the next one again from its start. A position in another item, or in an
-    /// item read from a pipe, fails with [`AudioError::NotSeekable`] and changes nothing.
+    /// Seeks to `frame` of the output; returns the frames into the item it is in. That item
+    /// plays from there and the items after it that had started play again from their
+    /// start. Fails with [`AudioError::NotSeekable`] and changes nothing when an item that
+    /// would play again is read from a pipe, when it is no longer held (more than a few
+    /// items back), or when the position is beyond the item's end.
     pub(super) fn seek_to(&mut self, frame: u64) -> Result<u64, AudioError> {
         if self.skipping {
             return Err(not_seekable("a skip is under way"));
@@ -46,54 +50,34 @@ impl Queue {
             .track_at(frame)
             .ok_or_else(|| not_seekable("nothing plays yet"))?;
         let within = frame - track.start_frame;
-        if track.index == self.reading {
-            self.seek_reading(within)?;
-        } else if track.index + 1 == self.reading {
-            self.seek_back(track.index, within)?;
-        } else {
-            return Err(not_seekable("it seeks only within the item playing"));
-        }
+        self.restart_from(&track, within)?;
         self.moved_to(frame);
         Ok(within)
     }
 
     /// Ends the item playing at `frame` of the output there: the next read gives the start
-    /// of the item after it, counted from `frame` on. The item read is dropped (the
-    /// decoding thread stops decoding it); if the reader had read into the next item
-    /// already, that one is read again from its start. Fails with
-    /// [`AudioError::NotSkippable`] and changes nothing when the item after is read from a
-    /// pipe and has started, when the reader has read past it (an item shorter than what is
-    /// buffered), or when a skip waits for the next item still.
+    /// of the item after it, counted from `frame` on. If no item after it has started, the
+    /// one read is dropped (the decoding thread stops decoding it); otherwise the next one
+    /// plays from its start, and those after it again. Fails with
+    /// [`AudioError::NotSkippable`] and changes nothing when an item that would play again
+    /// is read from a pipe or no longer held, or when a skip waits for the next item still.
     pub(super) fn skip_at(&mut self, frame: u64) -> Result<(), AudioError> {
         if self.skipping {
             return Err(not_skippable("the last skip waits for the next item still"));
         }
-        let track = self
+        let heard = self
             .timeline
             .track_at(frame)
             .ok_or_else(|| not_skippable("nothing plays yet"))?;
-        if track.index == self.reading {
-            self.replaying = None;
+        let Some(next) = self.started_after(heard.index).into_iter().next() else {
+            // Nothing after it has started: it is the item read.
             self.current.clear();
             self.position = 0;
             self.moved_to(frame);
-            match self.after_replay.take() {
-                // The item after a replayed one is read from its start already.
-                Some(next) => self.start_track(next.index, next.name, next.metadata),
-                None => self.drop_reading(),
-            }
+            self.drop_reading();
             return Ok(());
-        }
-        let next = self
-            .timeline
-            .tracks()
-            .pop()
-            .filter(|t| track.index + 1 == self.reading && t.index == self.reading)
-            .filter(|_| self.replaying.is_none())
-            .ok_or_else(|| {
-                not_skippable("the item after it was read to its end already (it is shorter than what is buffered)")
-            })?;
-        self.seek_reading(0).map_err(|e| match e {
+        };
+        self.restart_from(&next, 0).map_err(|e| match e {
             AudioError::NotSeekable { input, reason } => AudioError::NotSkippable {
                 input,
                 reason: format!("the next item started and {reason}"),
@@ -114,45 +98,138 @@ impl Queue {
     /// Skips the item read: the thread drops it, and the reader what came of it.
     fn drop_reading(&mut self) {
         let index = self.reading;
+        self.replaying = None;
+        self.replays.clear();
+        self.after_replay = None;
         self.dropping_old = true;
         self.skipping = true;
         self.pending_update = None;
         if let Ok(mut slot) = self.requests.lock() {
             *slot = Some(Request::Skip { index });
         }
-        if let Ok(mut finished) = self.finished.lock()
-            && finished.as_ref().is_some_and(|(i, _)| *i == index)
-        {
-            *finished = None;
+        if let Ok(mut kept) = self.finished.lock() {
+            kept.retain(|(i, _)| *i != index);
         }
     }
 
-    /// Moves the item read to `within` frames into it.
-    fn seek_reading(&mut self, within: u64) -> Result<(), AudioError> {
-        if let Some(pcm) = &mut self.replaying {
-            // A second seek into the item read to its end: the reader holds it.
-            pcm.seek(within)?;
-        } else {
-            match self.thread_seek(within) {
-                Err(e) if read_to_its_end(&e) => self.seek_finished(within)?,
-                other => other?,
+    /// Plays `first` from `within` on, then every item that had started after it from its
+    /// start; on failure nothing changes.
+    fn restart_from(&mut self, first: &TrackStart, within: u64) -> Result<(), AudioError> {
+        // The item replaying now goes back among the held ones while the plan is made.
+        let was_replaying = self.replaying.take().map(|pcm| {
+            keep_finished(&self.finished, self.reading, pcm);
+        });
+        let result = self.try_restart_from(first, within);
+        if result.is_err() && was_replaying.is_some() {
+            self.replaying = self.take_held(self.reading);
+        }
+        result
+    }
+
+    fn try_restart_from(&mut self, first: &TrackStart, within: u64) -> Result<(), AudioError> {
+        // The item the thread reads: after any replays, the one it sends again.
+        let thread_item = self.after_replay.as_ref().map_or(self.reading, |t| t.index);
+        let chain = std::iter::once(first.clone()).chain(self.started_after(first.index));
+        // Held by the reader (read to their end), then at most the thread's item.
+        let mut replays: VecDeque<TrackStart> = VecDeque::new();
+        let mut thread_tail = None;
+        for track in chain {
+            if self.holds(track.index) {
+                replays.push_back(track);
+            } else if track.index == thread_item {
+                thread_tail = Some(track);
+                break;
+            } else {
+                return Err(not_seekable(READ_TO_ITS_END));
+            }
+        }
+        for (i, track) in replays.iter().enumerate() {
+            self.seek_held(track.index, if i == 0 { within } else { 0 })?;
+        }
+        if let Some(track) = thread_tail.take() {
+            let from = if replays.is_empty() { within } else { 0 };
+            match self.thread_seek(track.index, from) {
+                Ok(()) => thread_tail = Some(track),
+                // Finished meanwhile: it is held now, and replayed as the others.
+                Err(e) if read_to_its_end(&e) && self.holds(track.index) => {
+                    self.seek_held(track.index, from)?;
+                    replays.push_back(track);
+                }
+                Err(e) => return Err(e),
             }
         }
         self.current.clear();
         self.position = 0;
+        self.pending_update = None;
+        match replays.pop_front() {
+            None => {
+                // The thread continues its item from `within`.
+                self.reading = first.index;
+                self.dropping_old = false;
+                self.after_replay = None;
+                self.replays.clear();
+            }
+            Some(front) => {
+                self.reading = front.index;
+                self.replaying = self.take_held(front.index);
+                // What the thread still sends of an item replayed here is not wanted.
+                self.dropping_old = thread_tail.is_none();
+                self.replays = replays;
+                self.after_replay = thread_tail;
+            }
+        }
         Ok(())
     }
 
-    /// Asks the decoding thread to continue the item read from `within`; on success what
-    /// it had sent before is dropped, on failure nothing changes.
-    fn thread_seek(&mut self, within: u64) -> Result<(), AudioError> {
+    /// The items after item `index` that have started to be read, in order: those on the
+    /// timeline, and those a replay will play again (not on it until they do).
+    fn started_after(&self, index: usize) -> Vec<TrackStart> {
+        let mut after: Vec<TrackStart> = self
+            .timeline
+            .tracks()
+            .into_iter()
+            .chain(self.replays.iter().cloned())
+            .chain(self.after_replay.iter().cloned())
+            .filter(|t| t.index > index)
+            .collect();
+        after.sort_by_key(|t| t.index);
+        after.dedup_by_key(|t| t.index);
+        after
+    }
+
+    /// Whether item `index` is held, read to its end.
+    fn holds(&self, index: usize) -> bool {
+        self.finished
+            .lock()
+            .is_ok_and(|kept| kept.iter().any(|(i, _)| *i == index))
+    }
+
+    /// Seeks held item `index` where it is.
+    fn seek_held(&self, index: usize, frame: u64) -> Result<(), AudioError> {
+        let mut kept = self.finished.lock().map_err(|_| moved_on())?;
+        let (_, pcm) = kept
+            .iter_mut()
+            .find(|(i, _)| *i == index)
+            .ok_or_else(moved_on)?;
+        pcm.seek(frame).map(drop)
+    }
+
+    fn take_held(&self, index: usize) -> Option<Box<dyn crate::PcmSource>> {
+        let mut kept = self.finished.lock().ok()?;
+        let at = kept.iter().position(|(i, _)| *i == index)?;
+        kept.remove(at).map(|(_, pcm)| pcm)
+    }
+
+    /// Asks the decoding thread to continue item `index` from `within`; on success what it
+    /// had sent before is dropped, on failure nothing changes.
+    fn thread_seek(&mut self, index: usize, within: u64) -> Result<(), AudioError> {
         if let Ok(mut slot) = self.requests.lock() {
             *slot = Some(Request::Seek {
-                index: self.reading,
+                index,
                 frame: within,
             });
         }
-        let mut taken = std::collections::VecDeque::new();
+        let mut taken = VecDeque::new();
         let answer = loop {
             match self.chunks.recv_timeout(IDLE_CHECK) {
                 Ok(Chunk::Seeked(answer)) => break answer,
@@ -179,84 +256,17 @@ impl Queue {
         answer
     }
 
-    /// A seek into the item the decoding thread read to its end (it keeps the last one):
-    /// the reader reads it from the new position itself, and drops what the thread had sent
-    /// of it, up to the next item.
-    fn seek_finished(&mut self, within: u64) -> Result<(), AudioError> {
-        let Ok(mut slot) = self.finished.lock() else {
-            return Err(moved_on());
-        };
-        let Some((_, pcm)) = slot.as_mut().filter(|(i, _)| *i == self.reading) else {
-            return Err(moved_on());
-        };
-        pcm.seek(within)?;
-        self.replaying = slot.take().map(|(_, pcm)| pcm);
-        self.dropping_old = true;
-        Ok(())
-    }
-
-    /// A seek into item `index`, the one before the item read: the reader replays it from
-    /// `within` (the thread keeps the last item it finished), and the item read is read
-    /// again from its start after it.
-    fn seek_back(&mut self, index: usize, within: u64) -> Result<(), AudioError> {
-        let next = self
-            .timeline
-            .tracks()
-            .pop()
-            .filter(|t| t.index == self.reading)
-            .filter(|_| self.replaying.is_none() && self.after_replay.is_none())
-            .ok_or_else(|| not_seekable(READ_TO_ITS_END))?;
-        let mut pcm = {
-            let Ok(mut slot) = self.finished.lock() else {
-                return Err(moved_on());
-            };
-            match slot.take() {
-                Some((i, pcm)) if i == index => pcm,
-                other => {
-                    *slot = other;
-                    return Err(moved_on());
-                }
-            }
-        };
-        let seeked = pcm.seek(within).and_then(|_| self.thread_seek(0));
-        if let Err(e) = seeked {
-            self.keep_finished(index, pcm);
-            return Err(e);
-        }
-        self.current.clear();
-        self.position = 0;
-        self.replaying = Some(pcm);
-        self.dropping_old = false;
-        self.pending_update = None;
-        self.reading = index;
-        self.after_replay = Some(next);
-        Ok(())
-    }
-
-    /// Keeps item `index`, read to its end, for a seek back, unless the thread has
-    /// finished a later item since.
-    fn keep_finished(&mut self, index: usize, pcm: Box<dyn crate::PcmSource>) {
-        if let Ok(mut slot) = self.finished.lock()
-            && slot.as_ref().is_none_or(|(i, _)| *i < index)
-        {
-            *slot = Some((index, pcm));
-        }
-    }
-
-    /// The item a seek went back into was read to its end (again): it is kept for another
-    /// seek back, and the item after it starts (again) if it was read already.
+    /// The item replaying was read to its end (again): it is held for another move back,
+    /// and the next replay, or the thread's item sent again, starts.
     pub(super) fn end_replay(&mut self) {
         if let Some(pcm) = self.replaying.take() {
-            self.keep_finished(self.reading, pcm);
+            keep_finished(&self.finished, self.reading, pcm);
         }
-        if let Some(TrackStart {
-            index,
-            name,
-            metadata,
-            ..
-        }) = self.after_replay.take()
-        {
-            self.start_track(index, name, metadata);
+        if let Some(next) = self.replays.pop_front() {
+            self.replaying = self.take_held(next.index);
+            self.start_track(next.index, next.name, next.metadata);
+        } else if let Some(next) = self.after_replay.take() {
+            self.start_track(next.index, next.name, next.metadata);
         }
     }
 }

@@ -436,3 +436,81 @@ fn a_skip_that_would_read_a_pipe_again_is_refused_and_changes_nothing() {
     let (rest, _) = drain(&mut queue, 1000);
     assert!([head, rest].concat() == [a, b].concat());
 }
+
+/// A queue of short items `a` (5000 frames), `b` and `c` (3000 each) and a long `d`, read
+/// 1000 frames into `d`: the thread has finished the three short ones.
+fn read_into_d() -> (Queue, QueueTimeline, [Vec<i16>; 4]) {
+    let parts = [
+        tone(5000, 0),
+        tone(3000, 3000),
+        tone(3000, 6000),
+        tone(400_000, 9000),
+    ];
+    let items: Vec<QueueItem> = parts
+        .iter()
+        .zip(["A", "B", "C", "D"])
+        .map(|(samples, title)| item(title, samples.clone(), Some(title)))
+        .collect();
+    let mut queue = Queue::new(PcmFormat::RAOP, items.into_iter(), Duration::from_secs(1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let timeline = queue.timeline();
+    let head = read_frames(&mut queue, 12_000);
+    assert!(
+        head == [
+            &parts[0][..],
+            &parts[1][..],
+            &parts[2][..],
+            &parts[3][..2000]
+        ]
+        .concat()
+    );
+    (queue, timeline, parts)
+}
+
+fn starts(timeline: &QueueTimeline) -> Vec<(usize, u64)> {
+    timeline
+        .tracks()
+        .iter()
+        .map(|t| (t.index, t.start_frame))
+        .collect()
+}
+
+#[test]
+fn a_skip_three_items_behind_the_reader_plays_every_item_after_it_again_whole() {
+    let (mut queue, timeline, [_, b, c, d]) = read_into_d();
+    // Heard: 2000 frames of a.
+    queue.skip(2000).unwrap_or_else(|e| panic!("{e}"));
+    let (rest, updates) = drain(&mut queue, 1000);
+    assert!(
+        rest == [&b[..], &c[..], &d[..]].concat(),
+        "b, c and d whole, once"
+    );
+    assert_eq!(
+        titles(updates),
+        [
+            (0, Some("B".into())),
+            (4000, Some("C".into())),
+            (7000, Some("D".into()))
+        ]
+    );
+    assert_eq!(starts(&timeline), [(0, 0), (1, 2000), (2, 5000), (3, 8000)]);
+}
+
+#[test]
+fn seeks_and_skips_during_a_replay_keep_the_items_after_it() {
+    let (mut queue, timeline, [a, b, c, d]) = read_into_d();
+    // Back into a: a from 1000, then b, c, d from their start.
+    assert_eq!(queue.seek(1000).unwrap_or_else(|e| panic!("{e}")), 1000);
+    assert!(read_frames(&mut queue, 1000) == a[2000..4000]);
+    // Again, within the item replaying.
+    assert_eq!(queue.seek(3000).unwrap_or_else(|e| panic!("{e}")), 3000);
+    assert!(read_frames(&mut queue, 1000) == a[6000..8000]);
+    // Skip a (heard at 3500): b, c, d whole.
+    queue.skip(3500).unwrap_or_else(|e| panic!("{e}"));
+    let (rest, _) = drain(&mut queue, 777);
+    assert!(
+        rest == [&b[..], &c[..], &d[..]].concat(),
+        "b, c and d whole, once"
+    );
+    assert_eq!(starts(&timeline), [(0, 0), (1, 3500), (2, 6500), (3, 9500)]);
+}

@@ -513,10 +513,10 @@ impl StreamHandle {
 
     /// Ends the item of a queue heard now and goes on with the next, at once: the
     /// receivers drop what they buffered (FLUSH) and play the next item from its start
-    /// after the latency's silence; its tags and progress go with it. Works while the
-    /// reader has read ahead into the next item too, which then starts again, unless it is
-    /// read from a pipe. Skipping the last item ends the stream. A source that is not a
-    /// queue fails with [`Error::Input`](crate::Error::Input)
+    /// after the latency's silence; its tags and progress go with it. The items after it
+    /// that the reader had read ahead play again from their start, unless one of them is
+    /// read from a pipe (refused). Skipping the last item ends the stream. A source that is
+    /// not a queue fails with [`Error::Input`](crate::Error::Input)
     /// ([`AudioError::NotSkippable`](airstream_audio::AudioError::NotSkippable)), and the
     /// stream plays on unchanged.
     pub async fn skip(&self) -> Result<()> {

@@ -119,3 +119,24 @@ fn a_position_beyond_the_end_is_refused() {
     assert!(err.to_string().contains("beyond its end"), "{err}");
     assert!(decode_all(pcm).samples == whole, "unchanged");
 }
+
+#[test]
+fn an_absurd_position_is_refused_in_every_format_never_a_panic() {
+    for name in [
+        "music.wav",
+        "music.flac",
+        "music.mp3",
+        "music.ogg",
+        "music_s24_48k.flac",
+        "music_alac.m4a",
+    ] {
+        let mut pcm = source(name, Mode::Path).open(PcmFormat::RAOP).unwrap();
+        for frame in [u64::MAX, u64::MAX / 2, 1 << 40] {
+            let err = pcm.seek(frame).err();
+            assert!(
+                matches!(err, Some(AudioError::NotSeekable { .. })),
+                "{name} at {frame}: {err:?}"
+            );
+        }
+    }
+}

@@ -598,7 +598,9 @@ impl Playing {
         };
         let rate = f64::from(PcmFormat::RAOP.sample_rate);
         let frames = (seconds * rate).round() as u64;
-        let target = Duration::from_secs_f64((track.start_frame + frames) as f64 / rate);
+        // Saturating: an absurd position is refused by the source as beyond its end.
+        let target =
+            Duration::from_secs_f64(track.start_frame.saturating_add(frames) as f64 / rate);
         let handle = self.control.handle.clone();
         // Answered once the source is there (a moment); commands go on meanwhile.
         tokio::spawn(async move {

@@ -63,7 +63,10 @@ impl Decoded {
         } else {
             let (period_in, period_out) = restart_period(rate_in, rate_out);
             let periods = frame.saturating_sub(period_out.max(WARM_UP_FRAMES)) / period_out;
-            (periods * period_in, periods * period_out)
+            let first_in = periods
+                .checked_mul(period_in)
+                .ok_or_else(|| not_seekable("the position is beyond any end"))?;
+            (first_in, periods * period_out)
         };
         let track_id = self.track_id;
         let ts = self.timestamp_of(first_in, rate_in);

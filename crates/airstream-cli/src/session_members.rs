@@ -7,7 +7,7 @@ use crate::session::{emit, error_event, kind_name};
 use crate::stream::{self, CodecArg};
 use crate::target::TargetArgs;
 use airstream::discovery::ServiceKind;
-use airstream_proto::route::ProtocolChoice;
+use airstream_proto::route::Protocol;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 
@@ -68,7 +68,7 @@ pub(crate) fn add(control: &Control, settings: &JoinSettings, receiver: Option<&
             let target = target_args(&name).resolve(Some(ServiceKind::Raop)).await?;
             // AirPlay 1 only: the library refuses AirPlay 2 joiners (its PTP master's
             // followers are fixed at the start).
-            let forced = (Some(ProtocolChoice::AirPlay1), None);
+            let forced = (Some(Protocol::AirPlay1), None);
             let route = stream::route(&target, codec, false, forced)?;
             let settings = stream::ReceiverSettings {
                 volume,

@@ -10,7 +10,7 @@ use airstream::raop::{self, Codec, StreamOptions, StreamReport};
 use airstream_audio::{Artwork, ArtworkKind, Metadata, PcmFormat, RawFormat, Source};
 use airstream_proto::capabilities::MetadataKind;
 use airstream_proto::route::{
-    AudioProtocol, AudioRoute, ProtocolChoice, RouteOverrides, TimingProtocol, codec_advertised,
+    AudioProtocol, AudioRoute, Protocol, RouteOverrides, TimingProtocol, codec_advertised,
     select_audio_route,
 };
 use clap::ValueEnum;
@@ -90,9 +90,9 @@ pub(crate) fn forced(
                 "PTP timing is AirPlay 2 only: use --protocol airplay2".into(),
             ))
         }
-        Some(ProtocolArg::Raop) => Ok((Some(ProtocolChoice::AirPlay1), None)),
-        Some(ProtocolArg::Airplay2) => Ok((Some(ProtocolChoice::AirPlay2), timing)),
-        None if timing == Some(TimingProtocol::Ptp) => Ok((Some(ProtocolChoice::AirPlay2), timing)),
+        Some(ProtocolArg::Raop) => Ok((Some(Protocol::AirPlay1), None)),
+        Some(ProtocolArg::Airplay2) => Ok((Some(Protocol::AirPlay2), timing)),
+        None if timing == Some(TimingProtocol::Ptp) => Ok((Some(Protocol::AirPlay2), timing)),
         None => Ok((None, timing)),
     }
 }
@@ -304,7 +304,7 @@ fn ap2_pairing(
 }
 
 /// What the flags force: a protocol and an AirPlay 2 timing (`None`: the receiver decides).
-pub(crate) type Forced = (Option<ProtocolChoice>, Option<TimingProtocol>);
+pub(crate) type Forced = (Option<Protocol>, Option<TimingProtocol>);
 
 /// What route selection decides for one receiver, with the command line's wishes.
 pub(crate) fn route(
@@ -536,7 +536,7 @@ pub(crate) fn receiver_for(
 /// Which services to look for: devices that advertise only `_airplay._tcp` are AirPlay 2
 /// receivers, so both unless AirPlay 1 is forced.
 pub(crate) fn service_for(forced: Forced) -> Option<ServiceKind> {
-    (forced.0 == Some(ProtocolChoice::AirPlay1)).then_some(ServiceKind::Raop)
+    (forced.0 == Some(Protocol::AirPlay1)).then_some(ServiceKind::Raop)
 }
 
 /// Each target's route, with what the command line forces; an AirPlay 2 route is reached on
@@ -600,7 +600,7 @@ mod tests {
 
     #[test]
     fn protocol_and_timing_flags_choose_the_route_or_refuse() {
-        use ProtocolChoice::{AirPlay1, AirPlay2};
+        use Protocol::{AirPlay1, AirPlay2};
         use TimingProtocol::{Ntp, Ptp};
         let chosen =
             |protocol, timing| forced(ProtocolArgs { protocol, timing }).map_err(|e| e.kind());

@@ -22,13 +22,17 @@ use crate::raop::Encryption;
 use serde::Serialize;
 use std::fmt;
 
-/// Protocol the user insists on (pyatv#2204 asks for this switch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum ProtocolChoice {
-    /// RAOP audio and AirPlay 1 `/play`.
+/// Which protocol carries the audio to a receiver (and the URL to an Apple TV): what a
+/// route chose, or what the user insists on (pyatv#2204 asks for this switch).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum Protocol {
+    /// AirPlay 1: RAOP audio (ANNOUNCE/SETUP/RECORD, NTP-style timing answered by us) and
+    /// AirPlay 1 `/play`.
+    #[default]
     #[serde(rename = "airplay1")]
     AirPlay1,
-    /// AirPlay 2 (HAP pairing, PTP timing).
+    /// AirPlay 2: HAP pairing, realtime audio (type 96, ALAC) sealed with the stream key and
+    /// anchored on our PTP master (UDP 319/320: root or CAP_NET_BIND_SERVICE) or NTP.
     #[serde(rename = "airplay2")]
     AirPlay2,
 }
@@ -73,7 +77,7 @@ impl AudioProtocol {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteOverrides {
     /// Force AirPlay 1 or 2 instead of choosing from the TXT records.
-    pub protocol: Option<ProtocolChoice>,
+    pub protocol: Option<Protocol>,
     /// Force PTP or NTP timing for AirPlay 2 (PTP alone also means AirPlay 2).
     pub timing: Option<TimingProtocol>,
     /// Force a codec instead of the best the device lists in `cn`.
@@ -235,12 +239,12 @@ pub fn select_audio_route(
 ) -> Result<AudioRoute, Unsupported> {
     let ptp_forced = overrides.timing == Some(TimingProtocol::Ptp);
     match overrides.protocol {
-        Some(ProtocolChoice::AirPlay2) => airplay2_route(caps, overrides),
-        Some(ProtocolChoice::AirPlay1) if ptp_forced => Err(Unsupported::new(
+        Some(Protocol::AirPlay2) => airplay2_route(caps, overrides),
+        Some(Protocol::AirPlay1) if ptp_forced => Err(Unsupported::new(
             Need::AirPlay2,
             "PTP timing was requested, which is AirPlay 2 only",
         )),
-        Some(ProtocolChoice::AirPlay1) => airplay1_route(caps, overrides),
+        Some(Protocol::AirPlay1) => airplay1_route(caps, overrides),
         None if ptp_forced => airplay2_route(caps, overrides),
         None => match airplay1_route(caps, overrides) {
             Err(why) if why.needs.is_airplay2() => airplay2_route(caps, overrides),
@@ -293,7 +297,7 @@ fn airplay1_route(
     overrides: &RouteOverrides,
 ) -> Result<AudioRoute, Unsupported> {
     let quirks = quirks(caps);
-    let forced_airplay1 = overrides.protocol == Some(ProtocolChoice::AirPlay1);
+    let forced_airplay1 = overrides.protocol == Some(Protocol::AirPlay1);
     if !caps.raop && !forced_airplay1 {
         return Err(if caps.airplay2_supported() {
             Unsupported::new(Need::AirPlay2, "it advertises no _raop._tcp service")
@@ -468,8 +472,8 @@ pub fn select_play_url_route(
         ));
     }
     let airplay2 = match forced {
-        Some(ProtocolChoice::AirPlay2) => true,
-        Some(ProtocolChoice::AirPlay1) => false,
+        Some(Protocol::AirPlay2) => true,
+        Some(Protocol::AirPlay1) => false,
         None => caps.airplay2_supported(),
     };
     if airplay2 {

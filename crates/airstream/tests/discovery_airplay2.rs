@@ -5,7 +5,7 @@
 
 use airstream::discovery::{self, ServiceKind};
 use airstream_proto::route::{
-    AudioProtocol, ProtocolChoice, RouteOverrides, TimingProtocol, select_audio_route,
+    AudioProtocol, Protocol, RouteOverrides, TimingProtocol, select_audio_route,
 };
 use airstream_testkit::mdns::{Advertiser, FAKE_SUBNET, FakeDevice};
 use airstream_testkit::netns::Netns;
@@ -82,7 +82,7 @@ fn airplay2_only_receivers_are_found_and_routed_over_airplay2() {
     // Forced AirPlay 1 (`--protocol raop`) wins, as for every route override: the user may
     // know better than the TXT records.
     let airplay1 = RouteOverrides {
-        protocol: Some(ProtocolChoice::AirPlay1),
+        protocol: Some(Protocol::AirPlay1),
         ..RouteOverrides::default()
     };
     assert_eq!(
@@ -94,7 +94,7 @@ fn airplay2_only_receivers_are_found_and_routed_over_airplay2() {
     assert!(den.has(ServiceKind::AirPlay) && den.has(ServiceKind::Raop));
     assert_eq!(route(&den.capabilities, &none), Ok(AudioProtocol::AirPlay1));
     let airplay2 = RouteOverrides {
-        protocol: Some(ProtocolChoice::AirPlay2),
+        protocol: Some(Protocol::AirPlay2),
         ..RouteOverrides::default()
     };
     assert_eq!(

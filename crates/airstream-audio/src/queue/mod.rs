@@ -396,14 +396,22 @@ impl PcmSource for Queue {
         self.first_tags.duration
     }
 
-    /// Seeks within the item playing (`frame` counts over the whole queue, as the
-    /// [`QueueTimeline`] does) or one before it (the reader reads ahead); returns the
-    /// frames into the item. See [`Queue::seek_to`].
+    /// Seeks to `frame` of the output (counted over the whole queue, as the
+    /// [`QueueTimeline`] does); returns the frames into the item it is in. That item plays
+    /// from there, and the items after it that the reader had read ahead play again from
+    /// their start (the last few items read to their end are kept open for that). Fails
+    /// with [`AudioError::NotSeekable`] and changes nothing when an item that would play
+    /// again is read from a pipe or no longer kept, or when the position is beyond the
+    /// item's end.
     fn seek(&mut self, frame: u64) -> Result<u64, AudioError> {
         self.seek_to(frame)
     }
 
-    /// Ends the item playing at `frame` there (see [`Queue::skip_at`]).
+    /// Ends the item playing at `frame` of the output there: the next read gives the start
+    /// of the item after it, counted from `frame` on (the items after that again from
+    /// their start, if the reader had read ahead into them). Fails with
+    /// [`AudioError::NotSkippable`] and changes nothing when an item that would play again
+    /// is read from a pipe or no longer kept, or while a skip waits for the next item.
     fn skip(&mut self, frame: u64) -> Result<(), AudioError> {
         self.skip_at(frame)
     }

@@ -215,7 +215,7 @@ fn audio_route_table() {
         (
             "HomePod gen 1, user forces AirPlay 1",
             raop(homepod_gen1),
-            force(|o| o.protocol = Some(ProtocolChoice::AirPlay1)),
+            force(|o| o.protocol = Some(Protocol::AirPlay1)),
             "Alac/None/setup=false/pw=false/pair=false/md=[]/quirks=[]",
         ),
         (
@@ -233,7 +233,7 @@ fn audio_route_table() {
         (
             "user asks for AirPlay 2 audio",
             raop(SHAIRPORT),
-            force(|o| o.protocol = Some(ProtocolChoice::AirPlay2)),
+            force(|o| o.protocol = Some(Protocol::AirPlay2)),
             "AP2 Ptp hap=false transient=false: Alac/None/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[]",
         ),
         (
@@ -329,7 +329,7 @@ fn audio_route_table() {
                 Some(&TxtRecord::from_pairs(SHAIRPORT_437_RAOP)),
                 Some(&TxtRecord::from_pairs(SHAIRPORT_437_AIRPLAY)),
             ),
-            force(|o| o.protocol = Some(ProtocolChoice::AirPlay2)),
+            force(|o| o.protocol = Some(Protocol::AirPlay2)),
             "AP2 Ptp hap=false transient=true: Alac/None/setup=false/pw=false/pair=false/md=[Text, Artwork, Progress]/quirks=[]",
         ),
         (
@@ -387,7 +387,7 @@ fn audio_route_table() {
             "PTP forced with AirPlay 1",
             raop(SHAIRPORT),
             force(|o| {
-                o.protocol = Some(ProtocolChoice::AirPlay1);
+                o.protocol = Some(Protocol::AirPlay1);
                 o.timing = Some(TimingProtocol::Ptp);
             }),
             "needs AirPlay2",
@@ -435,7 +435,7 @@ fn unsupported_says_what_is_needed_and_why() {
     );
     let caps = raop(&[("am", "AudioAccessory1,2")]);
     let airplay1_forced_with_ptp = RouteOverrides {
-        protocol: Some(ProtocolChoice::AirPlay1),
+        protocol: Some(Protocol::AirPlay1),
         timing: Some(TimingProtocol::Ptp),
         ..RouteOverrides::default()
     };
@@ -508,7 +508,7 @@ fn play_url_route_table() {
         (
             "Apple TV 4K forced to AirPlay 1",
             airplay(apple_tv4k),
-            forced(ProtocolChoice::AirPlay1),
+            forced(Protocol::AirPlay1),
             Ok(PlayUrlRoute::AirPlay1 {
                 pair_verify: false,
                 password: false,
@@ -517,7 +517,7 @@ fn play_url_route_table() {
         (
             "Apple TV 3 forced to AirPlay 2",
             airplay(apple_tv3),
-            forced(ProtocolChoice::AirPlay2),
+            forced(Protocol::AirPlay2),
             Ok(PlayUrlRoute::AirPlay2 {
                 transient_pairing: false,
             }),
@@ -609,7 +609,7 @@ fn routes_serialize_for_json_output() {
     let needs = select_audio_route(
         &raop(&[("am", "AudioAccessory1,1")]),
         &RouteOverrides {
-            protocol: Some(ProtocolChoice::AirPlay1),
+            protocol: Some(Protocol::AirPlay1),
             timing: Some(TimingProtocol::Ptp),
             ..RouteOverrides::default()
         },

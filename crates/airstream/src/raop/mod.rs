@@ -38,8 +38,8 @@ pub use airstream_proto::format::Codec;
 use airstream_proto::hap::HapCredentials;
 use airstream_proto::pairing::Credentials;
 pub use airstream_proto::raop::Encryption;
-pub use airstream_proto::route::TimingProtocol;
 use airstream_proto::route::{AudioProtocol, AudioRoute};
+pub use airstream_proto::route::{Protocol, TimingProtocol};
 pub use airstream_proto::stream::MemberStats;
 use std::fmt;
 use std::net::SocketAddr;
@@ -88,17 +88,6 @@ impl StreamOptions {
             ..Self::default()
         }
     }
-}
-
-/// Which protocol carries the audio to a receiver.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Protocol {
-    /// AirPlay 1 (RAOP): ANNOUNCE/SETUP/RECORD, NTP-style timing answered by us.
-    #[default]
-    Raop,
-    /// AirPlay 2 realtime audio (type 96, ALAC): payloads sealed with the stream key,
-    /// anchors against our PTP master (UDP 319/320: root or CAP_NET_BIND_SERVICE).
-    AirPlay2,
 }
 
 /// How an AirPlay 2 receiver's RTSP connection is secured before its SETUP.
@@ -166,7 +155,7 @@ impl Receiver {
             metadata_kinds: MetadataKinds::ALL,
             volume: None,
             encryption: Encryption::None,
-            protocol: Protocol::Raop,
+            protocol: Protocol::AirPlay1,
             ap2_pairing: Ap2Pairing::Open,
             ap2_timing: TimingProtocol::Ptp,
         }

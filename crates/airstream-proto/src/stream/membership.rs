@@ -8,7 +8,6 @@ use super::member::{Member, Standing};
 use super::output::{Event, MemberFailure, MemberId, Port, Transmit};
 use super::transport::MemberTransport;
 use super::{CLOCK_SETTLE, MAX_LATENCY_FRAMES, MemberConfig, State, Stream};
-use crate::ap2::Anchor;
 use crate::stream::timeline::RECEIVER_FIXED_LATENCY;
 use bytes::Bytes;
 use std::time::Instant;
@@ -170,30 +169,23 @@ impl Stream {
         let Some((sync, deadline)) = self.timeline.join_sync() else {
             return;
         };
-        let Some(m) = self.members.get_mut(member.0) else {
+        let Some(transport) = self.members.get(member.0).map(|m| m.config.transport) else {
             return;
         };
-        let datagram = match m.config.transport {
+        let datagram = match transport {
             // NTP-timed AirPlay 2 takes the AirPlay 1 sync packet too.
             MemberTransport::Raop | MemberTransport::AirPlay2Ntp => {
                 Bytes::copy_from_slice(&sync.encode())
             }
             MemberTransport::AirPlay2 => {
-                let Some(ap2) = self.config.airplay2.as_ref() else {
+                let Some(anchor) = self.anchor_datagram(true, sync.rtp_now, deadline) else {
                     return;
                 };
-                let anchor = Anchor {
-                    first: true,
-                    rtp_time: sync.rtp_now,
-                    latency: self
-                        .timeline
-                        .latency_frames()
-                        .saturating_sub(crate::ap2::anchor::RECEIVER_FIXED_LATENCY),
-                    master_nanos: ap2.clock.nanos_at(deadline),
-                    clock: ap2.clock.identity,
-                };
-                Bytes::copy_from_slice(&anchor.encode())
+                anchor
             }
+        };
+        let Some(m) = self.members.get_mut(member.0) else {
+            return;
         };
         m.stats.sync_sent += 1;
         self.transmits.push_back(Transmit {

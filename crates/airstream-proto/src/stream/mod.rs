@@ -774,20 +774,7 @@ impl Stream {
         });
         let sync = self.timeline.poll_sync(now);
         let raop_sync = sync.map(|s| Bytes::copy_from_slice(&s.encode()));
-        // The anchor says which frame plays at the master time of this packet's deadline.
-        let anchor = sync.zip(self.config.airplay2.as_ref()).map(|(s, ap2)| {
-            let anchor = Anchor {
-                first: s.first,
-                rtp_time: s.rtp_now,
-                latency: self
-                    .timeline
-                    .latency_frames()
-                    .saturating_sub(crate::ap2::anchor::RECEIVER_FIXED_LATENCY),
-                master_nanos: ap2.clock.nanos_at(deadline),
-                clock: ap2.clock.identity,
-            };
-            Bytes::copy_from_slice(&anchor.encode())
-        });
+        let anchor = sync.and_then(|s| self.anchor_datagram(s.first, s.rtp_now, deadline));
         let header = self.timeline.header();
         let wants = |sealed: bool| {
             self.members
@@ -854,6 +841,23 @@ impl Stream {
         self.totals.packets_sent += 1;
         self.first_packet.get_or_insert(now);
         true
+    }
+
+    /// The AirPlay 2 anchor for the packet due at `deadline`, whose first frame is
+    /// `rtp_now`: which frame plays at that master time. `None` without AirPlay 2.
+    fn anchor_datagram(&self, first: bool, rtp_now: u32, deadline: Instant) -> Option<Bytes> {
+        let ap2 = self.config.airplay2.as_ref()?;
+        let anchor = Anchor {
+            first,
+            rtp_time: rtp_now,
+            latency: self
+                .timeline
+                .latency_frames()
+                .saturating_sub(crate::ap2::anchor::RECEIVER_FIXED_LATENCY),
+            master_nanos: ap2.clock.nanos_at(deadline),
+            clock: ap2.clock.identity,
+        };
+        Some(Bytes::copy_from_slice(&anchor.encode()))
     }
 
     fn collect_session_events(&mut self, member: MemberId) {

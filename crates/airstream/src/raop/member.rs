@@ -19,7 +19,9 @@ use airstream_proto::stream::{MemberSession, MemberTransport};
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
 
-/// What every member of a group shares, so their packets are identical.
+/// What every member of a group shares, so their packets are identical. No `Debug`: it
+/// holds the keys.
+#[derive(Clone)]
 pub(super) struct Shared {
     pub(super) codec: Codec,
     pub(super) first_seq: u16,

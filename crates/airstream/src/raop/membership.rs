@@ -214,14 +214,8 @@ impl Driver {
                 clock: ap2.clock,
             });
             self.membership.shared = Arc::new(Shared {
-                codec: base.codec,
-                first_seq: base.first_seq,
-                first_rtptime: base.first_rtptime,
-                ssrc: base.ssrc,
-                clock: base.clock,
-                audio_key: base.audio_key.clone(),
-                latency_frames: base.latency_frames,
                 ap2: Some(ap2.clone()),
+                ..Shared::clone(base)
             });
             ap2
         };
@@ -237,19 +231,11 @@ impl Driver {
     /// Runs the receiver's handshake on a task; its result comes back as input.
     fn spawn_join(&mut self, receiver: Receiver, reason: JoinReason) {
         let (seq, rtptime) = self.engine.next_position();
-        let base = &self.membership.shared;
         // RECORD names where the stream is now, not where it began.
         let shared = Shared {
-            codec: base.codec,
             first_seq: seq,
             first_rtptime: rtptime,
-            ssrc: base.ssrc,
-            clock: base.clock,
-            audio_key: base.audio_key.clone(),
-            latency_frames: base.latency_frames,
-            // An AirPlay 2 receiver comes back only to rejoin: its address is already one
-            // the PTP master serves.
-            ap2: base.ap2.clone(),
+            ..Shared::clone(&self.membership.shared)
         };
         let inputs = self.membership.inputs.clone();
         tokio::spawn(async move {

@@ -372,10 +372,7 @@ async fn seek_reply(seconds: &str, control: &Control) -> String {
     };
     let progress = control.handle.progress().borrow().clone();
     let (_, track_start, _) = (control.track_at)(progress.position_frames);
-    let rate = f64::from(progress.sample_rate.max(1));
-    // Saturating: an absurd position is refused by the source as beyond its end.
-    let position =
-        std::time::Duration::from_secs_f64(track_start as f64 / rate).saturating_add(into_track);
+    let position = progress.in_track(track_start, into_track);
     match control.handle.seek(position).await {
         Ok(()) => "ok".to_string(),
         Err(e) => format!("error: {}", e.to_string_with_causes()),

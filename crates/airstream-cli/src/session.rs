@@ -587,7 +587,8 @@ impl Playing {
             emit(&error_event("input", message, None, Some("seek")));
             return;
         };
-        let Some(track) = self.timeline.track_at(status_frames(&self.control)) else {
+        let progress = self.control.handle.progress().borrow().clone();
+        let Some(track) = self.timeline.track_at(progress.position_frames) else {
             emit(&error_event(
                 "state",
                 "nothing plays yet",
@@ -596,11 +597,9 @@ impl Playing {
             ));
             return;
         };
-        let rate = f64::from(PcmFormat::RAOP.sample_rate);
-        let frames = (seconds * rate).round() as u64;
-        // Saturating: an absurd position is refused by the source as beyond its end.
-        let target =
-            Duration::from_secs_f64(track.start_frame.saturating_add(frames) as f64 / rate);
+        // An absurd position saturates and is refused by the source as beyond its end.
+        let into_track = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
+        let target = progress.in_track(track.start_frame, into_track);
         let handle = self.control.handle.clone();
         // Answered once the source is there (a moment); commands go on meanwhile.
         tokio::spawn(async move {

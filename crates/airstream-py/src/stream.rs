@@ -348,9 +348,7 @@ impl StreamHandle {
             .timeline
             .track_at(progress.position_frames)
             .map_or(0, |t| t.start_frame);
-        let rate = f64::from(progress.sample_rate.max(1));
-        // Saturating: an absurd position is refused by the source as beyond its end.
-        let target = Duration::from_secs_f64(start as f64 / rate).saturating_add(into_input);
+        let target = progress.in_track(start, into_input);
         let handle = self.handle.clone();
         crate::bridge::awaitable(py, async move {
             handle.seek(target).await.map_err(|e| to_py(&e))?;

@@ -274,6 +274,15 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// The position in the source `into` the track that starts at frame `track_start` (a
+    /// queue's, from its [`QueueTimeline`](airstream_audio::QueueTimeline)): what
+    /// [`StreamHandle::seek`] takes to seek within that track. Saturating: an absurd
+    /// position is refused by the source as beyond its end.
+    pub fn in_track(&self, track_start: u64, into: Duration) -> Duration {
+        let rate = f64::from(self.sample_rate.max(1));
+        Duration::from_secs_f64(track_start as f64 / rate).saturating_add(into)
+    }
+
     /// The position in the source the receivers play now (see `position_frames`).
     pub fn position(&self) -> Duration {
         Duration::from_secs_f64(self.position_frames as f64 / f64::from(self.sample_rate))

@@ -60,9 +60,18 @@ fn add_an_airplay2_receiver_to(first: Peer) {
     assert_eq!(report.receivers.len(), 2, "{report:?}");
 
     let first = &rig.receivers[0];
+    let first_log = first.log_text();
     let whole = align_and_compare(&source, &first.captured().unwrap()).expect("audio");
-    assert!(whole.is_bit_exact(), "{whole:?}\n{}", first.log_text());
+    assert!(whole.is_bit_exact(), "{whole:?}\n{first_log}");
     assert_eq!(whole.frames_compared, source.len() / 2);
+    // The path the first one took: AirPlay 2, or 3.3.8's classic ANNOUNCE.
+    let (own, other) = if first_is_airplay2 {
+        ("AP2 Realtime Audio Stream", "Classic AirPlay connection")
+    } else {
+        ("Received an RTSP Packet of type \"ANNOUNCE\"", "AP2")
+    };
+    assert!(first_log.contains(own), "{first_log}");
+    assert!(!first_log.contains(other), "{first_log}");
 
     let added = &rig.receivers[1];
     let log = added.log_text();

@@ -116,11 +116,15 @@ impl Queue {
     /// start; on failure nothing changes.
     fn restart_from(&mut self, first: &TrackStart, within: u64) -> Result<(), AudioError> {
         // The item replaying now goes back among the held ones while the plan is made.
-        let was_replaying = self.replaying.take().map(|pcm| {
-            keep_finished(&self.finished, self.reading, pcm);
-        });
+        let was_replaying = match self.replaying.take() {
+            Some(pcm) => {
+                keep_finished(&self.finished, self.reading, pcm);
+                true
+            }
+            None => false,
+        };
         let result = self.try_restart_from(first, within);
-        if result.is_err() && was_replaying.is_some() {
+        if result.is_err() && was_replaying {
             self.replaying = self.take_held(self.reading);
         }
         result
